@@ -1,0 +1,285 @@
+//! The frames of PROTOCOL.md section 4, as Rust types.
+//!
+//! Variant order is the wire contract: postcard encodes the variant index,
+//! so a new variant may only ever be appended at the end.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::RoomName;
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ClientFrame {
+    /// 0. Join a room; with `since: Some(n)` the server replays retained
+    /// messages with `seq > n` right after `Joined`.
+    Join {
+        /// The room to join.
+        room: RoomName,
+        /// Replay retained messages after this seq.
+        since: Option<u64>,
+    },
+    /// 1. Leave a room.
+    Leave {
+        /// The room to leave.
+        room: RoomName,
+    },
+    /// 2. Publish into a joined room.
+    Publish {
+        /// The client's correlation number, echoed in `Ack` or `Error`.
+        id: u32,
+        /// The room to publish into.
+        room: RoomName,
+        /// What to publish.
+        body: Body,
+    },
+    /// 3. Admins only: remove a retained message.
+    Delete {
+        /// The client's correlation number, echoed in `Error`.
+        id: u32,
+        /// The room holding the message.
+        room: RoomName,
+        /// The message's sequence number.
+        seq: u64,
+    },
+    /// 4. Replace the session's token before it expires.
+    Reauth {
+        /// The new PASETO token.
+        token: String,
+    },
+}
+
+/// A message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Body {
+    /// 0. UTF-8 text of 1 or more bytes; no control characters but `\n`, `\t`.
+    Text(String),
+    /// 1. An end-to-end sealed payload (PROTOCOL.md section 6), opaque here.
+    Sealed(#[serde(with = "super::bytes")] Vec<u8>),
+}
+
+/// Why a body breaks the rules that need context ([`Body::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body has no bytes.
+    Empty,
+    /// The body is larger than the server's `max_body`.
+    TooLarge {
+        /// The body's size in bytes.
+        size: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// Text with a control character other than `\n` and `\t`.
+    ControlCharacter,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("body is empty"),
+            Self::TooLarge { size, max } => {
+                write!(f, "body is {size} bytes, at most {max} allowed")
+            }
+            Self::ControlCharacter => f.write_str("text contains a control character"),
+        }
+    }
+}
+
+impl Body {
+    /// The body's size in bytes, as counted against `limits.max_body`.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(t) => t.len(),
+            Self::Sealed(b) => b.len(),
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks the rules a body must meet to be published.
+    ///
+    /// # Errors
+    /// Empty bodies, bodies over `max_body` bytes and text with control
+    /// characters other than `\n` and `\t`.
+    pub fn validate(&self, max_body: usize) -> Result<(), BodyError> {
+        let size = self.len();
+        if size == 0 {
+            return Err(BodyError::Empty);
+        }
+        if size > max_body {
+            return Err(BodyError::TooLarge {
+                size,
+                max: max_body,
+            });
+        }
+        if let Self::Text(t) = self {
+            if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                return Err(BodyError::ControlCharacter);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ServerFrame {
+    /// 0. Always the first frame after the upgrade, and the answer to an
+    /// accepted `Reauth`.
+    Welcome {
+        /// The session id: random, never reused while the server runs.
+        session: u64,
+        /// The token's `sub`.
+        user: String,
+        /// The token's role.
+        role: Role,
+        /// When the session ends unless renewed, Unix seconds.
+        expires_at: u64,
+        /// The limits this session is held to.
+        limits: Limits,
+    },
+    /// 1. The room was joined; it retains `first_seq..=last_seq` (both 0
+    /// when it retains nothing).
+    Joined {
+        /// The room.
+        room: RoomName,
+        /// The oldest retained seq, or 0.
+        first_seq: u64,
+        /// The newest retained seq, or 0.
+        last_seq: u64,
+    },
+    /// 2. The room was left.
+    Left {
+        /// The room.
+        room: RoomName,
+    },
+    /// 3. A message published into a joined room.
+    Message {
+        /// The room.
+        room: RoomName,
+        /// Per-room sequence number, from 1, only increasing.
+        seq: u64,
+        /// The publisher's token `sub`, stamped by the server.
+        from: String,
+        /// When the server accepted it, Unix milliseconds.
+        sent_at_ms: u64,
+        /// The body as published.
+        body: Body,
+    },
+    /// 4. The publisher's receipt, sent before its own `Message`.
+    Ack {
+        /// The `id` of the `Publish`.
+        id: u32,
+        /// The seq the message was given.
+        seq: u64,
+    },
+    /// 5. An admin removed a retained message.
+    Deleted {
+        /// The room.
+        room: RoomName,
+        /// The removed message's seq.
+        seq: u64,
+    },
+    /// 6. A request was refused; the connection stays open.
+    Error {
+        /// The request's `id`, when it had one.
+        id: Option<u32>,
+        /// What went wrong.
+        code: ErrorCode,
+        /// A short human-readable explanation.
+        detail: String,
+    },
+}
+
+/// What a token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Role {
+    /// 0. Join and read.
+    Observer,
+    /// 1. Join, read and publish.
+    Member,
+    /// 2. A member that may also `Delete`.
+    Admin,
+}
+
+impl Role {
+    /// The claim value: `observer`, `member` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Observer => "observer",
+            Self::Member => "member",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a claim value.
+    pub fn from_claim(s: &str) -> Option<Self> {
+        match s {
+            "observer" => Some(Self::Observer),
+            "member" => Some(Self::Member),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether this role may publish.
+    pub fn may_publish(self) -> bool {
+        matches!(self, Self::Member | Self::Admin)
+    }
+
+    /// Whether this role may delete retained messages.
+    pub fn may_delete(self) -> bool {
+        matches!(self, Self::Admin)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The limits a session is held to, announced in `Welcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Limits {
+    /// Largest body, in bytes.
+    pub max_body: u32,
+    /// Most rooms joined at once.
+    pub max_rooms: u16,
+    /// Publishes per second (also the burst).
+    pub publish_per_sec: u16,
+    /// Messages each room retains.
+    pub history: u16,
+}
+
+/// Why a request was refused (`ServerFrame::Error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum ErrorCode {
+    /// 0. A well-formed frame that breaks a rule.
+    BadRequest,
+    /// 1. The role or rooms claim does not allow it.
+    Forbidden,
+    /// 2. Publish to a room the session has not joined.
+    NotJoined,
+    /// 3. Over the publish rate; the frame was dropped.
+    RateLimited,
+    /// 4. Join beyond `limits.max_rooms`.
+    TooManyRooms,
+    /// 5. Delete of a seq the room does not retain.
+    NotFound,
+    /// 6. `Reauth` token invalid, or for another `sub`.
+    TokenRejected,
+}
