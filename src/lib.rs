@@ -1,4 +1,24 @@
 //! palisade: a small, secure WebSocket messaging server.
+//!
+//! Clients join rooms and exchange messages over WSS; every connection is
+//! authenticated with a PASETO v4.public token, every frame is a compact
+//! postcard message checked against the sender's rights, and every resource
+//! a peer can consume is bounded by configuration.
+//!
+//! # Layout
+//! The modules follow the data path:
+//!
+//! - [`protocol`]: frame types and the postcard codec; pure, `no_std`.
+//! - [`tls`]: certificates and keys into rustls configs (ring provider).
+//! - [`http`]: the request head parser (hard caps) and HTTP answers.
+//! - [`handshake`]: routing and the upgrade checks of PROTOCOL.md §2.
+//! - [`auth`]: PASETO keys, token verification into an [`auth::Identity`].
+//! - [`server`]: the accept loop, sessions, rooms and fan-out.
+//! - [`client`]: a Rust client, used by the examples and the tests.
+//! - [`config`]: the TOML configuration and every limit's default.
+//!
+//! Without the default `server` feature only [`protocol`] is built, with
+//! `alloc` and no `std`, for devices that speak the protocol themselves.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -6,3 +26,22 @@
 extern crate alloc;
 
 pub mod protocol;
+
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod certgen;
+#[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod demo;
+#[cfg(feature = "server")]
+pub mod handshake;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod tls;

@@ -1,1 +1,160 @@
-fn main() {}
+//! The `palisade` command: `serve`, `demo`, `keygen`, `token`.
+//!
+//! A thin user of the library (mini-redis style): it parses arguments,
+//! sets up logging and calls into `palisade`. Any start-up problem is one
+//! line on stderr and exit code 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lexopt::prelude::*;
+use palisade::auth::{self, TokenRequest};
+use palisade::config::Config;
+use palisade::protocol::Role;
+use palisade::server::Server;
+
+const USAGE: &str = "\
+usage:
+  palisade serve --config FILE
+  palisade demo [--dir DIR] [--port PORT]
+  palisade keygen --out DIR
+  palisade token --key FILE --sub S --role observer|member|admin --rooms a,b*
+                 --ttl SECS [--aud A] [--iss I]
+
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
+
+/// A start-up failure: printed as one line, exit code 2.
+struct Fail(String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(msg)) => {
+            eprintln!("palisade: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), Fail> {
+    let mut args = lexopt::Parser::from_env();
+    let command = match args.next()? {
+        Some(Value(cmd)) => cmd.string()?,
+        Some(Long("help") | Short('h')) | None => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => return Err(Fail(format!("{}\n{USAGE}", other.unexpected()))),
+    };
+    match command.as_str() {
+        "serve" => serve(&mut args),
+        "demo" => demo(&mut args),
+        "keygen" => keygen(&mut args),
+        "token" => token(&mut args),
+        other => Err(Fail(format!("unknown command {other:?}\n{USAGE}"))),
+    }
+}
+
+fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let mut config_path: Option<PathBuf> = None;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("config") | Short('c') => config_path = Some(args.value()?.into()),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let path = config_path.ok_or_else(|| Fail("serve needs --config FILE".into()))?;
+    let config = Config::from_file(&path)?;
+    run_server(&config)
+}
+
+fn run_server(config: &Config) -> Result<(), Fail> {
+    let server = Server::new(config)?;
+    smol::block_on(async {
+        let listener = smol::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| Fail(format!("cannot listen on {}: {e}", config.listen)))?;
+        server
+            .run(listener, std::future::pending())
+            .await
+            .map_err(|e| Fail(format!("listener failed: {e}")))
+    })
+}
+
+fn demo(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let mut dir = PathBuf::from("palisade-demo");
+    let mut port: u16 = 8443;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("dir") => dir = args.value()?.into(),
+            Long("port") => port = args.value()?.parse()?,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let demo = palisade::demo::prepare(&dir, port)?;
+    println!("{}", demo.instructions());
+    run_server(&demo.config)
+}
+
+fn keygen(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let mut out: Option<PathBuf> = None;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("out") | Short('o') => out = Some(args.value()?.into()),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let out = out.ok_or_else(|| Fail("keygen needs --out DIR".into()))?;
+    let (secret, public) = auth::write_keypair(&out)?;
+    println!("wrote {} (keep it secret) and {}", secret.display(), public.display());
+    Ok(())
+}
+
+fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let (mut key, mut sub, mut role, mut rooms, mut ttl) = (None, None, None, None, None);
+    let mut audience = palisade::demo::AUDIENCE.to_owned();
+    let mut issuer = None;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("key") => key = Some(PathBuf::from(args.value()?)),
+            Long("sub") => sub = Some(args.value()?.string()?),
+            Long("role") => {
+                let r = args.value()?.string()?;
+                role = Some(Role::from_claim(&r).ok_or_else(|| {
+                    Fail(format!("--role must be observer, member or admin, not {r:?}"))
+                })?);
+            }
+            Long("rooms") => rooms = Some(args.value()?.string()?),
+            Long("ttl") => ttl = Some(args.value()?.parse::<u64>()?),
+            Long("aud") => audience = args.value()?.string()?,
+            Long("iss") => issuer = Some(args.value()?.string()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let missing = |name: &str| Fail(format!("token needs --{name}\n{USAGE}"));
+    let key = auth::load_secret_key_file(&key.ok_or_else(|| missing("key"))?)?;
+    let request = TokenRequest {
+        sub: sub.ok_or_else(|| missing("sub"))?,
+        role: role.ok_or_else(|| missing("role"))?,
+        rooms: rooms
+            .ok_or_else(|| missing("rooms"))?
+            .split(',')
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect(),
+        ttl_secs: ttl.ok_or_else(|| missing("ttl"))?,
+        audience,
+        issuer,
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    println!("{}", auth::mint(&key, &request, now)?);
+    Ok(())
+}

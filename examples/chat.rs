@@ -1,0 +1,175 @@
+//! A terminal chat client for palisade.
+//!
+//! ```text
+//! cargo run --release -- demo              # in one shell: prints a token
+//! cargo run --example chat -- --url wss://localhost:8443/ws \
+//!     --ca palisade-demo/ca.pem --token v4.public.… --room lobby
+//! ```
+//!
+//! Type a line to publish it into the current room. Commands:
+//! `/join ROOM [SINCE]`, `/leave ROOM`, `/room ROOM` (switch the current
+//! room), `/delete SEQ` (admins), `/quit`.
+
+use std::path::PathBuf;
+
+use palisade::client::{Client, Connect, Event};
+use palisade::protocol::{Body, ClientFrame, RoomName, ServerFrame};
+use smol::io::{AsyncBufReadExt, BufReader};
+use smol::stream::StreamExt;
+
+struct Args {
+    url: String,
+    ca: PathBuf,
+    token: String,
+    rooms: Vec<RoomName>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let (mut url, mut ca, mut token, mut rooms) = (None, None, None, Vec::new());
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        let mut value = || parser.value().map_err(|e| e.to_string())?.string().map_err(|e| format!("{e:?}"));
+        match arg {
+            Long("url") => url = Some(value()?),
+            Long("ca") => ca = Some(PathBuf::from(value()?)),
+            Long("token") => token = Some(value()?),
+            Long("room") => rooms.push(RoomName::new(&value()?).map_err(|e| e.to_string())?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Args {
+        url: url.ok_or("--url is required")?,
+        ca: ca.ok_or("--ca is required")?,
+        token: token.ok_or("--token is required")?,
+        rooms,
+    })
+}
+
+fn show(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Welcome { user, role, expires_at, .. } => {
+            format!("* welcome {user} ({role}), token expires at {expires_at}")
+        }
+        ServerFrame::Joined { room, first_seq, last_seq } => {
+            format!("* joined {room} (retains {first_seq}..={last_seq})")
+        }
+        ServerFrame::Left { room } => format!("* left {room}"),
+        ServerFrame::Message { room, seq, from, body, .. } => match body {
+            Body::Text(t) => format!("[{room} #{seq}] {from}: {}", t.escape_debug()),
+            Body::Sealed(b) => format!("[{room} #{seq}] {from}: <sealed, {} bytes>", b.len()),
+        },
+        ServerFrame::Ack { id, seq } => format!("* sent #{id} as seq {seq}"),
+        ServerFrame::Deleted { room, seq } => format!("* {room} #{seq} deleted"),
+        ServerFrame::Error { id, code, detail } => format!("! error {code:?} (id {id:?}): {detail}"),
+    }
+}
+
+enum Input {
+    Line(Option<String>),
+    Server(Result<Event, palisade::client::ClientError>),
+}
+
+fn main() {
+    let args = parse_args().unwrap_or_else(|e| {
+        eprintln!("chat: {e}");
+        std::process::exit(2);
+    });
+    let tls = palisade::tls::client_config(&args.ca).unwrap_or_else(|e| {
+        eprintln!("chat: {e}");
+        std::process::exit(2);
+    });
+    smol::block_on(async {
+        let mut client = match Client::connect(Connect::new(&args.url, tls, &args.token)).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("chat: {e}");
+                std::process::exit(1);
+            }
+        };
+        let mut current = args.rooms.first().cloned();
+        for room in &args.rooms {
+            let _ = client.send(&ClientFrame::Join { room: room.clone(), since: Some(0) }).await;
+        }
+        let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
+        let mut next_id = 1u32;
+        loop {
+            let input = smol::future::or(
+                async { Input::Line(lines.next().await.and_then(Result::ok)) },
+                async { Input::Server(client.recv().await) },
+            )
+            .await;
+            let frame = match input {
+                Input::Server(Ok(Event::Frame(f))) => {
+                    println!("{}", show(&f));
+                    continue;
+                }
+                Input::Server(Ok(Event::Closed { code, reason })) => {
+                    println!("* closed by server: {code} {reason}");
+                    return;
+                }
+                Input::Server(Err(e)) => {
+                    eprintln!("chat: {e}");
+                    return;
+                }
+                Input::Line(None) => {
+                    let _ = client.close().await;
+                    return;
+                }
+                Input::Line(Some(line)) => match command(&line, &mut current, &mut next_id) {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => continue,
+                    Err(Quit) => {
+                        let _ = client.close().await;
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = client.send(&frame).await {
+                eprintln!("chat: {e}");
+                return;
+            }
+        }
+    });
+}
+
+struct Quit;
+
+/// Turns a typed line into a frame (or a local action).
+fn command(line: &str, current: &mut Option<RoomName>, next_id: &mut u32) -> Result<Option<ClientFrame>, Quit> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let mut words = line.split_whitespace();
+    let room_arg = |w: Option<&str>| w.and_then(|r| RoomName::new(r).ok());
+    let frame = match words.next() {
+        Some("/quit") => return Err(Quit),
+        Some("/join") => room_arg(words.next()).map(|room| {
+            *current = Some(room.clone());
+            ClientFrame::Join { room, since: words.next().and_then(|s| s.parse().ok()) }
+        }),
+        Some("/leave") => room_arg(words.next()).map(|room| ClientFrame::Leave { room }),
+        Some("/room") => {
+            *current = room_arg(words.next()).or(current.take());
+            None
+        }
+        Some("/delete") => match (current.clone(), words.next().and_then(|s| s.parse().ok())) {
+            (Some(room), Some(seq)) => Some(ClientFrame::Delete { id: bump(next_id), room, seq }),
+            _ => None,
+        },
+        Some(w) if w.starts_with('/') => {
+            eprintln!("commands: /join ROOM [SINCE], /leave ROOM, /room ROOM, /delete SEQ, /quit");
+            None
+        }
+        Some(_) => current.clone().map(|room| ClientFrame::Publish {
+            id: bump(next_id),
+            room,
+            body: Body::Text(line.to_owned()),
+        }),
+        None => None,
+    };
+    Ok(frame)
+}
+
+fn bump(id: &mut u32) -> u32 {
+    *id = id.wrapping_add(1);
+    *id
+}

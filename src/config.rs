@@ -1,0 +1,302 @@
+//! Configuration: one TOML file, or a [`Config`] built in code by a host
+//! application. Every limit lives in [`LimitsConfig`] with its default and
+//! the reason for it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The one TLS port, e.g. `0.0.0.0:8443`. Default `127.0.0.1:8443`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Origins allowed to open a WebSocket, compared byte for byte
+    /// (`https://chat.example:8443`). Empty: any request carrying an
+    /// `Origin` is refused; native clients send none.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Certificate and key.
+    pub tls: TlsConfig,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[tls]`: the server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key: PKCS#8, SEC1 or PKCS#1.
+    pub key: PathBuf,
+}
+
+/// `[auth]`: who may mint tokens and for whom.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Files each holding one `k4.public.…` PASERK key. Several keys at once
+    /// allow rotation.
+    pub public_keys: Vec<PathBuf>,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// The `iss` every token must carry, when set.
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+/// `[limits]`: what one peer, and all of them together, may consume.
+///
+/// The defaults suit a Raspberry Pi serving a few hundred sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest WebSocket message (and frame), in bytes; larger closes with
+    /// 1009. Default 8192: a full `max_body` publish plus its header.
+    pub max_message_bytes: u32,
+    /// Largest message body, in bytes. Default 4096.
+    pub max_body: u32,
+    /// Rooms one session may be in at once. Default 16.
+    pub max_rooms: u16,
+    /// Publishes per second per session, also the burst. Default 10.
+    pub publish_per_sec: u16,
+    /// Messages each room retains for `Join{since}`. Default 64.
+    pub history: u16,
+    /// Rooms the server holds at once (with members or retained
+    /// messages); bounds `rooms × history × max_body`. Default 256.
+    pub max_total_rooms: u32,
+    /// Frames waiting to be written to one session; a session whose queue
+    /// is full is closed with 4009. Default 64.
+    pub outbound_queue: u16,
+    /// Seconds from TCP accept to `101 Switching Protocols`. Default 10.
+    pub handshake_timeout_s: u16,
+    /// Sessions at once; more are refused with 503. Default 1024.
+    pub max_connections: u32,
+    /// Sessions at once from one IP address; more are refused with 429.
+    /// Default 32.
+    pub max_connections_per_ip: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 8192,
+            max_body: 4096,
+            max_rooms: 16,
+            publish_per_sec: 10,
+            history: 64,
+            max_total_rooms: 256,
+            outbound_queue: 64,
+            handshake_timeout_s: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 32,
+        }
+    }
+}
+
+/// Bytes a `Publish` frame needs besides its body: variant, id, room name
+/// and the length prefixes. Used to check `max_message_bytes` can carry a
+/// full body.
+const PUBLISH_OVERHEAD: u32 = 1 + 5 + 1 + 32 + 1 + 5;
+
+impl LimitsConfig {
+    /// Checks the limits against each other.
+    ///
+    /// # Errors
+    /// A message naming the field and the rule it breaks.
+    pub fn validate(&self) -> Result<(), String> {
+        let nonzero: [(&str, u64); 9] = [
+            ("max_message_bytes", self.max_message_bytes.into()),
+            ("max_body", self.max_body.into()),
+            ("max_rooms", self.max_rooms.into()),
+            ("publish_per_sec", self.publish_per_sec.into()),
+            ("max_total_rooms", self.max_total_rooms.into()),
+            ("outbound_queue", self.outbound_queue.into()),
+            ("handshake_timeout_s", self.handshake_timeout_s.into()),
+            ("max_connections", self.max_connections.into()),
+            ("max_connections_per_ip", self.max_connections_per_ip.into()),
+        ];
+        if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be at least 1"));
+        }
+        let most = crate::server::MAX_ROOMS_PER_SESSION;
+        if usize::from(self.max_rooms) > most {
+            return Err(format!("limits.max_rooms must be at most {most}"));
+        }
+        let needed = self.max_body.saturating_add(PUBLISH_OVERHEAD);
+        if self.max_message_bytes < needed {
+            return Err(format!(
+                "limits.max_message_bytes ({}) must be at least max_body + {PUBLISH_OVERHEAD} ({needed}) so a full body fits",
+                self.max_message_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limits announced to clients in `Welcome`.
+    pub fn announced(&self) -> crate::protocol::Limits {
+        crate::protocol::Limits {
+            max_body: self.max_body,
+            max_rooms: self.max_rooms,
+            publish_per_sec: self.publish_per_sec,
+            history: self.history,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+/// A configuration that cannot be used; the message names the file and
+/// the problem on one line.
+#[derive(Debug)]
+pub struct ConfigError {
+    file: PathBuf,
+    problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(file: &Path, problem: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and checks a TOML file. Relative paths inside it are taken
+    /// relative to the file's folder, so a config can move with its keys.
+    ///
+    /// # Errors
+    /// Unreadable file, TOML syntax, unknown keys, wrong types or limits
+    /// that break [`LimitsConfig::validate`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, format!("cannot read: {e}")))?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::from_toml(&text, base).map_err(|problem| ConfigError::new(path, problem))
+    }
+
+    /// Parses TOML text; relative paths are joined to `base`.
+    ///
+    /// # Errors
+    /// A one-line description of the first problem found.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Self, String> {
+        let mut config: Config = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+        config.tls.cert = base.join(&config.tls.cert);
+        config.tls.key = base.join(&config.tls.key);
+        for key in &mut config.auth.public_keys {
+            *key = base.join(&*key);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the parts of a configuration that do not need files.
+    ///
+    /// # Errors
+    /// A message naming the key and the rule it breaks.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.auth.public_keys.is_empty() {
+            return Err("auth.public_keys must list at least one key file".into());
+        }
+        if self.auth.audience.is_empty() {
+            return Err("auth.audience must not be empty".into());
+        }
+        if let Some(bad) = self
+            .allowed_origins
+            .iter()
+            .find(|o| o.is_empty() || o.ends_with('/') || !o.contains("://"))
+        {
+            return Err(format!(
+                "allowed_origins: {bad:?} is not an origin like \"https://host:port\""
+            ));
+        }
+        self.limits.validate()
+    }
+}
+
+/// toml's messages span several lines (with a source excerpt); keep the
+/// first line and the caret-free detail so errors stay one line.
+fn one_line(msg: &str) -> String {
+    let mut lines = msg.lines().map(str::trim).filter(|l| !l.is_empty());
+    let head = lines.next().unwrap_or("invalid TOML").to_string();
+    match lines.last() {
+        Some(last) if last != head && !last.starts_with('|') && !last.starts_with('^') => {
+            format!("{head}: {last}")
+        }
+        _ => head,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+listen = "127.0.0.1:0"
+[tls]
+cert = "server.pem"
+key = "server.key"
+[auth]
+public_keys = ["token.public"]
+audience = "palisade"
+"#;
+
+    #[test]
+    fn minimal_config_takes_defaults_and_resolves_paths() {
+        let c = Config::from_toml(MINIMAL, Path::new("/etc/palisade")).unwrap();
+        assert_eq!(c.tls.cert, Path::new("/etc/palisade/server.pem"));
+        assert_eq!(c.auth.public_keys[0], Path::new("/etc/palisade/token.public"));
+        assert_eq!(c.limits, LimitsConfig::default());
+        assert!(c.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = format!("{MINIMAL}\n[limits]\nmax_bodyy = 3\n");
+        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert!(err.contains("max_bodyy"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn limits_are_checked_against_each_other() {
+        let text = format!("{MINIMAL}\n[limits]\nmax_body = 9000\n");
+        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert!(err.starts_with("limits.max_message_bytes"), "{err}");
+        let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 0\n");
+        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert_eq!(err, "limits.max_rooms must be at least 1");
+        let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 70000\n");
+        assert!(Config::from_toml(&text, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn origins_must_look_like_origins() {
+        let text = MINIMAL.replace(
+            "listen = \"127.0.0.1:0\"",
+            "listen = \"127.0.0.1:0\"\nallowed_origins = [\"https://a.example/\"]",
+        );
+        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert!(err.starts_with("allowed_origins"), "{err}");
+    }
+}

@@ -1,0 +1,108 @@
+//! `palisade demo`: everything a newcomer needs in one folder, made once
+//! and reused: a development CA and localhost certificate, token keys, a
+//! config, and fresh tokens to connect with.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::auth::{self, TokenRequest};
+use crate::certgen;
+use crate::config::Config;
+use crate::protocol::Role;
+
+/// The audience demo tokens carry (and the CLI's default `--aud`).
+pub const AUDIENCE: &str = "palisade";
+
+/// How long demo tokens live, in seconds.
+const DEMO_TTL: u64 = 8 * 3600;
+
+/// A prepared demo: its config and the tokens to show.
+#[derive(Debug)]
+pub struct Demo {
+    /// The server configuration written to `palisade.toml`.
+    pub config: Config,
+    /// The folder holding everything.
+    pub dir: PathBuf,
+    /// A token for `admin` (role admin, every room).
+    pub admin_token: String,
+    /// A token for `alice` (role member, every room).
+    pub member_token: String,
+}
+
+fn config_text(port: u16) -> String {
+    format!(
+        r#"# palisade demo configuration (written by `palisade demo`).
+listen = "127.0.0.1:{port}"
+allowed_origins = ["https://localhost:{port}"]
+
+[tls]
+cert = "server.pem"
+key = "server.key"
+
+[auth]
+public_keys = ["token.public"]
+audience = "{AUDIENCE}"
+"#
+    )
+}
+
+/// Creates (or reuses) the demo folder and mints tokens.
+///
+/// # Errors
+/// A one-line message naming the file that could not be written or read.
+pub fn prepare(dir: &Path, port: u16) -> Result<Demo, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    certgen::write_dev_pki(dir).map_err(|e| e.to_string())?;
+    let secret_path = dir.join("token.secret");
+    if !secret_path.exists() {
+        auth::write_keypair(dir).map_err(|e| e.to_string())?;
+    }
+    let secret = auth::load_secret_key_file(&secret_path).map_err(|e| e.to_string())?;
+    let config_path = dir.join("palisade.toml");
+    // The port may change between runs; the config is always rewritten.
+    std::fs::write(&config_path, config_text(port))
+        .map_err(|e| format!("{}: cannot write: {e}", config_path.display()))?;
+    let config = Config::from_file(&config_path).map_err(|e| e.to_string())?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mint = |sub: &str, role: Role| {
+        let request = TokenRequest {
+            sub: sub.to_owned(),
+            role,
+            rooms: vec!["*".to_owned()],
+            ttl_secs: DEMO_TTL,
+            audience: AUDIENCE.to_owned(),
+            issuer: None,
+        };
+        auth::mint(&secret, &request, now).map_err(|e| e.to_string())
+    };
+    Ok(Demo {
+        admin_token: mint("admin", Role::Admin)?,
+        member_token: mint("alice", Role::Member)?,
+        config,
+        dir: dir.to_path_buf(),
+    })
+}
+
+impl Demo {
+    /// What to print for the newcomer.
+    pub fn instructions(&self) -> String {
+        let port = self.config.listen.port();
+        let ca = self.dir.join("ca.pem");
+        let mut s = String::new();
+        let _ = writeln!(s, "palisade demo: listening on wss://localhost:{port}/ws");
+        let _ = writeln!(s, "  folder: {} (CA, certificate, keys, config)", self.dir.display());
+        let _ = writeln!(s, "  admin token (admin, 8 h):\n    {}", self.admin_token);
+        let _ = writeln!(s, "  member token (alice, 8 h):\n    {}", self.member_token);
+        let _ = writeln!(s, "Connect a terminal client in another shell:");
+        let _ = writeln!(
+            s,
+            "  cargo run --example chat -- --url wss://localhost:{port}/ws --ca {} --token {} --room lobby",
+            ca.display(),
+            self.member_token
+        );
+        let _ = writeln!(s, "Check health:  curl --cacert {} https://localhost:{port}/healthz", ca.display());
+        let _ = write!(s, "Stop with Ctrl-C.");
+        s
+    }
+}

@@ -1,0 +1,148 @@
+//! One TCP connection from accept to `101 Switching Protocols`: TLS, the
+//! request head, routing, the handshake checks and the token, all inside
+//! one deadline (`limits.handshake_timeout_s`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::protocol::Role as WsRole;
+use async_tungstenite::WebSocketStream;
+use futures_rustls::server::TlsStream;
+use smol::future::FutureExt;
+use smol::io::AsyncWriteExt;
+use smol::net::TcpStream;
+use smol::Timer;
+
+use super::registry::{NoPermit, Permit};
+use super::{session, Shared};
+use crate::handshake::{self, Route};
+use crate::http;
+
+type Tls = TlsStream<TcpStream>;
+
+/// Why a handshake ended without a session (each is logged once).
+#[derive(Debug)]
+enum Failure {
+    Timeout,
+    Tls(io::Error),
+    Head(http::HeadError),
+    Write(io::Error),
+}
+
+/// Serves one accepted connection. `permit` is the connection's slot, or
+/// the cap it hit: such a connection still gets TLS and an answer (`/healthz`
+/// stays reachable at the cap), but never a session.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: Result<Permit, NoPermit>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let deadline = Duration::from_secs(u64::from(shared.limits.handshake_timeout_s));
+    let handshake = handshake(&shared, tcp, peer, permit.as_ref().err().copied());
+    let result = handshake
+        .or(async {
+            Timer::after(deadline).await;
+            Err(Failure::Timeout)
+        })
+        .await;
+    match result {
+        Ok(Some((ws, identity))) => {
+            if let Ok(permit) = permit {
+                session::run(ws, shared, identity, peer, permit).await;
+            }
+        }
+        Ok(None) => {}
+        Err(Failure::Timeout) => {
+            log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
+        }
+        Err(Failure::Tls(e)) => {
+            log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
+        }
+        Err(Failure::Head(e)) => {
+            log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
+        }
+        Err(Failure::Write(e)) => {
+            log::debug!("conn peer={} outcome=write-failed reason={e}", peer.ip());
+        }
+    }
+}
+
+async fn handshake(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    no_permit: Option<NoPermit>,
+) -> Result<Option<(WebSocketStream<Tls>, crate::auth::Identity)>, Failure> {
+    let mut tls = shared.tls.accept(tcp).await.map_err(Failure::Tls)?;
+    let (head, leftover) = match http::read_head(&mut tls).await {
+        Ok(read) => read,
+        Err(e) => {
+            // A head we cannot parse still gets a status, not silence.
+            respond(&mut tls, http::refusal(400, "malformed request head")).await?;
+            return Err(Failure::Head(e));
+        }
+    };
+    let route = handshake::route(&head, &shared.allowed_origins);
+    let refuse = |status: u16, reason: &str| {
+        log::info!(
+            "conn peer={} outcome=refused status={status} reason={reason} path={}",
+            peer.ip(),
+            head.path().escape_debug()
+        );
+        http::refusal(status, reason)
+    };
+    let upgrade = match route {
+        Route::Health => {
+            respond(&mut tls, http::response(200, "text/plain; charset=utf-8", b"ok\n", &[])).await?;
+            return Ok(None);
+        }
+        _ if no_permit.is_some() => {
+            let answer = match no_permit {
+                Some(NoPermit::IpFull) => refuse(429, "too many connections from this address"),
+                _ => refuse(503, "server at its connection limit"),
+            };
+            respond(&mut tls, answer).await?;
+            return Ok(None);
+        }
+        Route::NotFound => {
+            respond(&mut tls, refuse(404, "not found")).await?;
+            return Ok(None);
+        }
+        Route::Refused(r) => {
+            respond(&mut tls, refuse(r.status, r.reason)).await?;
+            return Ok(None);
+        }
+        Route::Upgrade(upgrade) => upgrade,
+    };
+    let identity = match shared.verify_token(&upgrade.token) {
+        Ok(identity) => identity,
+        Err(e) => {
+            respond(&mut tls, refuse(401, e.reason())).await?;
+            return Ok(None);
+        }
+    };
+    tls.write_all(&http::switching_protocols(&upgrade.accept))
+        .await
+        .map_err(Failure::Write)?;
+    tls.flush().await.map_err(Failure::Write)?;
+    let ws = WebSocketStream::from_partially_read(
+        tls,
+        leftover,
+        WsRole::Server,
+        Some(shared.ws_config),
+    )
+    .await;
+    Ok(Some((ws, identity)))
+}
+
+/// Writes a whole HTTP answer and closes the TLS stream (close_notify).
+async fn respond(tls: &mut Tls, bytes: Vec<u8>) -> Result<(), Failure> {
+    tls.write_all(&bytes).await.map_err(Failure::Write)?;
+    tls.flush().await.map_err(Failure::Write)?;
+    let _ = tls.close().await;
+    Ok(())
+}

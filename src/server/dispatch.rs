@@ -1,0 +1,201 @@
+//! What each client frame does. Authorization is checked here, on every
+//! frame, against the session's current identity (which `Reauth` may
+//! replace), never only at connect.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::Identity;
+use crate::protocol::{Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
+
+use super::outbox::Outbox;
+use super::ratelimit::TokenBucket;
+use super::Shared;
+
+/// The most rooms one session can be in; `limits.max_rooms` is at most this.
+pub const MAX_ROOMS_PER_SESSION: usize = 64;
+
+/// One session's state, owned by its task.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) id: u64,
+    pub(crate) identity: Identity,
+    pub(crate) outbox: Outbox,
+    pub(crate) joined: heapless::Vec<RoomName, MAX_ROOMS_PER_SESSION>,
+    bucket: TokenBucket,
+    shared: Arc<Shared>,
+}
+
+/// What the session loop must do after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Nothing special.
+    Continue,
+    /// The token was replaced: re-arm the expiry timer.
+    Renewed,
+}
+
+impl Session {
+    pub(crate) fn new(id: u64, identity: Identity, outbox: Outbox, shared: Arc<Shared>) -> Self {
+        let rate = shared.limits.publish_per_sec;
+        Self {
+            id,
+            identity,
+            outbox,
+            joined: heapless::Vec::new(),
+            bucket: TokenBucket::new(rate, rate, Instant::now()),
+            shared,
+        }
+    }
+
+    /// The first frame of every session, and the answer to `Reauth`.
+    pub(crate) fn welcome(&self) {
+        self.outbox.send(&ServerFrame::Welcome {
+            session: self.id,
+            user: self.identity.user.clone(),
+            role: self.identity.role,
+            expires_at: self.identity.expires_at,
+            limits: self.shared.limits.announced(),
+        });
+    }
+
+    fn refuse(&self, id: Option<u32>, code: ErrorCode, detail: &str) {
+        log::debug!(
+            "session={:016x} user={} refused code={code:?} detail={detail}",
+            self.id,
+            self.identity.user
+        );
+        self.outbox.send(&ServerFrame::Error {
+            id,
+            code,
+            detail: detail.to_owned(),
+        });
+    }
+
+    fn is_joined(&self, room: &RoomName) -> bool {
+        self.joined.iter().any(|r| r == room)
+    }
+
+    /// Carries out one decoded frame.
+    pub(crate) fn handle(&mut self, frame: ClientFrame) -> After {
+        match frame {
+            ClientFrame::Join { room, since } => self.join(room, since),
+            ClientFrame::Leave { room } => self.leave(&room),
+            ClientFrame::Publish { id, room, body } => self.publish(id, &room, body),
+            ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq),
+            ClientFrame::Reauth { token } => return self.reauth(&token),
+        }
+        After::Continue
+    }
+
+    fn join(&mut self, room: RoomName, since: Option<u64>) {
+        if !self.identity.may_access(&room) {
+            return self.refuse(None, ErrorCode::Forbidden, "rooms claim does not allow this room");
+        }
+        if self.is_joined(&room) {
+            return self.refuse(None, ErrorCode::BadRequest, "already joined");
+        }
+        if self.joined.len() >= usize::from(self.shared.limits.max_rooms) {
+            return self.refuse(None, ErrorCode::TooManyRooms, "joined rooms at limits.max_rooms");
+        }
+        if self.shared.rooms.join(&room, &self.outbox, since).is_err() {
+            return self.refuse(None, ErrorCode::TooManyRooms, "the server holds its maximum of rooms");
+        }
+        // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
+        let _ = self.joined.push(room);
+    }
+
+    fn leave(&mut self, room: &RoomName) {
+        let Some(at) = self.joined.iter().position(|r| r == room) else {
+            return self.refuse(None, ErrorCode::NotJoined, "not joined");
+        };
+        self.joined.swap_remove(at);
+        self.shared.rooms.leave(room, self.id);
+        self.outbox.send(&ServerFrame::Left { room: room.clone() });
+    }
+
+    fn publish(&mut self, id: u32, room: &RoomName, body: Body) {
+        let id = Some(id);
+        if !self.identity.role.may_publish() {
+            return self.refuse(id, ErrorCode::Forbidden, "observers may not publish");
+        }
+        if !self.identity.may_access(room) {
+            return self.refuse(id, ErrorCode::Forbidden, "rooms claim does not allow this room");
+        }
+        if !self.is_joined(room) {
+            return self.refuse(id, ErrorCode::NotJoined, "join the room before publishing");
+        }
+        if let Err(e) = body.validate(self.shared.limits.max_body as usize) {
+            return self.refuse(id, ErrorCode::BadRequest, &e.to_string());
+        }
+        if !self.bucket.try_take(Instant::now()) {
+            return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
+        }
+        let user = &self.identity.user;
+        if self
+            .shared
+            .rooms
+            .publish(room, user, body, Some((&self.outbox, id.unwrap_or(0))))
+            .is_none()
+        {
+            // A joined room always exists; reaching this is a server bug.
+            log::error!("session={:016x} joined room={room} missing", self.id);
+        }
+    }
+
+    fn delete(&mut self, id: u32, room: &RoomName, seq: u64) {
+        if !self.identity.role.may_delete() {
+            return self.refuse(Some(id), ErrorCode::Forbidden, "only admins may delete");
+        }
+        if !self.identity.may_access(room) {
+            return self.refuse(Some(id), ErrorCode::Forbidden, "rooms claim does not allow this room");
+        }
+        if self.shared.rooms.delete(room, seq, &self.outbox).is_err() {
+            self.refuse(Some(id), ErrorCode::NotFound, "the room does not retain that seq");
+        }
+    }
+
+    fn reauth(&mut self, token: &str) -> After {
+        let identity = match self.shared.verify_token(token) {
+            Ok(identity) => identity,
+            Err(e) => {
+                self.refuse(None, ErrorCode::TokenRejected, e.reason());
+                return After::Continue;
+            }
+        };
+        if identity.user != self.identity.user {
+            self.refuse(None, ErrorCode::TokenRejected, "token is for another user");
+            return After::Continue;
+        }
+        log::info!(
+            "session={:016x} user={} reauth role={} expires_at={}",
+            self.id,
+            identity.user,
+            identity.role,
+            identity.expires_at
+        );
+        self.identity = identity;
+        self.shared.sessions.set_role(self.id, self.identity.role);
+        self.welcome();
+        // Rooms the new token no longer allows are left, so the session stops
+        // receiving what it may no longer read.
+        let dropped: Vec<RoomName> = self
+            .joined
+            .iter()
+            .filter(|r| !self.identity.may_access(r))
+            .cloned()
+            .collect();
+        for room in dropped {
+            self.leave(&room);
+        }
+        After::Renewed
+    }
+
+    /// Leaves every room; called once when the session ends.
+    pub(crate) fn leave_all(&mut self) {
+        for room in self.joined.iter() {
+            self.shared.rooms.leave(room, self.id);
+        }
+        self.joined.clear();
+    }
+}

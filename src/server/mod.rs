@@ -1,0 +1,228 @@
+//! The server: the accept loop and the state every connection shares.
+//!
+//! The path of a message, file by file: [`connection`] takes a TCP stream
+//! through TLS, the request head and the handshake checks to `101`;
+//! [`session`] reads WebSocket messages and decodes them
+//! ([`crate::protocol::decode_client`]); [`dispatch`] checks each frame
+//! against the session's identity and acts on it; [`rooms`] gives a message
+//! its seq and fans it out into each member's [`outbox`], from which each
+//! member's session task writes it.
+
+mod connection;
+mod dispatch;
+mod outbox;
+mod ratelimit;
+mod registry;
+mod rooms;
+mod session;
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use futures_rustls::TlsAcceptor;
+use smol::future::FutureExt;
+use smol::net::TcpListener;
+
+use crate::auth::{self, Identity, TokenError, Verifier};
+use crate::config::{Config, LimitsConfig};
+use crate::tls;
+
+pub use dispatch::MAX_ROOMS_PER_SESSION;
+pub use registry::SessionInfo;
+
+/// Why a server could not be built from its configuration. The message is
+/// one line naming the file and the problem.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration itself breaks a rule.
+    Config(String),
+    /// The certificate or key cannot be used.
+    Tls(tls::TlsError),
+    /// A token public key file cannot be used.
+    Key(auth::KeyFileError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "config: {e}"),
+            Self::Tls(e) => e.fmt(f),
+            Self::Key(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// State shared by every connection of one server. No globals: two servers
+/// in one process share nothing.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) limits: LimitsConfig,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) tls: TlsAcceptor,
+    pub(crate) verifier: Verifier,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) rooms: rooms::Rooms,
+    pub(crate) sessions: registry::Sessions,
+    pub(crate) connections: Arc<registry::Connections>,
+    /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
+    /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
+    refusing: AtomicU32,
+}
+
+/// Connections past a cap that still get a TLS answer at once.
+const REFUSAL_SLOTS: u32 = 16;
+
+impl Shared {
+    pub(crate) fn verify_token(&self, token: &str) -> Result<Identity, TokenError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.verifier.verify(token, now)
+    }
+}
+
+/// A configured server, ready to [`run`](Server::run).
+#[derive(Debug, Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+/// The WebSocket layer's buffers, sized for small hosts: tungstenite's
+/// defaults (128 KiB read buffer, 64 MiB messages) would cost more per idle
+/// session than everything else together.
+fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
+    let max = limits.max_message_bytes as usize;
+    let mut c = WebSocketConfig::default();
+    c.read_buffer_size = 4096;
+    c.write_buffer_size = 0;
+    // Our queue is the backpressure; this only bounds one in-flight batch.
+    c.max_write_buffer_size = max.saturating_mul(64).max(64 * 1024);
+    c.max_message_size = Some(max);
+    c.max_frame_size = Some(max);
+    c
+}
+
+impl Server {
+    /// Loads the certificate, key and token keys the configuration names.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the file and the problem.
+    pub fn new(config: &Config) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let tls_config = tls::server_config(&config.tls.cert, &config.tls.key).map_err(StartError::Tls)?;
+        let keys = config
+            .auth
+            .public_keys
+            .iter()
+            .map(|path| auth::load_public_key_file(path))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Key)?;
+        let verifier = Verifier::new(keys, config.auth.audience.clone(), config.auth.issuer.clone());
+        let limits = config.limits;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                limits,
+                allowed_origins: config.allowed_origins.clone(),
+                tls: TlsAcceptor::from(tls_config),
+                verifier,
+                ws_config: ws_config(&limits),
+                rooms: rooms::Rooms::new(usize::from(limits.history), limits.max_total_rooms as usize),
+                sessions: registry::Sessions::default(),
+                connections: Arc::new(registry::Connections::new(
+                    limits.max_connections,
+                    limits.max_connections_per_ip,
+                )),
+                refusing: AtomicU32::new(0),
+            }),
+        })
+    }
+
+    /// Accepts connections on `listener` until `shutdown` resolves, then
+    /// closes every session with 1001 and returns.
+    ///
+    /// # Errors
+    /// Only errors of the listening socket itself; a failing connection is
+    /// logged and does not stop the server.
+    pub async fn run(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let local: Option<SocketAddr> = listener.local_addr().ok();
+        log::info!(
+            "listening on {} (wss), max_connections={} max_message_bytes={}",
+            local.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+            self.shared.limits.max_connections,
+            self.shared.limits.max_message_bytes
+        );
+        let accept_loop = async {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        log::warn!("alert=accept-failed error={e}");
+                        smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                self.accept(tcp, peer);
+            }
+        };
+        accept_loop.or(shutdown).await;
+        log::info!("shutting down: closing sessions with 1001");
+        self.shared.sessions.close_all(crate::protocol::close::GOING_AWAY);
+        Ok(())
+    }
+
+    fn accept(&self, tcp: smol::net::TcpStream, peer: SocketAddr) {
+        let shared = Arc::clone(&self.shared);
+        let permit = shared.connections.acquire(peer.ip());
+        if permit.is_err() {
+            // At a cap: answer a few (cheaply bounded) and drop the rest
+            // before spending any TLS work on them.
+            if shared.refusing.fetch_add(1, Ordering::AcqRel) >= REFUSAL_SLOTS {
+                shared.refusing.fetch_sub(1, Ordering::AcqRel);
+                log::info!("conn peer={} outcome=dropped reason=at-capacity", peer.ip());
+                return;
+            }
+        }
+        let refusal = permit.is_err();
+        smol::spawn(async move {
+            connection::serve(Arc::clone(&shared), tcp, peer, permit).await;
+            if refusal {
+                shared.refusing.fetch_sub(1, Ordering::AcqRel);
+            }
+        })
+        .detach();
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared.sessions.list()
+    }
+
+    /// Connections counted now (handshakes under way included).
+    pub fn connections(&self) -> u32 {
+        self.shared.connections.open()
+    }
+
+    /// Rooms held now.
+    pub fn rooms(&self) -> usize {
+        self.shared.rooms.len()
+    }
+
+    /// Asks a session to close with 4003 (removed by an administrator).
+    /// Returns false if no such session is live.
+    pub fn close_session(&self, id: u64) -> bool {
+        self.shared.sessions.close(id, crate::protocol::close::REMOVED)
+    }
+}

@@ -1,0 +1,75 @@
+//! A session's outbound queue: the only way frames reach a peer.
+//!
+//! Publishers never wait on a reader: [`Outbox::push`] is `try_send` on a
+//! bounded channel, and a full queue is the signal to evict the session
+//! with 4009 (smol's chat-server example and mini-redis do the same).
+
+use async_tungstenite::tungstenite::Bytes;
+use smol::channel::{Receiver, Sender, TrySendError};
+
+use crate::protocol::{close, server_to_vec, ServerFrame};
+
+/// The sending side of one session's queue; cheap to clone into rooms.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    session: u64,
+    frames: Sender<Bytes>,
+    control: Sender<u16>,
+}
+
+/// The receiving side, owned by the session's task.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) frames: Receiver<Bytes>,
+    /// The first close code requested by someone else (eviction, an
+    /// administrator, shutdown); later ones are dropped.
+    pub(crate) control: Receiver<u16>,
+}
+
+/// Makes a session's queue holding at most `capacity` frames.
+pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
+    let (frames_tx, frames_rx) = smol::channel::bounded(capacity.max(1));
+    let (control_tx, control_rx) = smol::channel::bounded(1);
+    (
+        Outbox {
+            session,
+            frames: frames_tx,
+            control: control_tx,
+        },
+        Inbox {
+            frames: frames_rx,
+            control: control_rx,
+        },
+    )
+}
+
+impl Outbox {
+    /// The session this queue belongs to.
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// Queues an encoded frame. Returns `false` when it was not queued: the
+    /// session is gone, or its queue is full and it is now being closed
+    /// with 4009.
+    pub(crate) fn push(&self, frame: Bytes) -> bool {
+        match self.frames.try_send(frame) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.close(close::TOO_SLOW);
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Encodes and queues one frame (see [`Outbox::push`]).
+    pub(crate) fn send(&self, frame: &ServerFrame) -> bool {
+        self.push(Bytes::from(server_to_vec(frame)))
+    }
+
+    /// Asks the session to close with `code`; the first request wins.
+    pub(crate) fn close(&self, code: u16) {
+        let _ = self.control.try_send(code);
+    }
+}

@@ -1,0 +1,334 @@
+//! Rooms: membership, per-room sequence numbers, retained history and
+//! fan-out. This is where a published message is given its seq and copied
+//! (by reference count) into every member's queue.
+//!
+//! Locking: the table lock guards which rooms exist; each room has its own
+//! lock so fan-out in one room does not stall another. Joins and leaves
+//! hold the table lock, then the room lock (a room is only removed under
+//! the table lock, when it has neither members nor retained messages).
+//! Publish and delete take the table lock just long enough to find the
+//! room. Every push into members' queues for a room happens under that
+//! room's lock, which is what gives every member the same seq order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_tungstenite::tungstenite::Bytes;
+
+use super::outbox::Outbox;
+use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
+
+/// Why a join was refused by the room table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServerRoomsFull;
+
+/// Why a delete found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotRetained;
+
+#[derive(Debug)]
+struct Room {
+    /// The seq the next message gets; starts at 1.
+    next_seq: u64,
+    /// Encoded `Message` frames, oldest first, at most `history`.
+    retained: VecDeque<(u64, Bytes)>,
+    members: HashMap<u64, Outbox>,
+    last_active: Instant,
+}
+
+impl Room {
+    fn new() -> Self {
+        Self {
+            next_seq: 1,
+            retained: VecDeque::new(),
+            members: HashMap::new(),
+            last_active: Instant::now(),
+        }
+    }
+
+    fn is_unused(&self) -> bool {
+        self.members.is_empty() && self.retained.is_empty()
+    }
+
+    fn broadcast(&self, frame: &Bytes) {
+        for member in self.members.values() {
+            member.push(frame.clone());
+        }
+    }
+}
+
+/// Every room the server holds.
+#[derive(Debug)]
+pub(crate) struct Rooms {
+    table: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
+    history: usize,
+    max_rooms: usize,
+}
+
+/// A poisoned lock means a thread panicked while holding it; the room data
+/// is still structurally sound (every mutation is a single push/remove), so
+/// keep serving rather than take the whole server down.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Rooms {
+    /// A table of at most `max_rooms` rooms each retaining `history` messages.
+    pub(crate) fn new(history: usize, max_rooms: usize) -> Self {
+        Self {
+            table: Mutex::new(HashMap::new()),
+            history,
+            max_rooms,
+        }
+    }
+
+    /// How many rooms exist.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.table).len()
+    }
+
+    fn find(&self, name: &RoomName) -> Option<Arc<Mutex<Room>>> {
+        lock(&self.table).get(name).cloned()
+    }
+
+    /// Adds `member` to `name`, queuing `Joined` and then, with
+    /// `since: Some(n)`, every retained message with seq > n. Both happen
+    /// under the room lock, so no live message slips between the replay and
+    /// membership, and none is sent twice.
+    pub(crate) fn join(
+        &self,
+        name: &RoomName,
+        member: &Outbox,
+        since: Option<u64>,
+    ) -> Result<(), ServerRoomsFull> {
+        let mut table = lock(&self.table);
+        if !table.contains_key(name) && table.len() >= self.max_rooms {
+            evict_idle_room(&mut table).ok_or(ServerRoomsFull)?;
+        }
+        let room = table
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(Room::new())));
+        let mut room = lock(room);
+        let (first_seq, last_seq) = match (room.retained.front(), room.retained.back()) {
+            (Some((first, _)), Some((last, _))) => (*first, *last),
+            _ => (0, 0),
+        };
+        member.send(&ServerFrame::Joined {
+            room: name.clone(),
+            first_seq,
+            last_seq,
+        });
+        if let Some(since) = since {
+            for (_, frame) in room.retained.iter().filter(|(seq, _)| *seq > since) {
+                member.push(frame.clone());
+            }
+        }
+        room.members.insert(member.session(), member.clone());
+        room.last_active = Instant::now();
+        Ok(())
+    }
+
+    /// Removes a session from a room; the room goes when nothing is left.
+    pub(crate) fn leave(&self, name: &RoomName, session: u64) {
+        let mut table = lock(&self.table);
+        let unused = match table.get(name) {
+            Some(room) => {
+                let mut room = lock(room);
+                room.members.remove(&session);
+                room.is_unused()
+            }
+            None => false,
+        };
+        if unused {
+            table.remove(name);
+        }
+    }
+
+    /// Gives a message the room's next seq, retains it, queues `Ack` to the
+    /// publisher (when `ack` names one) and then the `Message` to every
+    /// member. Returns the seq, or `None` if the room does not exist.
+    pub(crate) fn publish(
+        &self,
+        name: &RoomName,
+        from: &str,
+        body: Body,
+        ack: Option<(&Outbox, u32)>,
+    ) -> Option<u64> {
+        let room = self.find(name)?;
+        let mut room = lock(&room);
+        let seq = room.next_seq;
+        room.next_seq += 1;
+        let frame = Bytes::from(server_to_vec(&ServerFrame::Message {
+            room: name.clone(),
+            seq,
+            from: from.to_owned(),
+            sent_at_ms: now_ms(),
+            body,
+        }));
+        if let Some((publisher, id)) = ack {
+            publisher.send(&ServerFrame::Ack { id, seq });
+        }
+        room.broadcast(&frame);
+        if self.history > 0 {
+            if room.retained.len() >= self.history {
+                room.retained.pop_front();
+            }
+            room.retained.push_back((seq, frame));
+        }
+        room.last_active = Instant::now();
+        Some(seq)
+    }
+
+    /// Removes retained message `seq` and tells every member with
+    /// `Deleted`; `also` (the deleting admin) is told too when it is not a
+    /// member.
+    pub(crate) fn delete(
+        &self,
+        name: &RoomName,
+        seq: u64,
+        also: &Outbox,
+    ) -> Result<(), NotRetained> {
+        let room = self.find(name).ok_or(NotRetained)?;
+        let mut room = lock(&room);
+        let at = room
+            .retained
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .map_err(|_| NotRetained)?;
+        room.retained.remove(at);
+        let frame = Bytes::from(server_to_vec(&ServerFrame::Deleted {
+            room: name.clone(),
+            seq,
+        }));
+        room.broadcast(&frame);
+        if !room.members.contains_key(&also.session()) {
+            also.push(frame);
+        }
+        room.last_active = Instant::now();
+        Ok(())
+    }
+}
+
+/// Makes space for a new room by dropping the memberless room that has
+/// been quiet longest (its retained messages go with it).
+fn evict_idle_room(table: &mut HashMap<RoomName, Arc<Mutex<Room>>>) -> Option<()> {
+    let victim = table
+        .iter()
+        .filter_map(|(name, room)| {
+            let room = lock(room);
+            room.members.is_empty().then(|| (room.last_active, name.clone()))
+        })
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, name)| name)?;
+    log::debug!("room={victim} evicted to make space");
+    table.remove(&victim);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode_server;
+    use crate::server::outbox::{outbox, Inbox};
+
+    fn room(s: &str) -> RoomName {
+        RoomName::new(s).unwrap()
+    }
+
+    fn drain(inbox: &Inbox) -> Vec<ServerFrame> {
+        std::iter::from_fn(|| inbox.frames.try_recv().ok())
+            .map(|b| decode_server(&b).unwrap())
+            .collect()
+    }
+
+    fn text(s: &str) -> Body {
+        Body::Text(s.to_owned())
+    }
+
+    #[test]
+    fn ack_precedes_message_and_seq_counts_from_one() {
+        let rooms = Rooms::new(4, 8);
+        let (a, a_in) = outbox(1, 16);
+        rooms.join(&room("r"), &a, None).unwrap();
+        assert_eq!(rooms.publish(&room("r"), "alice", text("x"), Some((&a, 9))), Some(1));
+        let frames = drain(&a_in);
+        assert!(matches!(frames[0], ServerFrame::Joined { first_seq: 0, last_seq: 0, .. }));
+        assert_eq!(frames[1], ServerFrame::Ack { id: 9, seq: 1 });
+        assert!(matches!(&frames[2], ServerFrame::Message { seq: 1, from, .. } if from == "alice"));
+    }
+
+    #[test]
+    fn history_is_bounded_and_replayed_after_since() {
+        let rooms = Rooms::new(3, 8);
+        let (a, _a_in) = outbox(1, 64);
+        rooms.join(&room("r"), &a, None).unwrap();
+        for i in 0..5 {
+            rooms.publish(&room("r"), "alice", text(&i.to_string()), None);
+        }
+        let (b, b_in) = outbox(2, 64);
+        rooms.join(&room("r"), &b, Some(3)).unwrap();
+        let frames = drain(&b_in);
+        assert_eq!(
+            frames[0],
+            ServerFrame::Joined { room: room("r"), first_seq: 3, last_seq: 5 }
+        );
+        let seqs: Vec<u64> = frames[1..]
+            .iter()
+            .map(|f| match f {
+                ServerFrame::Message { seq, .. } => *seq,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, [4, 5]);
+    }
+
+    #[test]
+    fn full_queue_evicts_only_the_slow_member() {
+        let rooms = Rooms::new(0, 8);
+        let (fast, fast_in) = outbox(1, 64);
+        let (slow, slow_in) = outbox(2, 2);
+        rooms.join(&room("r"), &fast, None).unwrap();
+        rooms.join(&room("r"), &slow, None).unwrap();
+        for _ in 0..10 {
+            rooms.publish(&room("r"), "a", text("x"), None);
+        }
+        assert_eq!(drain(&fast_in).len(), 11);
+        assert_eq!(slow_in.control.try_recv(), Ok(crate::protocol::close::TOO_SLOW));
+    }
+
+    #[test]
+    fn delete_and_not_found() {
+        let rooms = Rooms::new(4, 8);
+        let (a, a_in) = outbox(1, 64);
+        rooms.join(&room("r"), &a, None).unwrap();
+        rooms.publish(&room("r"), "a", text("x"), None);
+        assert_eq!(rooms.delete(&room("r"), 1, &a), Ok(()));
+        assert_eq!(rooms.delete(&room("r"), 1, &a), Err(NotRetained));
+        assert_eq!(
+            drain(&a_in).last(),
+            Some(&ServerFrame::Deleted { room: room("r"), seq: 1 })
+        );
+    }
+
+    #[test]
+    fn table_is_bounded_and_evicts_memberless_rooms_first() {
+        let rooms = Rooms::new(4, 2);
+        let (a, _a_in) = outbox(1, 64);
+        rooms.join(&room("one"), &a, None).unwrap();
+        rooms.join(&room("two"), &a, None).unwrap();
+        assert_eq!(rooms.join(&room("three"), &a, None), Err(ServerRoomsFull));
+        rooms.publish(&room("two"), "a", text("x"), None);
+        rooms.leave(&room("two"), 1);
+        assert_eq!(rooms.len(), 2, "a room with history stays");
+        rooms.join(&room("three"), &a, None).unwrap();
+        assert_eq!(rooms.len(), 2);
+        rooms.leave(&room("one"), 1);
+        assert_eq!(rooms.len(), 1, "an empty room goes");
+    }
+}

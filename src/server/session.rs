@@ -1,0 +1,236 @@
+//! One WebSocket session's task: reads frames, writes its queue, and
+//! closes with the code PROTOCOL.md section 5 names.
+//!
+//! A single task owns the stream. It waits for whichever comes first: a
+//! close request (eviction, shutdown, an administrator), a queued frame, a
+//! frame from the peer, or token expiry. Writes are raced against close
+//! requests, so a peer that stops reading cannot pin the task: its queue
+//! fills, a publisher's `try_send` fails, and the close request wins.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::CloseFrame;
+use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
+use async_tungstenite::WebSocketStream;
+use futures_util::{SinkExt, StreamExt};
+use smol::future::FutureExt;
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::Timer;
+
+use super::dispatch::{After, Session};
+use super::outbox::{outbox, Inbox};
+use super::registry::{Permit, SessionInfo};
+use super::Shared;
+use crate::auth::Identity;
+use crate::protocol::{close, decode_client};
+
+/// Frames written before one flush; bounds how long a burst delays reads.
+const WRITE_BATCH: usize = 32;
+/// How long to wait for the peer's close reply (and to let our close frame
+/// reach it) before dropping the connection.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+enum Event {
+    CloseRequested(u16),
+    Outbound(Bytes),
+    Inbound(Option<Result<Message, WsError>>),
+    Expired,
+}
+
+/// How the session ended.
+enum End {
+    /// We close with this code.
+    Close(u16, &'static str),
+    /// The peer closed (with its code, if any) or vanished.
+    Peer(Option<u16>),
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn expiry_instant(expires_at: u64) -> Instant {
+    Instant::now() + Duration::from_secs(expires_at.saturating_sub(unix_now()))
+}
+
+/// Runs a session from `Welcome` to close.
+pub(crate) async fn run<S>(
+    mut ws: WebSocketStream<S>,
+    shared: Arc<Shared>,
+    identity: Identity,
+    peer: SocketAddr,
+    permit: Permit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    let capacity = usize::from(shared.limits.outbound_queue);
+    let (id, outbox, inbox) = shared.sessions.register(
+        |id| SessionInfo {
+            id,
+            user: identity.user.clone(),
+            role: identity.role,
+            peer,
+            since: SystemTime::now(),
+        },
+        |id| outbox(id, capacity),
+    );
+    log::info!(
+        "conn peer={} outcome=accepted session={id:016x} user={} role={}",
+        peer.ip(),
+        identity.user,
+        identity.role
+    );
+    let mut session = Session::new(id, identity, outbox, Arc::clone(&shared));
+    session.welcome();
+
+    let end = serve(&mut ws, &mut session, &inbox).await;
+    session.leave_all();
+    shared.sessions.remove(id);
+    let code = match end {
+        End::Close(code, reason) => {
+            finish(&mut ws, code, reason).await;
+            Some(code)
+        }
+        End::Peer(code) => {
+            // tungstenite queued the reply to the peer's close; send it.
+            let _ = ws.flush().or(async {
+                Timer::after(CLOSE_LINGER).await;
+                Ok(())
+            })
+            .await;
+            code
+        }
+    };
+    drop(permit);
+    log::info!(
+        "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
+        peer.ip(),
+        session.identity.user,
+        code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+        if matches!(end, End::Close(..)) { "server" } else { "peer" },
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn serve<S>(ws: &mut WebSocketStream<S>, session: &mut Session, inbox: &Inbox) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut expiry = expiry_instant(session.identity.expires_at);
+    loop {
+        let event = async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
+            .or(async {
+                match inbox.frames.recv().await {
+                    Ok(frame) => Event::Outbound(frame),
+                    Err(_) => Event::CloseRequested(close::INTERNAL),
+                }
+            })
+            .or(async { Event::Inbound(ws.next().await) })
+            .or(async {
+                Timer::at(expiry).await;
+                Event::Expired
+            })
+            .await;
+        match event {
+            Event::CloseRequested(code) => return End::Close(code, reason_for(code)),
+            Event::Expired => return End::Close(close::TOKEN_EXPIRED, "token expired"),
+            Event::Outbound(first) => {
+                if let Some(code) = write_batch(ws, first, inbox).await {
+                    return code;
+                }
+            }
+            Event::Inbound(None) => return End::Peer(None),
+            Event::Inbound(Some(Err(e))) => return end_for_error(&e),
+            Event::Inbound(Some(Ok(message))) => match message {
+                Message::Binary(bytes) => match decode_client(&bytes) {
+                    Ok(frame) => {
+                        if session.handle(frame) == After::Renewed {
+                            expiry = expiry_instant(session.identity.expires_at);
+                        }
+                    }
+                    Err(e) => {
+                        log::debug!("session={:016x} bad frame: {e}", session.id);
+                        return End::Close(close::INVALID_FRAME, "invalid frame");
+                    }
+                },
+                Message::Text(_) => {
+                    return End::Close(close::UNSUPPORTED_DATA, "text messages are not accepted")
+                }
+                Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            },
+        }
+    }
+}
+
+/// Writes `first` and whatever else is queued (up to a batch), then
+/// flushes; a close request during the write wins.
+async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Bytes, inbox: &Inbox) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let write = async {
+        ws.feed(Message::Binary(first)).await?;
+        for _ in 1..WRITE_BATCH {
+            match inbox.frames.try_recv() {
+                Ok(frame) => ws.feed(Message::Binary(frame)).await?,
+                Err(_) => break,
+            }
+        }
+        ws.flush().await
+    };
+    let result = async { Ok(write.await) }
+        .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
+        .await;
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(end_for_error(&e)),
+        Err(code) => Some(End::Close(code, reason_for(code))),
+    }
+}
+
+fn end_for_error(e: &WsError) -> End {
+    match e {
+        WsError::Capacity(_) => End::Close(close::TOO_BIG, "message too big"),
+        WsError::Protocol(_) => End::Close(1002, "protocol error"),
+        WsError::Utf8(_) => End::Close(close::INVALID_FRAME, "invalid utf-8"),
+        _ => End::Peer(None),
+    }
+}
+
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        close::TOO_SLOW => "too slow",
+        close::GOING_AWAY => "server shutting down",
+        close::REMOVED => "removed",
+        close::POLICY => "policy violation",
+        _ => "",
+    }
+}
+
+/// Sends our close frame, then waits briefly for the peer's reply so the
+/// close frame is not lost to a TCP reset from unread data.
+async fn finish<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &'static str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let linger = async {
+        let _ = ws.close(Some(frame)).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    };
+    linger
+        .or(async {
+            Timer::after(CLOSE_LINGER).await;
+        })
+        .await;
+}

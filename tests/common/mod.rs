@@ -1,0 +1,235 @@
+//! Shared helpers for the integration tests: a server on 127.0.0.1:0 with
+//! fresh certificates and keys, token minting, clients, and raw HTTP.
+//!
+//! Every wait is bounded by `STEP`, so a broken server fails a test instead
+//! of hanging it; no assertion depends on timing.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_rustls::TlsConnector;
+use palisade::auth::{self, SecretKey, TokenRequest};
+use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
+use palisade::config::Config;
+use palisade::protocol::{Role, RoomName, ServerFrame};
+use palisade::server::Server;
+use rustls::pki_types::ServerName;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::TcpStream;
+
+/// The longest any single step may take before the test fails.
+pub const STEP: Duration = Duration::from_secs(15);
+
+pub const AUDIENCE: &str = "palisade-test";
+
+/// Runs a future to completion, failing the test if it takes over `STEP`.
+pub fn within<T>(fut: impl Future<Output = T>) -> T {
+    smol::block_on(bounded(fut))
+}
+
+pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
+    smol::future::or(async { Some(fut.await) }, async {
+        smol::Timer::after(STEP).await;
+        None
+    })
+    .await
+    .expect("step took longer than the test bound")
+}
+
+pub fn room(s: &str) -> RoomName {
+    RoomName::new(s).unwrap()
+}
+
+fn unique_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub server: Server,
+    pub secret: SecretKey,
+    pub tls: Arc<rustls::ClientConfig>,
+    stop: Option<smol::channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server whose config `tweak` may change first.
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = unique_dir();
+        palisade::certgen::write_dev_pki(&dir).unwrap();
+        auth::write_keypair(&dir).unwrap();
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+             [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n"
+        );
+        let mut config = Config::from_toml(&text, &dir).unwrap();
+        tweak(&mut config);
+        let server = Server::new(&config).unwrap();
+        let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
+        let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
+        let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+        let runner = server.clone();
+        let thread = std::thread::spawn(move || {
+            smol::block_on(async move {
+                let _ = runner
+                    .run(listener, async move {
+                        let _ = stop_rx.recv().await;
+                    })
+                    .await;
+            });
+        });
+        Self {
+            addr,
+            dir,
+            server,
+            secret,
+            tls,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("wss://localhost:{}/ws", self.addr.port())
+    }
+
+    /// A token for `sub` with `role` and `rooms`, valid for `ttl` seconds.
+    pub fn token(&self, sub: &str, role: Role, rooms: &[&str], ttl: u64) -> String {
+        let request = TokenRequest {
+            sub: sub.to_owned(),
+            role,
+            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+            ttl_secs: ttl,
+            audience: AUDIENCE.to_owned(),
+            issuer: None,
+        };
+        auth::mint(&self.secret, &request, now()).unwrap()
+    }
+
+    pub fn member(&self, sub: &str) -> String {
+        self.token(sub, Role::Member, &["*"], 3600)
+    }
+
+    pub fn connect_opts(&self, token: &str) -> Connect {
+        Connect::new(&self.url(), self.tls.clone(), token)
+    }
+
+    pub async fn try_connect(&self, opts: Connect) -> Result<Client, ClientError> {
+        bounded(Client::connect(opts)).await
+    }
+
+    /// Connects and reads the `Welcome`.
+    pub async fn connect(&self, token: &str) -> (Client, ServerFrame) {
+        let mut client = self.try_connect(self.connect_opts(token)).await.unwrap();
+        let welcome = frame(&mut client).await;
+        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "{welcome:?}");
+        (client, welcome)
+    }
+
+    pub async fn connect_with_subprotocol_token(&self, token: &str) -> Result<Client, ClientError> {
+        let mut opts = self.connect_opts(token);
+        opts.placement = TokenPlacement::Subprotocol;
+        self.try_connect(opts).await
+    }
+
+    /// Opens TLS, writes `head` as is, and returns everything the server
+    /// answers until it closes.
+    pub async fn raw_http(&self, head: &str) -> String {
+        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        let mut tls = TlsConnector::from(self.tls.clone())
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        let mut out = Vec::new();
+        let _ = bounded(tls.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.try_send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The status code of a raw HTTP answer.
+pub fn status_of(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {response:?}"))
+}
+
+/// A valid upgrade request head with `extra` header lines appended.
+pub fn upgrade_head(path: &str, extra: &[&str]) -> String {
+    let mut head = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    );
+    for line in extra {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// The next frame; fails the test on a close or an error.
+pub async fn frame(client: &mut Client) -> ServerFrame {
+    match bounded(client.recv()).await {
+        Ok(Event::Frame(f)) => f,
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+/// Reads until the server closes; returns the close code. Frames before
+/// the close are skipped.
+pub async fn close_code(client: &mut Client) -> u16 {
+    loop {
+        match bounded(client.recv()).await {
+            Ok(Event::Frame(_)) => continue,
+            Ok(Event::Closed { code, .. }) => return code,
+            Err(e) => panic!("expected a close frame, got {e}"),
+        }
+    }
+}
