@@ -8,4 +8,6 @@ extern crate alloc;
 pub mod protocol;
 
 #[cfg(feature = "server")]
+pub mod certgen;
+#[cfg(feature = "server")]
 pub mod tls;
