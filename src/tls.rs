@@ -32,6 +32,11 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
+#[cfg(test)]
+mod handshake_tests;
+#[cfg(test)]
+mod tests;
+
 /// The only application protocol offered or accepted over TLS.
 ///
 /// The WebSocket upgrade, the browser page and `/healthz` all ride on
