@@ -6,3 +6,6 @@
 extern crate alloc;
 
 pub mod protocol;
+
+#[cfg(feature = "server")]
+pub mod http;
