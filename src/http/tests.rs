@@ -286,11 +286,11 @@ fn reason_phrases() {
 #[test]
 fn switching_protocols_bytes() {
     assert_eq!(
-        text(&switching_protocols("s3pPLMBiTxaYWxLcaPRGgZxYHiE=")),
+        text(&switching_protocols("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")),
         "HTTP/1.1 101 Switching Protocols\r\n\
          Upgrade: websocket\r\n\
          Connection: Upgrade\r\n\
-         Sec-WebSocket-Accept: s3pPLMBiTxaYWxLcaPRGgZxYHiE=\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
          Sec-WebSocket-Protocol: palisade.v1\r\n\
          \r\n"
     );
