@@ -9,3 +9,6 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod http;
+
+#[cfg(feature = "server")]
+pub mod handshake;
