@@ -229,7 +229,8 @@ fn origin_must_match_exactly() {
         .accepted();
     assert_eq!(up.origin.as_deref(), Some("https://a.example"));
     let refused = "https://a.example:443 https://a.example.evil https://a.example/ \
-                   HTTPS://A.EXAMPLE https://A.example http://a.example https://evil.a.example null";
+                   HTTPS://A.EXAMPLE https://A.example http://a.example \
+                   https://evil.a.example null";
     for origin in refused.split(' ') {
         let req = Req::ws().auth().with("Origin", origin);
         assert_refused(req, 403, "origin not allowed");

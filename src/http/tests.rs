@@ -278,7 +278,8 @@ fn reason_phrases() {
         (503, "Service Unavailable"),
     ] {
         assert_eq!(reason_phrase(status), phrase);
-        assert!(text(&refusal(status, "x")).starts_with(&format!("HTTP/1.1 {status} {phrase}\r\n")));
+        let line = format!("HTTP/1.1 {status} {phrase}\r\n");
+        assert!(text(&refusal(status, "x")).starts_with(&line));
     }
     assert!(text(&refusal(599, "x")).starts_with("HTTP/1.1 599 \r\n"));
 }
