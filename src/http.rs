@@ -1,0 +1,399 @@
+//! HTTP/1.1 request heads and the few responses the server sends.
+//!
+//! The server reads the request head itself, over the TLS stream, instead of
+//! letting a general HTTP library or async-tungstenite do it. The only request
+//! it serves is a small GET, so a strict parser of a few hundred lines is
+//! easier to audit and fuzz than a full one, and every refusal (PROTOCOL.md
+//! section 2) can be answered with the exact status the contract names
+//! before any WebSocket machinery runs.
+//!
+//! - [`read_head`] reads at most [`MAX_HEAD_BYTES`] and hands back any bytes
+//!   that arrived after the head; the caller applies the deadline.
+//! - [`parse_head`] is pure: no I/O, no panics, so it can be fuzzed directly.
+//! - [`response`], [`refusal`] and [`switching_protocols`] build the bytes the
+//!   server writes back; every response closes the connection.
+
+use std::fmt;
+use std::io;
+
+use smol::io::{AsyncRead, AsyncReadExt};
+
+use crate::protocol::SUBPROTOCOL;
+
+/// The largest request head accepted, terminating blank line included.
+///
+/// A WebSocket upgrade with a PASETO token is well under 2 KiB; 8 KiB leaves
+/// room for browsers' extra headers while bounding what a peer can make the
+/// server hold before it has proven anything.
+pub const MAX_HEAD_BYTES: usize = 8192;
+
+/// The most header fields accepted in one request head.
+///
+/// Bounds the work and allocations per request independently of byte size
+/// (many tiny headers are cheap to send and costly to store).
+pub const MAX_HEADERS: usize = 32;
+
+/// [`read_head`]'s first buffer: an idle peer costs 1 KiB, not the whole cap.
+const INITIAL_BUFFER: usize = 1024;
+
+/// The protocol version in the request line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`: parsed only so the handshake can refuse it with a 400.
+    Http10,
+    /// `HTTP/1.1`, the only version that can upgrade to WebSocket.
+    Http11,
+}
+
+/// A parsed request head: request line and header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method, case preserved (methods are case-sensitive).
+    pub method: String,
+    /// The origin-form request target: path and optional query.
+    pub target: String,
+    /// The protocol version.
+    pub version: Version,
+    /// Header fields in order: names lowercased, values trimmed of OWS.
+    headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// The first value of header `name` (give it in lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers(name).next()
+    }
+
+    /// Every value of header `name` (give it in lowercase), in order.
+    ///
+    /// Comma-separated list headers may be split over several fields, and
+    /// single-valued ones must be checked for duplicates: both need all.
+    pub fn headers<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target's path: everything before the first `?`.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(p, _)| p)
+    }
+
+    /// The target's query: everything after the first `?`, if there is one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+}
+
+/// Why a request head could not be read or parsed.
+///
+/// Every variant ends the connection; [`HeadError::status`] says what to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// The peer closed the connection before the head ended.
+    Eof,
+    /// Reading failed.
+    Io(io::ErrorKind),
+    /// The head did not end within [`MAX_HEAD_BYTES`].
+    TooLarge,
+    /// More than [`MAX_HEADERS`] header fields.
+    TooManyHeaders,
+    /// The buffer given to [`parse_head`] does not end with CRLF CRLF.
+    Unterminated,
+    /// A line ends in LF without CR, or a CR stands alone.
+    BareLf,
+    /// The request line is not `METHOD SP /target SP HTTP/1.x`.
+    RequestLine,
+    /// A header line starts with whitespace (obsolete line folding).
+    ObsFold,
+    /// A header name is empty, is not a token, or is not followed by `:`.
+    HeaderName,
+    /// A header value has a control byte or is not valid UTF-8.
+    HeaderValue,
+}
+
+impl HeadError {
+    /// The status to answer with, or `None` when the peer is gone or broke
+    /// the transport and no response can be delivered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Eof | Self::Io(_) => None,
+            Self::TooLarge | Self::TooManyHeaders => Some(431),
+            _ => Some(400),
+        }
+    }
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Eof => f.write_str("connection closed before the request head ended"),
+            Self::Io(kind) => write!(f, "reading the request head failed: {kind}"),
+            Self::TooLarge => write!(f, "request head longer than {MAX_HEAD_BYTES} bytes"),
+            Self::TooManyHeaders => write!(f, "more than {MAX_HEADERS} header fields"),
+            Self::Unterminated => f.write_str("request head does not end with an empty line"),
+            Self::BareLf => f.write_str("line not terminated by CRLF"),
+            Self::RequestLine => f.write_str("malformed request line"),
+            Self::ObsFold => f.write_str("folded header line"),
+            Self::HeaderName => f.write_str("malformed header name"),
+            Self::HeaderValue => f.write_str("malformed header value"),
+        }
+    }
+}
+
+impl std::error::Error for HeadError {}
+
+/// RFC 7230 `tchar`: what methods and header names are made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Bytes allowed in a header value: visible ASCII, SP, HTAB and obs-text.
+fn is_value_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' '..=b'~' | 0x80..=0xFF)
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let Some((b' ' | b'\t', rest)) = s.split_first() {
+        s = rest;
+    }
+    while let Some((b' ' | b'\t', rest)) = s.split_last() {
+        s = rest;
+    }
+    s
+}
+
+/// Parses a request head: `buf` runs up to and including the CRLF CRLF that
+/// ends it (as [`read_head`] delivers it).
+///
+/// Strict on purpose: anything a lenient parser might read differently from
+/// a proxy in front of us (bare LF, folded lines, whitespace before `:`) is
+/// an error rather than a guess.
+///
+/// # Errors
+/// A [`HeadError`] naming the first rule broken.
+pub fn parse_head(buf: &[u8]) -> Result<RequestHead, HeadError> {
+    let body = buf
+        .strip_suffix(b"\r\n\r\n")
+        .ok_or(HeadError::Unterminated)?;
+    let mut pieces = body.split(|&b| b == b'\n').peekable();
+    let mut request_line = None;
+    let mut headers = Vec::new();
+    while let Some(piece) = pieces.next() {
+        // Every piece but the last had its LF removed by `split`, so it must
+        // end in the CR of a CRLF; the last one lost its CRLF to the suffix.
+        let line = if pieces.peek().is_some() {
+            piece.strip_suffix(b"\r").ok_or(HeadError::BareLf)?
+        } else {
+            piece
+        };
+        if line.contains(&b'\r') {
+            return Err(HeadError::BareLf);
+        }
+        if request_line.is_none() {
+            request_line = Some(parse_request_line(line)?);
+            continue;
+        }
+        if headers.len() == MAX_HEADERS {
+            return Err(HeadError::TooManyHeaders);
+        }
+        headers.push(parse_header_line(line)?);
+    }
+    let (method, target, version) = request_line.ok_or(HeadError::RequestLine)?;
+    Ok(RequestHead {
+        method,
+        target,
+        version,
+        headers,
+    })
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), HeadError> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(HeadError::RequestLine);
+    };
+    let version = match version {
+        b"HTTP/1.1" => Version::Http11,
+        b"HTTP/1.0" => Version::Http10,
+        _ => return Err(HeadError::RequestLine),
+    };
+    if !is_token(method)
+        || target.first() != Some(&b'/')
+        || !target.iter().all(|b| b.is_ascii_graphic())
+    {
+        return Err(HeadError::RequestLine);
+    }
+    let method = std::str::from_utf8(method).map_err(|_| HeadError::RequestLine)?;
+    let target = std::str::from_utf8(target).map_err(|_| HeadError::RequestLine)?;
+    Ok((method.to_owned(), target.to_owned(), version))
+}
+
+fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return Err(HeadError::ObsFold);
+    }
+    let (name, value) = match line.iter().position(|&b| b == b':') {
+        Some(colon) => (line.get(..colon), line.get(colon + 1..)),
+        None => return Err(HeadError::HeaderName),
+    };
+    let name = name.filter(|n| is_token(n)).ok_or(HeadError::HeaderName)?;
+    let value = trim_ows(value.unwrap_or_default());
+    if !value.iter().all(|&b| is_value_byte(b)) {
+        return Err(HeadError::HeaderValue);
+    }
+    let name = std::str::from_utf8(name).map_err(|_| HeadError::HeaderName)?;
+    // obs-text is allowed by RFC 7230, but only as UTF-8: handlers get `&str`.
+    let value = std::str::from_utf8(value).map_err(|_| HeadError::HeaderValue)?;
+    Ok((name.to_ascii_lowercase(), value.to_owned()))
+}
+
+/// Reads one request head from `r`.
+///
+/// Returns the parsed head and the bytes that arrived after it (a client may
+/// pipeline; the WebSocket layer must see them first). The buffer starts
+/// small and doubles up to [`MAX_HEAD_BYTES`]; each read is searched for the
+/// terminator only where it could newly complete, so a peer trickling bytes
+/// one at a time costs linear, not quadratic, work.
+///
+/// # Errors
+/// [`HeadError::Eof`], [`HeadError::Io`], [`HeadError::TooLarge`], or what
+/// [`parse_head`] finds. Deadlines are the caller's job.
+pub async fn read_head<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<(RequestHead, Vec<u8>), HeadError> {
+    let mut buf = vec![0u8; INITIAL_BUFFER];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if buf.len() >= MAX_HEAD_BYTES {
+                return Err(HeadError::TooLarge);
+            }
+            buf.resize((buf.len() * 2).min(MAX_HEAD_BYTES), 0);
+        }
+        let spare = buf.get_mut(filled..).unwrap_or_default();
+        let n = match r.read(spare).await {
+            Ok(0) => return Err(HeadError::Eof),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HeadError::Io(e.kind())),
+        };
+        // A terminator can straddle the previous read: back up three bytes.
+        let from = filled.saturating_sub(3);
+        filled = (filled + n).min(buf.len());
+        let window = buf.get(from..filled).unwrap_or_default();
+        if let Some(at) = window.windows(4).position(|w| w == b"\r\n\r\n") {
+            let end = from + at + 4;
+            let head = parse_head(buf.get(..end).unwrap_or_default())?;
+            let leftover = buf.get(end..filled).unwrap_or_default().to_vec();
+            return Ok((head, leftover));
+        }
+    }
+}
+
+/// The reason phrase of the statuses the server uses; "" (allowed) for others.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// A CR or LF in a field would let it inject headers or a body.
+fn field_is_safe(name: &str, value: &str) -> bool {
+    is_token(name.as_bytes()) && !value.bytes().any(|b| b == b'\r' || b == b'\n')
+}
+
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    debug_assert!(field_is_safe(name, value), "unsafe header field {name}");
+    if field_is_safe(name, value) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A complete response that ends the connection (`Connection: close`).
+///
+/// Every response carries the same hardening headers: nothing is cached,
+/// sniffed into another type or leaked in a Referer, and browsers keep to
+/// HTTPS. Fields with CR or LF in them are dropped (they are never built
+/// from request data, so that is a bug, and it panics in debug builds).
+pub fn response(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    extra_headers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
+    push_field(&mut out, "Content-Type", content_type);
+    push_field(&mut out, "Content-Length", &body.len().to_string());
+    push_field(&mut out, "Connection", "close");
+    push_field(&mut out, "Cache-Control", "no-store");
+    push_field(&mut out, "X-Content-Type-Options", "nosniff");
+    push_field(&mut out, "Referrer-Policy", "no-referrer");
+    push_field(&mut out, "Strict-Transport-Security", "max-age=31536000");
+    for (name, value) in extra_headers {
+        push_field(&mut out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// A refusal: `status` with `reason` as a one-line `text/plain` body.
+///
+/// `reason` must be one of the server's fixed phrases, never request data, so
+/// a token cannot be echoed. A 401 carries `WWW-Authenticate: Bearer` and a
+/// 405 `Allow: GET` (every route the server has is GET only), as RFC 9110
+/// asks of those statuses.
+pub fn refusal(status: u16, reason: &str) -> Vec<u8> {
+    let body = format!("{reason}\n");
+    let extra: &[(&str, &str)] = match status {
+        401 => &[("WWW-Authenticate", "Bearer")],
+        405 => &[("Allow", "GET")],
+        _ => &[],
+    };
+    response(status, "text/plain; charset=utf-8", body.as_bytes(), extra)
+}
+
+/// The `101 Switching Protocols` answer to an accepted upgrade.
+///
+/// The subprotocol is always exactly `palisade.v1`: other offered entries
+/// (including `bearer.<token>`) are never echoed, and no extension is
+/// negotiated, so there is no `Sec-WebSocket-Extensions` field.
+pub fn switching_protocols(accept: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    push_field(&mut out, "Upgrade", "websocket");
+    push_field(&mut out, "Connection", "Upgrade");
+    push_field(&mut out, "Sec-WebSocket-Accept", accept);
+    push_field(&mut out, "Sec-WebSocket-Protocol", SUBPROTOCOL);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests;
