@@ -81,8 +81,11 @@ async fn handshake(
     let (head, leftover) = match http::read_head(&mut tls).await {
         Ok(read) => read,
         Err(e) => {
-            // A head we cannot parse still gets a status, not silence.
-            respond(&mut tls, http::refusal(400, "malformed request head")).await?;
+            // A head we cannot parse still gets a status, not silence
+            // (unless the peer is gone).
+            if let Some(status) = e.status() {
+                respond(&mut tls, http::refusal(status, "malformed request head")).await?;
+            }
             return Err(Failure::Head(e));
         }
     };
@@ -106,10 +109,6 @@ async fn handshake(
                 _ => refuse(503, "server at its connection limit"),
             };
             respond(&mut tls, answer).await?;
-            return Ok(None);
-        }
-        Route::NotFound => {
-            respond(&mut tls, refuse(404, "not found")).await?;
             return Ok(None);
         }
         Route::Refused(r) => {
