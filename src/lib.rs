@@ -5,4 +5,6 @@
 
 extern crate alloc;
 
+#[cfg(feature = "server")]
+pub mod auth;
 pub mod protocol;
