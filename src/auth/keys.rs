@@ -72,7 +72,6 @@ impl PublicKey {
         &self.kid
     }
 
-    #[allow(dead_code)] // used by verify and mint, which come next
     pub(crate) fn pasetors(&self) -> &AsymmetricPublicKey<V4> {
         &self.key
     }
@@ -174,7 +173,6 @@ impl SecretKey {
         self.public.kid()
     }
 
-    #[allow(dead_code)] // used by verify and mint, which come next
     pub(crate) fn pasetors(&self) -> &AsymmetricSecretKey<V4> {
         &self.key
     }
