@@ -25,6 +25,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "server")]
+pub mod auth;
 pub mod protocol;
 
 #[cfg(feature = "server")]

@@ -1,0 +1,178 @@
+//! Token verification: from the string a client sent to an [`Identity`].
+//!
+//! The order matters for safety: the length cap comes before any parsing,
+//! the signature before any claim is read, and a footer that names a key we
+//! do not have fails closed instead of falling back to the other keys.
+
+use core::fmt;
+
+use pasetors::token::{Public, TrustedToken, UntrustedToken};
+use pasetors::version4::{PublicToken, V4};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::claims::{self, Expect, Identity};
+use super::keys::PublicKey;
+
+/// The longest token accepted, in bytes; longer ones are refused unread.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Why a token was refused. None of them ever shows the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Too long, not `v4.public.`, bad base64, or a footer that is not the
+    /// JSON object we expect.
+    Malformed,
+    /// The footer names a key (`kid`) that is not configured.
+    UnknownKey,
+    /// No configured key made the signature valid.
+    BadSignature,
+    /// `exp` is now or in the past.
+    Expired,
+    /// `nbf` is in the future, or `iat` more than a minute ahead.
+    NotYetValid,
+    /// `aud` is not the configured audience.
+    WrongAudience,
+    /// An issuer is configured and `iss` is missing or another one.
+    WrongIssuer,
+    /// A claim is missing or breaks its rule; the phrase says which.
+    BadClaims(&'static str),
+}
+
+impl TokenError {
+    /// A short lowercase phrase for logs and the 401 body, such as
+    /// `"expired"` or `"missing exp"`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed token",
+            Self::UnknownKey => "unknown key",
+            Self::BadSignature => "bad signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not yet valid",
+            Self::WrongAudience => "wrong audience",
+            Self::WrongIssuer => "wrong issuer",
+            Self::BadClaims(reason) => reason,
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token refused: {}", self.reason())
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// The footer we understand. Other keys are ignored, for footers written
+/// by other tools. `kid` is kept as a raw value so that `"kid": null` or a
+/// number is refused rather than read as "no kid" (which would try every
+/// key instead of failing closed).
+#[derive(Deserialize)]
+struct Footer {
+    #[serde(default, deserialize_with = "present")]
+    kid: Option<Value>,
+}
+
+/// Marks a field as present whatever its value, even `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Checks tokens against the configured public keys, audience and issuer.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: Vec<PublicKey>,
+    audience: String,
+    issuer: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier that accepts tokens signed by any of `keys` (several during
+    /// a rotation) for `audience`, and, if given, from `issuer` only.
+    pub fn new(keys: Vec<PublicKey>, audience: String, issuer: Option<String>) -> Self {
+        Self {
+            keys,
+            audience,
+            issuer,
+        }
+    }
+
+    /// The configured keys.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// Verifies `token` at time `now_unix` (Unix seconds) and returns whom
+    /// it speaks for.
+    ///
+    /// # Errors
+    /// [`TokenError`] says why the token was refused.
+    pub fn verify(&self, token: &str, now_unix: u64) -> Result<Identity, TokenError> {
+        if token.len() > MAX_TOKEN_LEN || !token.starts_with(PublicToken::HEADER) {
+            return Err(TokenError::Malformed);
+        }
+        let untrusted =
+            UntrustedToken::<Public, V4>::try_from(token).map_err(|_| TokenError::Malformed)?;
+
+        let trusted = match footer_kid(untrusted.untrusted_footer())? {
+            Some(kid) => {
+                let key = self
+                    .keys
+                    .iter()
+                    .find(|k| k.kid() == kid)
+                    .ok_or(TokenError::UnknownKey)?;
+                check_signature(key, &untrusted)?
+            }
+            None => self
+                .keys
+                .iter()
+                .map(|k| check_signature(k, &untrusted))
+                .find(|r| !matches!(r, Err(TokenError::BadSignature)))
+                .unwrap_or(Err(TokenError::BadSignature))?,
+        };
+
+        claims::check(
+            trusted.payload(),
+            &Expect {
+                audience: &self.audience,
+                issuer: self.issuer.as_deref(),
+                now_unix,
+            },
+        )
+    }
+}
+
+/// Checks the signature with one key. A payload that is signed but not
+/// UTF-8 is `Malformed`: the signature was fine, the content is not.
+fn check_signature(
+    key: &PublicKey,
+    untrusted: &UntrustedToken<Public, V4>,
+) -> Result<TrustedToken, TokenError> {
+    PublicToken::verify(key.pasetors(), untrusted, None, None).map_err(|e| match e {
+        pasetors::errors::Error::PayloadInvalidUtf8 => TokenError::Malformed,
+        _ => TokenError::BadSignature,
+    })
+}
+
+/// The `kid` a footer names, if any. An empty footer is no footer.
+fn footer_kid(footer: &[u8]) -> Result<Option<String>, TokenError> {
+    if footer.is_empty() {
+        return Ok(None);
+    }
+    // A derived struct also accepts a JSON array; the footer must be an
+    // object.
+    if footer.trim_ascii_start().first() != Some(&b'{') {
+        return Err(TokenError::Malformed);
+    }
+    let parsed: Footer = serde_json::from_slice(footer).map_err(|_| TokenError::Malformed)?;
+    match parsed.kid {
+        None => Ok(None),
+        Some(Value::String(kid)) => Ok(Some(kid)),
+        Some(_) => Err(TokenError::Malformed),
+    }
+}
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
