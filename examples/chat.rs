@@ -29,12 +29,13 @@ fn parse_args() -> Result<Args, String> {
     let mut parser = lexopt::Parser::from_env();
     let (mut url, mut ca, mut token, mut rooms) = (None, None, None, Vec::new());
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
-        let mut value = || parser.value().map_err(|e| e.to_string())?.string().map_err(|e| format!("{e:?}"));
         match arg {
-            Long("url") => url = Some(value()?),
-            Long("ca") => ca = Some(PathBuf::from(value()?)),
-            Long("token") => token = Some(value()?),
-            Long("room") => rooms.push(RoomName::new(&value()?).map_err(|e| e.to_string())?),
+            Long("url") => url = Some(value(&mut parser)?),
+            Long("ca") => ca = Some(PathBuf::from(value(&mut parser)?)),
+            Long("token") => token = Some(value(&mut parser)?),
+            Long("room") => {
+                rooms.push(RoomName::new(&value(&mut parser)?).map_err(|e| e.to_string())?)
+            }
             other => return Err(other.unexpected().to_string()),
         }
     }
@@ -46,22 +47,44 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
+fn value(parser: &mut lexopt::Parser) -> Result<String, String> {
+    let v = parser.value().map_err(|e| e.to_string())?;
+    v.into_string().map_err(|v| format!("not UTF-8: {v:?}"))
+}
+
 fn show(frame: &ServerFrame) -> String {
     match frame {
-        ServerFrame::Welcome { user, role, expires_at, .. } => {
+        ServerFrame::Welcome {
+            user,
+            role,
+            expires_at,
+            ..
+        } => {
             format!("* welcome {user} ({role}), token expires at {expires_at}")
         }
-        ServerFrame::Joined { room, first_seq, last_seq } => {
+        ServerFrame::Joined {
+            room,
+            first_seq,
+            last_seq,
+        } => {
             format!("* joined {room} (retains {first_seq}..={last_seq})")
         }
         ServerFrame::Left { room } => format!("* left {room}"),
-        ServerFrame::Message { room, seq, from, body, .. } => match body {
+        ServerFrame::Message {
+            room,
+            seq,
+            from,
+            body,
+            ..
+        } => match body {
             Body::Text(t) => format!("[{room} #{seq}] {from}: {}", t.escape_debug()),
             Body::Sealed(b) => format!("[{room} #{seq}] {from}: <sealed, {} bytes>", b.len()),
         },
         ServerFrame::Ack { id, seq } => format!("* sent #{id} as seq {seq}"),
         ServerFrame::Deleted { room, seq } => format!("* {room} #{seq} deleted"),
-        ServerFrame::Error { id, code, detail } => format!("! error {code:?} (id {id:?}): {detail}"),
+        ServerFrame::Error { id, code, detail } => {
+            format!("! error {code:?} (id {id:?}): {detail}")
+        }
     }
 }
 
@@ -89,7 +112,12 @@ fn main() {
         };
         let mut current = args.rooms.first().cloned();
         for room in &args.rooms {
-            let _ = client.send(&ClientFrame::Join { room: room.clone(), since: Some(0) }).await;
+            let _ = client
+                .send(&ClientFrame::Join {
+                    room: room.clone(),
+                    since: Some(0),
+                })
+                .await;
         }
         let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
         let mut next_id = 1u32;
@@ -136,7 +164,11 @@ fn main() {
 struct Quit;
 
 /// Turns a typed line into a frame (or a local action).
-fn command(line: &str, current: &mut Option<RoomName>, next_id: &mut u32) -> Result<Option<ClientFrame>, Quit> {
+fn command(
+    line: &str,
+    current: &mut Option<RoomName>,
+    next_id: &mut u32,
+) -> Result<Option<ClientFrame>, Quit> {
     let line = line.trim_end_matches(['\r', '\n']);
     let mut words = line.split_whitespace();
     let room_arg = |w: Option<&str>| w.and_then(|r| RoomName::new(r).ok());
@@ -144,7 +176,10 @@ fn command(line: &str, current: &mut Option<RoomName>, next_id: &mut u32) -> Res
         Some("/quit") => return Err(Quit),
         Some("/join") => room_arg(words.next()).map(|room| {
             *current = Some(room.clone());
-            ClientFrame::Join { room, since: words.next().and_then(|s| s.parse().ok()) }
+            ClientFrame::Join {
+                room,
+                since: words.next().and_then(|s| s.parse().ok()),
+            }
         }),
         Some("/leave") => room_arg(words.next()).map(|room| ClientFrame::Leave { room }),
         Some("/room") => {
@@ -152,7 +187,11 @@ fn command(line: &str, current: &mut Option<RoomName>, next_id: &mut u32) -> Res
             None
         }
         Some("/delete") => match (current.clone(), words.next().and_then(|s| s.parse().ok())) {
-            (Some(room), Some(seq)) => Some(ClientFrame::Delete { id: bump(next_id), room, seq }),
+            (Some(room), Some(seq)) => Some(ClientFrame::Delete {
+                id: bump(next_id),
+                room,
+                seq,
+            }),
             _ => None,
         },
         Some(w) if w.starts_with('/') => {

@@ -22,11 +22,13 @@ use async_tungstenite::tungstenite::{Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
 use futures_rustls::client::TlsStream;
 use futures_rustls::TlsConnector;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rustls::pki_types::ServerName;
 use smol::net::TcpStream;
 
-use crate::protocol::{client_to_vec, decode_server, ClientFrame, DecodeError, ServerFrame, BEARER_PREFIX, SUBPROTOCOL};
+use crate::protocol::{
+    client_to_vec, decode_server, ClientFrame, DecodeError, ServerFrame, BEARER_PREFIX, SUBPROTOCOL,
+};
 
 /// Where the token goes in the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +181,14 @@ impl Client {
     /// # Errors
     /// [`ClientError::Refused`] carries the HTTP status of a refusal.
     pub async fn connect(opts: Connect) -> Result<Self, ClientError> {
-        let (host, port, _) = parse_url(&opts.url).ok_or_else(|| ClientError::Url(opts.url.clone()))?;
-        let tcp = TcpStream::connect((host.as_str(), port)).await.map_err(ClientError::Io)?;
+        let (host, port, _) =
+            parse_url(&opts.url).ok_or_else(|| ClientError::Url(opts.url.clone()))?;
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(ClientError::Io)?;
         let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(opts.url.clone()))?;
+        let name =
+            ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(opts.url.clone()))?;
         let tls = TlsConnector::from(opts.tls.clone())
             .connect(name, tcp)
             .await
@@ -194,10 +200,16 @@ impl Client {
             TokenPlacement::Subprotocol => format!("{SUBPROTOCOL}, {BEARER_PREFIX}{}", opts.token),
         };
         let bad_header = |_| ClientError::Url("token or origin is not a valid header value".into());
-        headers.insert("sec-websocket-protocol", HeaderValue::from_str(&protocols).map_err(bad_header)?);
+        headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(&protocols).map_err(bad_header)?,
+        );
         if opts.placement == TokenPlacement::Header {
             let value = format!("Bearer {}", opts.token);
-            headers.insert("authorization", HeaderValue::from_str(&value).map_err(bad_header)?);
+            headers.insert(
+                "authorization",
+                HeaderValue::from_str(&value).map_err(bad_header)?,
+            );
         }
         if let Some(origin) = &opts.origin {
             headers.insert("origin", HeaderValue::from_str(origin).map_err(bad_header)?);
@@ -214,7 +226,8 @@ impl Client {
     /// # Errors
     /// The connection failed or is closed.
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
-        self.send_raw(Message::Binary(client_to_vec(frame).into())).await
+        self.send_raw(Message::Binary(client_to_vec(frame).into()))
+            .await
     }
 
     /// Sends any WebSocket message, valid or not (tests use this to misbehave).
@@ -237,7 +250,9 @@ impl Client {
                 None => return Err(ClientError::WebSocket(WsError::ConnectionClosed)),
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(Message::Binary(bytes))) => {
-                    return decode_server(&bytes).map(Event::Frame).map_err(ClientError::Decode)
+                    return decode_server(&bytes)
+                        .map(Event::Frame)
+                        .map_err(ClientError::Decode)
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Ok(match frame {
@@ -278,7 +293,10 @@ mod tests {
             parse_url("wss://localhost:8443/ws"),
             Some(("localhost".into(), 8443, "/ws".into()))
         );
-        assert_eq!(parse_url("wss://[::1]:9/ws"), Some(("::1".into(), 9, "/ws".into())));
+        assert_eq!(
+            parse_url("wss://[::1]:9/ws"),
+            Some(("::1".into(), 9, "/ws".into()))
+        );
         assert_eq!(parse_url("wss://h"), Some(("h".into(), 443, "/".into())));
         assert_eq!(parse_url("ws://h/ws"), None);
         assert_eq!(parse_url("wss://:1/ws"), None);

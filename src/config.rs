@@ -239,7 +239,7 @@ impl Config {
 fn one_line(msg: &str) -> String {
     let mut lines = msg.lines().map(str::trim).filter(|l| !l.is_empty());
     let head = lines.next().unwrap_or("invalid TOML").to_string();
-    match lines.last() {
+    match lines.next_back() {
         Some(last) if last != head && !last.starts_with('|') && !last.starts_with('^') => {
             format!("{head}: {last}")
         }
@@ -265,7 +265,10 @@ audience = "palisade"
     fn minimal_config_takes_defaults_and_resolves_paths() {
         let c = Config::from_toml(MINIMAL, Path::new("/etc/palisade")).unwrap();
         assert_eq!(c.tls.cert, Path::new("/etc/palisade/server.pem"));
-        assert_eq!(c.auth.public_keys[0], Path::new("/etc/palisade/token.public"));
+        assert_eq!(
+            c.auth.public_keys[0],
+            Path::new("/etc/palisade/token.public")
+        );
         assert_eq!(c.limits, LimitsConfig::default());
         assert!(c.allowed_origins.is_empty());
     }

@@ -64,7 +64,9 @@ pub fn prepare(dir: &Path, port: u16) -> Result<Demo, String> {
     std::fs::write(&config_path, config_text(port))
         .map_err(|e| format!("{}: cannot write: {e}", config_path.display()))?;
     let config = Config::from_file(&config_path).map_err(|e| e.to_string())?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mint = |sub: &str, role: Role| {
         let request = TokenRequest {
             sub: sub.to_owned(),
@@ -91,7 +93,11 @@ impl Demo {
         let ca = self.dir.join("ca.pem");
         let mut s = String::new();
         let _ = writeln!(s, "palisade demo: listening on wss://localhost:{port}/ws");
-        let _ = writeln!(s, "  folder: {} (CA, certificate, keys, config)", self.dir.display());
+        let _ = writeln!(
+            s,
+            "  folder: {} (CA, certificate, keys, config)",
+            self.dir.display()
+        );
         let _ = writeln!(s, "  admin token (admin, 8 h):\n    {}", self.admin_token);
         let _ = writeln!(s, "  member token (alice, 8 h):\n    {}", self.member_token);
         let _ = writeln!(s, "Connect a terminal client in another shell:");
@@ -101,7 +107,11 @@ impl Demo {
             ca.display(),
             self.member_token
         );
-        let _ = writeln!(s, "Check health:  curl --cacert {} https://localhost:{port}/healthz", ca.display());
+        let _ = writeln!(
+            s,
+            "Check health:  curl --cacert {} https://localhost:{port}/healthz",
+            ca.display()
+        );
         let _ = write!(s, "Stop with Ctrl-C.");
         s
     }

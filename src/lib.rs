@@ -25,8 +25,6 @@
 
 extern crate alloc;
 
-#[cfg(feature = "server")]
-pub mod auth;
 pub mod protocol;
 
 #[cfg(feature = "server")]

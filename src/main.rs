@@ -114,7 +114,11 @@ fn keygen(args: &mut lexopt::Parser) -> Result<(), Fail> {
     }
     let out = out.ok_or_else(|| Fail("keygen needs --out DIR".into()))?;
     let (secret, public) = auth::write_keypair(&out)?;
-    println!("wrote {} (keep it secret) and {}", secret.display(), public.display());
+    println!(
+        "wrote {} (keep it secret) and {}",
+        secret.display(),
+        public.display()
+    );
     Ok(())
 }
 
@@ -129,7 +133,9 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
             Long("role") => {
                 let r = args.value()?.string()?;
                 role = Some(Role::from_claim(&r).ok_or_else(|| {
-                    Fail(format!("--role must be observer, member or admin, not {r:?}"))
+                    Fail(format!(
+                        "--role must be observer, member or admin, not {r:?}"
+                    ))
                 })?);
             }
             Long("rooms") => rooms = Some(args.value()?.string()?),
@@ -154,7 +160,9 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
         audience,
         issuer,
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     println!("{}", auth::mint(&key, &request, now)?);
     Ok(())
 }

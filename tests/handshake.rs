@@ -12,7 +12,9 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 fn healthz_answers_ok_and_other_paths_404() {
     let server = TestServer::start();
     within(async {
-        let health = server.raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+        let health = server
+            .raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
         assert_eq!(status_of(&health), 200);
         assert!(health.ends_with("\r\n\r\nok\n"), "{health:?}");
         for path in ["/", "/nope", "/ws/extra", "/healthz/x"] {
@@ -26,8 +28,13 @@ fn healthz_answers_ok_and_other_paths_404() {
 fn every_answer_carries_security_headers() {
     let server = TestServer::start();
     within(async {
-        let answer = server.raw_http("GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
-        assert!(answer.contains("X-Content-Type-Options: nosniff\r\n"), "{answer}");
+        let answer = server
+            .raw_http("GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        assert!(
+            answer.contains("X-Content-Type-Options: nosniff\r\n"),
+            "{answer}"
+        );
         assert!(answer.contains("Connection: close\r\n"), "{answer}");
     });
 }
@@ -37,10 +44,16 @@ fn plaintext_client_gets_no_http_answer() {
     let server = TestServer::start();
     within(async {
         let mut tcp = smol::net::TcpStream::connect(server.addr).await.unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
         let mut out = Vec::new();
         let _ = tcp.read_to_end(&mut out).await;
-        assert!(!out.starts_with(b"HTTP/"), "{:?}", String::from_utf8_lossy(&out));
+        assert!(
+            !out.starts_with(b"HTTP/"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
     });
 }
 
@@ -81,7 +94,9 @@ fn two_tokens_are_400() {
     within(async {
         let proto = format!("Sec-WebSocket-Protocol: palisade.v1, bearer.{token}");
         let auth = format!("Authorization: Bearer {token}");
-        let answer = server.raw_http(&upgrade_head("/ws", &[&proto, &auth])).await;
+        let answer = server
+            .raw_http(&upgrade_head("/ws", &[&proto, &auth]))
+            .await;
         assert_eq!(status_of(&answer), 400);
         assert!(!answer.contains(&token));
     });
@@ -130,7 +145,12 @@ fn missing_or_bad_tokens_are_401_with_www_authenticate() {
         let answer = server.raw_http(&upgrade_head("/ws", &[proto])).await;
         assert_eq!(status_of(&answer), 401);
         assert!(answer.contains("WWW-Authenticate: Bearer\r\n"), "{answer}");
-        for token in [expired, wrong_audience, other_key, "v4.public.garbage".to_owned()] {
+        for token in [
+            expired,
+            wrong_audience,
+            other_key,
+            "v4.public.garbage".to_owned(),
+        ] {
             let auth = format!("Authorization: Bearer {token}");
             let answer = server.raw_http(&upgrade_head("/ws", &[proto, &auth])).await;
             assert_eq!(status_of(&answer), 401, "{answer}");
@@ -142,7 +162,8 @@ fn missing_or_bad_tokens_are_401_with_www_authenticate() {
 
 #[test]
 fn origin_must_match_exactly() {
-    let server = TestServer::start_with(|c| c.allowed_origins = vec!["https://chat.example:8443".into()]);
+    let server =
+        TestServer::start_with(|c| c.allowed_origins = vec!["https://chat.example:8443".into()]);
     let token = server.member("alice");
     within(async {
         for (origin, ok) in [
@@ -187,7 +208,10 @@ fn origin_is_checked_before_the_token() {
     within(async {
         let head = upgrade_head(
             "/ws",
-            &["Origin: https://evil.example", "Sec-WebSocket-Protocol: palisade.v1"],
+            &[
+                "Origin: https://evil.example",
+                "Sec-WebSocket-Protocol: palisade.v1",
+            ],
         );
         assert_eq!(status_of(&server.raw_http(&head).await), 403);
     });
@@ -199,12 +223,20 @@ fn upgrade_answers_palisade_v1_alone_and_no_extension() {
     let token = server.member("alice");
     within(async {
         let proto = format!("Sec-WebSocket-Protocol: chat, bearer.{token}, palisade.v1");
-        let head = upgrade_head("/ws", &[&proto, "Sec-WebSocket-Extensions: permessage-deflate"]);
+        let head = upgrade_head(
+            "/ws",
+            &[&proto, "Sec-WebSocket-Extensions: permessage-deflate"],
+        );
         let answer = server.raw_http(&head).await;
         assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
-        assert!(answer.contains("\r\nSec-WebSocket-Protocol: palisade.v1\r\n"), "{answer}");
+        assert!(
+            answer.contains("\r\nSec-WebSocket-Protocol: palisade.v1\r\n"),
+            "{answer}"
+        );
         assert!(answer.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-        assert!(!answer.to_ascii_lowercase().contains("sec-websocket-extensions"));
+        assert!(!answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"));
         assert!(!answer.contains(&token));
     });
 }
@@ -236,7 +268,9 @@ fn connection_caps_answer_503_and_429() {
             other => panic!("{other:?}"),
         }
         // /healthz is still answered at the cap.
-        let health = server.raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+        let health = server
+            .raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
         assert_eq!(status_of(&health), 200);
     });
     let server = TestServer::start_with(|c| c.limits.max_connections_per_ip = 1);

@@ -12,13 +12,23 @@ fn text(s: &str) -> Body {
 }
 
 async fn join(client: &mut Client, name: &str, since: Option<u64>) -> ServerFrame {
-    client.send(&ClientFrame::Join { room: room(name), since }).await.unwrap();
+    client
+        .send(&ClientFrame::Join {
+            room: room(name),
+            since,
+        })
+        .await
+        .unwrap();
     frame(client).await
 }
 
 async fn publish(client: &mut Client, id: u32, name: &str, body: Body) {
     client
-        .send(&ClientFrame::Publish { id, room: room(name), body })
+        .send(&ClientFrame::Publish {
+            id,
+            room: room(name),
+            body,
+        })
         .await
         .unwrap();
 }
@@ -43,14 +53,28 @@ fn welcome_carries_identity_and_limits() {
     within(async {
         let (_c, welcome) = server.connect(&token).await;
         match welcome {
-            ServerFrame::Welcome { session, user, role, expires_at, limits } => {
+            ServerFrame::Welcome {
+                session,
+                user,
+                role,
+                expires_at,
+                limits,
+            } => {
                 assert_ne!(session, 0);
                 assert_eq!(user, "alice");
                 assert_eq!(role, Role::Admin);
-                assert!(expires_at.abs_diff(expected_exp) <= 1, "{expires_at} vs {expected_exp}");
+                assert!(
+                    expires_at.abs_diff(expected_exp) <= 1,
+                    "{expires_at} vs {expected_exp}"
+                );
                 assert_eq!(
                     limits,
-                    Limits { max_body: 1000, max_rooms: 5, publish_per_sec: 7, history: 9 }
+                    Limits {
+                        max_body: 1000,
+                        max_rooms: 5,
+                        publish_per_sec: 7,
+                        history: 9
+                    }
                 );
             }
             other => panic!("{other:?}"),
@@ -66,15 +90,28 @@ fn publish_acks_before_the_publishers_own_message_and_fans_out() {
         let (mut bob, _) = server.connect(&server.member("bob")).await;
         assert_eq!(
             join(&mut alice, "lobby", None).await,
-            ServerFrame::Joined { room: room("lobby"), first_seq: 0, last_seq: 0 }
+            ServerFrame::Joined {
+                room: room("lobby"),
+                first_seq: 0,
+                last_seq: 0
+            }
         );
         join(&mut bob, "lobby", None).await;
         publish(&mut alice, 41, "lobby", text("hello <b>")).await;
         assert_eq!(frame(&mut alice).await, ServerFrame::Ack { id: 41, seq: 1 });
         for client in [&mut alice, &mut bob] {
             match frame(client).await {
-                ServerFrame::Message { room: r, seq, from, body, sent_at_ms } => {
-                    assert_eq!((r, seq, from.as_str(), body), (room("lobby"), 1, "alice", text("hello <b>")));
+                ServerFrame::Message {
+                    room: r,
+                    seq,
+                    from,
+                    body,
+                    sent_at_ms,
+                } => {
+                    assert_eq!(
+                        (r, seq, from.as_str(), body),
+                        (room("lobby"), 1, "alice", text("hello <b>"))
+                    );
                     assert!(sent_at_ms > 1_600_000_000_000);
                 }
                 other => panic!("{other:?}"),
@@ -133,7 +170,11 @@ fn history_is_bounded_and_join_since_replays_after_joined() {
         let (mut bob, _) = server.connect(&server.member("bob")).await;
         assert_eq!(
             join(&mut bob, "log", Some(4)).await,
-            ServerFrame::Joined { room: room("log"), first_seq: 3, last_seq: 6 }
+            ServerFrame::Joined {
+                room: room("log"),
+                first_seq: 3,
+                last_seq: 6
+            }
         );
         for expected in [5, 6] {
             match frame(&mut bob).await {
@@ -146,15 +187,25 @@ fn history_is_bounded_and_join_since_replays_after_joined() {
         }
         // Live messages follow the replay with the next seq.
         publish(&mut alice, 7, "log", text("live")).await;
-        assert!(matches!(frame(&mut bob).await, ServerFrame::Message { seq: 7, .. }));
+        assert!(matches!(
+            frame(&mut bob).await,
+            ServerFrame::Message { seq: 7, .. }
+        ));
         // Without since: no replay.
         let (mut carol, _) = server.connect(&server.member("carol")).await;
         assert_eq!(
             join(&mut carol, "log", None).await,
-            ServerFrame::Joined { room: room("log"), first_seq: 4, last_seq: 7 }
+            ServerFrame::Joined {
+                room: room("log"),
+                first_seq: 4,
+                last_seq: 7
+            }
         );
         publish(&mut alice, 8, "log", text("next")).await;
-        assert!(matches!(frame(&mut carol).await, ServerFrame::Message { seq: 8, .. }));
+        assert!(matches!(
+            frame(&mut carol).await,
+            ServerFrame::Message { seq: 8, .. }
+        ));
     });
 }
 
@@ -167,16 +218,26 @@ fn leave_stops_delivery() {
         join(&mut alice, "r", None).await;
         join(&mut bob, "r", None).await;
         join(&mut bob, "other", None).await;
-        bob.send(&ClientFrame::Leave { room: room("r") }).await.unwrap();
+        bob.send(&ClientFrame::Leave { room: room("r") })
+            .await
+            .unwrap();
         assert_eq!(frame(&mut bob).await, ServerFrame::Left { room: room("r") });
         publish(&mut alice, 1, "r", text("gone")).await;
         publish(&mut alice, 2, "other", text("here")).await;
         // alice is not in "other": NotJoined, and bob only sees nothing of "r".
         frame(&mut alice).await;
         frame(&mut alice).await;
-        assert_eq!(error_code(&frame(&mut alice).await), (Some(2), ErrorCode::NotJoined));
-        bob.send(&ClientFrame::Leave { room: room("r") }).await.unwrap();
-        assert_eq!(error_code(&frame(&mut bob).await), (None, ErrorCode::NotJoined));
+        assert_eq!(
+            error_code(&frame(&mut alice).await),
+            (Some(2), ErrorCode::NotJoined)
+        );
+        bob.send(&ClientFrame::Leave { room: room("r") })
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(&frame(&mut bob).await),
+            (None, ErrorCode::NotJoined)
+        );
     });
 }
 
@@ -184,24 +245,56 @@ fn leave_stops_delivery() {
 fn forbidden_by_rooms_claim_and_by_role() {
     let server = TestServer::start();
     within(async {
-        let (mut member, _) = server.connect(&server.token("m", Role::Member, &["team-*", "lobby"], 600)).await;
-        assert_eq!(error_code(&join(&mut member, "secret", None).await), (None, ErrorCode::Forbidden));
-        assert_eq!(error_code(&join(&mut member, "team", None).await), (None, ErrorCode::Forbidden));
-        assert!(matches!(join(&mut member, "team-a", None).await, ServerFrame::Joined { .. }));
-        assert!(matches!(join(&mut member, "lobby", None).await, ServerFrame::Joined { .. }));
+        let (mut member, _) = server
+            .connect(&server.token("m", Role::Member, &["team-*", "lobby"], 600))
+            .await;
+        assert_eq!(
+            error_code(&join(&mut member, "secret", None).await),
+            (None, ErrorCode::Forbidden)
+        );
+        assert_eq!(
+            error_code(&join(&mut member, "team", None).await),
+            (None, ErrorCode::Forbidden)
+        );
+        assert!(matches!(
+            join(&mut member, "team-a", None).await,
+            ServerFrame::Joined { .. }
+        ));
+        assert!(matches!(
+            join(&mut member, "lobby", None).await,
+            ServerFrame::Joined { .. }
+        ));
         // Publishing to a room outside the claim is Forbidden even unjoined.
         publish(&mut member, 3, "secret", text("x")).await;
-        assert_eq!(error_code(&frame(&mut member).await), (Some(3), ErrorCode::Forbidden));
+        assert_eq!(
+            error_code(&frame(&mut member).await),
+            (Some(3), ErrorCode::Forbidden)
+        );
         member
-            .send(&ClientFrame::Delete { id: 4, room: room("lobby"), seq: 1 })
+            .send(&ClientFrame::Delete {
+                id: 4,
+                room: room("lobby"),
+                seq: 1,
+            })
             .await
             .unwrap();
-        assert_eq!(error_code(&frame(&mut member).await), (Some(4), ErrorCode::Forbidden));
+        assert_eq!(
+            error_code(&frame(&mut member).await),
+            (Some(4), ErrorCode::Forbidden)
+        );
 
-        let (mut observer, _) = server.connect(&server.token("o", Role::Observer, &["*"], 600)).await;
-        assert!(matches!(join(&mut observer, "lobby", None).await, ServerFrame::Joined { .. }));
+        let (mut observer, _) = server
+            .connect(&server.token("o", Role::Observer, &["*"], 600))
+            .await;
+        assert!(matches!(
+            join(&mut observer, "lobby", None).await,
+            ServerFrame::Joined { .. }
+        ));
         publish(&mut observer, 5, "lobby", text("x")).await;
-        assert_eq!(error_code(&frame(&mut observer).await), (Some(5), ErrorCode::Forbidden));
+        assert_eq!(
+            error_code(&frame(&mut observer).await),
+            (Some(5), ErrorCode::Forbidden)
+        );
     });
 }
 
@@ -224,7 +317,10 @@ fn bad_bodies_are_bad_request() {
         ];
         for (id, body) in (1..).zip(bodies) {
             publish(&mut alice, id, "r", body).await;
-            assert_eq!(error_code(&frame(&mut alice).await), (Some(id), ErrorCode::BadRequest));
+            assert_eq!(
+                error_code(&frame(&mut alice).await),
+                (Some(id), ErrorCode::BadRequest)
+            );
         }
         // Exactly max_body is fine, tabs and newlines too.
         publish(&mut alice, 9, "r", text(&format!("{}\t\n", "x".repeat(98)))).await;
@@ -239,7 +335,10 @@ fn already_joined_is_bad_request() {
     within(async {
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join(&mut alice, "r", None).await;
-        assert_eq!(error_code(&join(&mut alice, "r", None).await), (None, ErrorCode::BadRequest));
+        assert_eq!(
+            error_code(&join(&mut alice, "r", None).await),
+            (None, ErrorCode::BadRequest)
+        );
     });
 }
 
@@ -253,7 +352,10 @@ fn publish_rate_is_limited() {
         publish(&mut alice, 2, "r", text("two")).await;
         assert_eq!(frame(&mut alice).await, ServerFrame::Ack { id: 1, seq: 1 });
         frame(&mut alice).await; // Message 1
-        assert_eq!(error_code(&frame(&mut alice).await), (Some(2), ErrorCode::RateLimited));
+        assert_eq!(
+            error_code(&frame(&mut alice).await),
+            (Some(2), ErrorCode::RateLimited)
+        );
     });
 }
 
@@ -264,10 +366,19 @@ fn too_many_rooms() {
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join(&mut alice, "a", None).await;
         join(&mut alice, "b", None).await;
-        assert_eq!(error_code(&join(&mut alice, "c", None).await), (None, ErrorCode::TooManyRooms));
-        alice.send(&ClientFrame::Leave { room: room("a") }).await.unwrap();
+        assert_eq!(
+            error_code(&join(&mut alice, "c", None).await),
+            (None, ErrorCode::TooManyRooms)
+        );
+        alice
+            .send(&ClientFrame::Leave { room: room("a") })
+            .await
+            .unwrap();
         frame(&mut alice).await;
-        assert!(matches!(join(&mut alice, "c", None).await, ServerFrame::Joined { .. }));
+        assert!(matches!(
+            join(&mut alice, "c", None).await,
+            ServerFrame::Joined { .. }
+        ));
     });
 }
 
@@ -275,7 +386,9 @@ fn too_many_rooms() {
 fn admin_delete_broadcasts_and_unknown_seq_is_not_found() {
     let server = TestServer::start();
     within(async {
-        let (mut admin, _) = server.connect(&server.token("root", Role::Admin, &["*"], 600)).await;
+        let (mut admin, _) = server
+            .connect(&server.token("root", Role::Admin, &["*"], 600))
+            .await;
         let (mut bob, _) = server.connect(&server.member("bob")).await;
         join(&mut admin, "r", None).await;
         join(&mut bob, "r", None).await;
@@ -283,17 +396,41 @@ fn admin_delete_broadcasts_and_unknown_seq_is_not_found() {
         frame(&mut bob).await; // Ack
         frame(&mut bob).await; // Message
         frame(&mut admin).await; // Message
-        admin.send(&ClientFrame::Delete { id: 2, room: room("r"), seq: 1 }).await.unwrap();
-        let deleted = ServerFrame::Deleted { room: room("r"), seq: 1 };
+        admin
+            .send(&ClientFrame::Delete {
+                id: 2,
+                room: room("r"),
+                seq: 1,
+            })
+            .await
+            .unwrap();
+        let deleted = ServerFrame::Deleted {
+            room: room("r"),
+            seq: 1,
+        };
         assert_eq!(frame(&mut admin).await, deleted);
         assert_eq!(frame(&mut bob).await, deleted);
-        admin.send(&ClientFrame::Delete { id: 3, room: room("r"), seq: 1 }).await.unwrap();
-        assert_eq!(error_code(&frame(&mut admin).await), (Some(3), ErrorCode::NotFound));
+        admin
+            .send(&ClientFrame::Delete {
+                id: 3,
+                room: room("r"),
+                seq: 1,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(&frame(&mut admin).await),
+            (Some(3), ErrorCode::NotFound)
+        );
         // A deleted message is not replayed.
         let (mut carol, _) = server.connect(&server.member("carol")).await;
         assert_eq!(
             join(&mut carol, "r", Some(0)).await,
-            ServerFrame::Joined { room: room("r"), first_seq: 0, last_seq: 0 }
+            ServerFrame::Joined {
+                room: room("r"),
+                first_seq: 0,
+                last_seq: 0
+            }
         );
     });
 }

@@ -226,7 +226,10 @@ mod tests {
 
     #[test]
     fn body_rules() {
-        assert_eq!(Body::Text(String::new()).validate(10), Err(BodyError::Empty));
+        assert_eq!(
+            Body::Text(String::new()).validate(10),
+            Err(BodyError::Empty)
+        );
         assert_eq!(
             Body::Text("a\u{7}".to_string()).validate(10),
             Err(BodyError::ControlCharacter)

@@ -15,7 +15,7 @@ use super::RoomName;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ClientFrame {
-    /// 0. Join a room; with `since: Some(n)` the server replays retained
+    /// Variant 0: Join a room; with `since: Some(n)` the server replays retained
     /// messages with `seq > n` right after `Joined`.
     Join {
         /// The room to join.
@@ -23,12 +23,12 @@ pub enum ClientFrame {
         /// Replay retained messages after this seq.
         since: Option<u64>,
     },
-    /// 1. Leave a room.
+    /// Variant 1: Leave a room.
     Leave {
         /// The room to leave.
         room: RoomName,
     },
-    /// 2. Publish into a joined room.
+    /// Variant 2: Publish into a joined room.
     Publish {
         /// The client's correlation number, echoed in `Ack` or `Error`.
         id: u32,
@@ -37,7 +37,7 @@ pub enum ClientFrame {
         /// What to publish.
         body: Body,
     },
-    /// 3. Admins only: remove a retained message.
+    /// Variant 3: Admins only: remove a retained message.
     Delete {
         /// The client's correlation number, echoed in `Error`.
         id: u32,
@@ -46,7 +46,7 @@ pub enum ClientFrame {
         /// The message's sequence number.
         seq: u64,
     },
-    /// 4. Replace the session's token before it expires.
+    /// Variant 4: Replace the session's token before it expires.
     Reauth {
         /// The new PASETO token.
         token: String,
@@ -57,9 +57,9 @@ pub enum ClientFrame {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Body {
-    /// 0. UTF-8 text of 1 or more bytes; no control characters but `\n`, `\t`.
+    /// Variant 0: UTF-8 text of 1 or more bytes; no control characters but `\n`, `\t`.
     Text(String),
-    /// 1. An end-to-end sealed payload (PROTOCOL.md section 6), opaque here.
+    /// Variant 1: An end-to-end sealed payload (PROTOCOL.md section 6), opaque here.
     Sealed(#[serde(with = "super::bytes")] Vec<u8>),
 }
 
@@ -134,7 +134,7 @@ impl Body {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ServerFrame {
-    /// 0. Always the first frame after the upgrade, and the answer to an
+    /// Variant 0: Always the first frame after the upgrade, and the answer to an
     /// accepted `Reauth`.
     Welcome {
         /// The session id: random, never reused while the server runs.
@@ -148,7 +148,7 @@ pub enum ServerFrame {
         /// The limits this session is held to.
         limits: Limits,
     },
-    /// 1. The room was joined; it retains `first_seq..=last_seq` (both 0
+    /// Variant 1: The room was joined; it retains `first_seq..=last_seq` (both 0
     /// when it retains nothing).
     Joined {
         /// The room.
@@ -158,12 +158,12 @@ pub enum ServerFrame {
         /// The newest retained seq, or 0.
         last_seq: u64,
     },
-    /// 2. The room was left.
+    /// Variant 2: The room was left.
     Left {
         /// The room.
         room: RoomName,
     },
-    /// 3. A message published into a joined room.
+    /// Variant 3: A message published into a joined room.
     Message {
         /// The room.
         room: RoomName,
@@ -176,21 +176,21 @@ pub enum ServerFrame {
         /// The body as published.
         body: Body,
     },
-    /// 4. The publisher's receipt, sent before its own `Message`.
+    /// Variant 4: The publisher's receipt, sent before its own `Message`.
     Ack {
         /// The `id` of the `Publish`.
         id: u32,
         /// The seq the message was given.
         seq: u64,
     },
-    /// 5. An admin removed a retained message.
+    /// Variant 5: An admin removed a retained message.
     Deleted {
         /// The room.
         room: RoomName,
         /// The removed message's seq.
         seq: u64,
     },
-    /// 6. A request was refused; the connection stays open.
+    /// Variant 6: A request was refused; the connection stays open.
     Error {
         /// The request's `id`, when it had one.
         id: Option<u32>,
@@ -205,11 +205,11 @@ pub enum ServerFrame {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Role {
-    /// 0. Join and read.
+    /// Variant 0: Join and read.
     Observer,
-    /// 1. Join, read and publish.
+    /// Variant 1: Join, read and publish.
     Member,
-    /// 2. A member that may also `Delete`.
+    /// Variant 2: A member that may also `Delete`.
     Admin,
 }
 
@@ -268,18 +268,18 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ErrorCode {
-    /// 0. A well-formed frame that breaks a rule.
+    /// Variant 0: A well-formed frame that breaks a rule.
     BadRequest,
-    /// 1. The role or rooms claim does not allow it.
+    /// Variant 1: The role or rooms claim does not allow it.
     Forbidden,
-    /// 2. Publish to a room the session has not joined.
+    /// Variant 2: Publish to a room the session has not joined.
     NotJoined,
-    /// 3. Over the publish rate; the frame was dropped.
+    /// Variant 3: Over the publish rate; the frame was dropped.
     RateLimited,
-    /// 4. Join beyond `limits.max_rooms`.
+    /// Variant 4: Join beyond `limits.max_rooms`.
     TooManyRooms,
-    /// 5. Delete of a seq the room does not retain.
+    /// Variant 5: Delete of a seq the room does not retain.
     NotFound,
-    /// 6. `Reauth` token invalid, or for another `sub`.
+    /// Variant 6: `Reauth` token invalid, or for another `sub`.
     TokenRejected,
 }

@@ -38,7 +38,10 @@ impl fmt::Display for RoomNameError {
         match self {
             Self::Empty => f.write_str("room name is empty"),
             Self::TooLong { len } => {
-                write!(f, "room name is {len} bytes, at most {MAX_ROOM_LEN} allowed")
+                write!(
+                    f,
+                    "room name is {len} bytes, at most {MAX_ROOM_LEN} allowed"
+                )
             }
             Self::BadByte { at } => write!(
                 f,
@@ -74,7 +77,8 @@ impl RoomName {
         }
         let mut name = heapless::String::new();
         // Cannot fail: the length was checked above.
-        name.push_str(s).map_err(|_| RoomNameError::TooLong { len: s.len() })?;
+        name.push_str(s)
+            .map_err(|_| RoomNameError::TooLong { len: s.len() })?;
         Ok(Self(name))
     }
 

@@ -100,7 +100,11 @@ async fn handshake(
     };
     let upgrade = match route {
         Route::Health => {
-            respond(&mut tls, http::response(200, "text/plain; charset=utf-8", b"ok\n", &[])).await?;
+            respond(
+                &mut tls,
+                http::response(200, "text/plain; charset=utf-8", b"ok\n", &[]),
+            )
+            .await?;
             return Ok(None);
         }
         _ if no_permit.is_some() => {
@@ -128,13 +132,9 @@ async fn handshake(
         .await
         .map_err(Failure::Write)?;
     tls.flush().await.map_err(Failure::Write)?;
-    let ws = WebSocketStream::from_partially_read(
-        tls,
-        leftover,
-        WsRole::Server,
-        Some(shared.ws_config),
-    )
-    .await;
+    let ws =
+        WebSocketStream::from_partially_read(tls, leftover, WsRole::Server, Some(shared.ws_config))
+            .await;
     Ok(Some((ws, identity)))
 }
 

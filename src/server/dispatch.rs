@@ -90,16 +90,28 @@ impl Session {
 
     fn join(&mut self, room: RoomName, since: Option<u64>) {
         if !self.identity.may_access(&room) {
-            return self.refuse(None, ErrorCode::Forbidden, "rooms claim does not allow this room");
+            return self.refuse(
+                None,
+                ErrorCode::Forbidden,
+                "rooms claim does not allow this room",
+            );
         }
         if self.is_joined(&room) {
             return self.refuse(None, ErrorCode::BadRequest, "already joined");
         }
         if self.joined.len() >= usize::from(self.shared.limits.max_rooms) {
-            return self.refuse(None, ErrorCode::TooManyRooms, "joined rooms at limits.max_rooms");
+            return self.refuse(
+                None,
+                ErrorCode::TooManyRooms,
+                "joined rooms at limits.max_rooms",
+            );
         }
         if self.shared.rooms.join(&room, &self.outbox, since).is_err() {
-            return self.refuse(None, ErrorCode::TooManyRooms, "the server holds its maximum of rooms");
+            return self.refuse(
+                None,
+                ErrorCode::TooManyRooms,
+                "the server holds its maximum of rooms",
+            );
         }
         // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
         let _ = self.joined.push(room);
@@ -114,13 +126,17 @@ impl Session {
         self.outbox.send(&ServerFrame::Left { room: room.clone() });
     }
 
-    fn publish(&mut self, id: u32, room: &RoomName, body: Body) {
-        let id = Some(id);
+    fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body) {
+        let id = Some(ack_id);
         if !self.identity.role.may_publish() {
             return self.refuse(id, ErrorCode::Forbidden, "observers may not publish");
         }
         if !self.identity.may_access(room) {
-            return self.refuse(id, ErrorCode::Forbidden, "rooms claim does not allow this room");
+            return self.refuse(
+                id,
+                ErrorCode::Forbidden,
+                "rooms claim does not allow this room",
+            );
         }
         if !self.is_joined(room) {
             return self.refuse(id, ErrorCode::NotJoined, "join the room before publishing");
@@ -135,7 +151,7 @@ impl Session {
         if self
             .shared
             .rooms
-            .publish(room, user, body, Some((&self.outbox, id.unwrap_or(0))))
+            .publish(room, user, body, Some((&self.outbox, ack_id)))
             .is_none()
         {
             // A joined room always exists; reaching this is a server bug.
@@ -148,10 +164,18 @@ impl Session {
             return self.refuse(Some(id), ErrorCode::Forbidden, "only admins may delete");
         }
         if !self.identity.may_access(room) {
-            return self.refuse(Some(id), ErrorCode::Forbidden, "rooms claim does not allow this room");
+            return self.refuse(
+                Some(id),
+                ErrorCode::Forbidden,
+                "rooms claim does not allow this room",
+            );
         }
         if self.shared.rooms.delete(room, seq, &self.outbox).is_err() {
-            self.refuse(Some(id), ErrorCode::NotFound, "the room does not retain that seq");
+            self.refuse(
+                Some(id),
+                ErrorCode::NotFound,
+                "the room does not retain that seq",
+            );
         }
     }
 

@@ -62,7 +62,6 @@ impl std::error::Error for StartError {}
 
 /// State shared by every connection of one server. No globals: two servers
 /// in one process share nothing.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) limits: LimitsConfig,
     pub(crate) allowed_origins: Vec<String>,
@@ -75,6 +74,16 @@ pub(crate) struct Shared {
     /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
     /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
     refusing: AtomicU32,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("limits", &self.limits)
+            .field("connections", &self.connections.open())
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connections past a cap that still get a TLS answer at once.
@@ -117,7 +126,8 @@ impl Server {
     /// [`StartError`] naming the file and the problem.
     pub fn new(config: &Config) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
-        let tls_config = tls::server_config(&config.tls.cert, &config.tls.key).map_err(StartError::Tls)?;
+        let tls_config =
+            tls::server_config(&config.tls.cert, &config.tls.key).map_err(StartError::Tls)?;
         let keys = config
             .auth
             .public_keys
@@ -125,7 +135,11 @@ impl Server {
             .map(|path| auth::load_public_key_file(path))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StartError::Key)?;
-        let verifier = Verifier::new(keys, config.auth.audience.clone(), config.auth.issuer.clone());
+        let verifier = Verifier::new(
+            keys,
+            config.auth.audience.clone(),
+            config.auth.issuer.clone(),
+        );
         let limits = config.limits;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -134,7 +148,10 @@ impl Server {
                 tls: TlsAcceptor::from(tls_config),
                 verifier,
                 ws_config: ws_config(&limits),
-                rooms: rooms::Rooms::new(usize::from(limits.history), limits.max_total_rooms as usize),
+                rooms: rooms::Rooms::new(
+                    usize::from(limits.history),
+                    limits.max_total_rooms as usize,
+                ),
                 sessions: registry::Sessions::default(),
                 connections: Arc::new(registry::Connections::new(
                     limits.max_connections,
@@ -179,7 +196,9 @@ impl Server {
         };
         accept_loop.or(shutdown).await;
         log::info!("shutting down: closing sessions with 1001");
-        self.shared.sessions.close_all(crate::protocol::close::GOING_AWAY);
+        self.shared
+            .sessions
+            .close_all(crate::protocol::close::GOING_AWAY);
         Ok(())
     }
 
@@ -223,6 +242,8 @@ impl Server {
     /// Asks a session to close with 4003 (removed by an administrator).
     /// Returns false if no such session is live.
     pub fn close_session(&self, id: u64) -> bool {
-        self.shared.sessions.close(id, crate::protocol::close::REMOVED)
+        self.shared
+            .sessions
+            .close(id, crate::protocol::close::REMOVED)
     }
 }

@@ -1,6 +1,6 @@
 //! A token bucket: `rate` tokens a second, holding at most `burst`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Allows `rate` events a second on average and `burst` at once.
 #[derive(Debug, Clone)]
@@ -28,8 +28,13 @@ impl TokenBucket {
     pub(crate) fn try_take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last);
         self.last = now;
-        let refill = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX).saturating_mul(self.rate);
-        self.milli_tokens = self.milli_tokens.saturating_add(refill).min(self.burst_milli);
+        let refill = u64::try_from(elapsed.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(self.rate);
+        self.milli_tokens = self
+            .milli_tokens
+            .saturating_add(refill)
+            .min(self.burst_milli);
         if self.milli_tokens >= 1000 {
             self.milli_tokens -= 1000;
             true
@@ -40,15 +45,16 @@ impl TokenBucket {
 
     /// How long until the next token is available (zero when one is).
     #[cfg(test)]
-    fn wait(&self) -> Duration {
+    fn wait(&self) -> std::time::Duration {
         let missing = 1000u64.saturating_sub(self.milli_tokens);
-        Duration::from_millis(missing.div_ceil(self.rate.max(1)))
+        std::time::Duration::from_millis(missing.div_ceil(self.rate.max(1)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn burst_then_steady_rate() {

@@ -113,10 +113,19 @@ struct Entry {
 }
 
 /// Live sessions by id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sessions {
     live: Mutex<HashMap<u64, Entry>>,
     rng: SystemRandom,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            live: Mutex::new(HashMap::new()),
+            rng: SystemRandom::new(),
+        }
+    }
 }
 
 impl Sessions {

@@ -222,7 +222,9 @@ fn evict_idle_room(table: &mut HashMap<RoomName, Arc<Mutex<Room>>>) -> Option<()
         .iter()
         .filter_map(|(name, room)| {
             let room = lock(room);
-            room.members.is_empty().then(|| (room.last_active, name.clone()))
+            room.members
+                .is_empty()
+                .then(|| (room.last_active, name.clone()))
         })
         .min_by_key(|(at, _)| *at)
         .map(|(_, name)| name)?;
@@ -256,9 +258,19 @@ mod tests {
         let rooms = Rooms::new(4, 8);
         let (a, a_in) = outbox(1, 16);
         rooms.join(&room("r"), &a, None).unwrap();
-        assert_eq!(rooms.publish(&room("r"), "alice", text("x"), Some((&a, 9))), Some(1));
+        assert_eq!(
+            rooms.publish(&room("r"), "alice", text("x"), Some((&a, 9))),
+            Some(1)
+        );
         let frames = drain(&a_in);
-        assert!(matches!(frames[0], ServerFrame::Joined { first_seq: 0, last_seq: 0, .. }));
+        assert!(matches!(
+            frames[0],
+            ServerFrame::Joined {
+                first_seq: 0,
+                last_seq: 0,
+                ..
+            }
+        ));
         assert_eq!(frames[1], ServerFrame::Ack { id: 9, seq: 1 });
         assert!(matches!(&frames[2], ServerFrame::Message { seq: 1, from, .. } if from == "alice"));
     }
@@ -276,7 +288,11 @@ mod tests {
         let frames = drain(&b_in);
         assert_eq!(
             frames[0],
-            ServerFrame::Joined { room: room("r"), first_seq: 3, last_seq: 5 }
+            ServerFrame::Joined {
+                room: room("r"),
+                first_seq: 3,
+                last_seq: 5
+            }
         );
         let seqs: Vec<u64> = frames[1..]
             .iter()
@@ -299,7 +315,10 @@ mod tests {
             rooms.publish(&room("r"), "a", text("x"), None);
         }
         assert_eq!(drain(&fast_in).len(), 11);
-        assert_eq!(slow_in.control.try_recv(), Ok(crate::protocol::close::TOO_SLOW));
+        assert_eq!(
+            slow_in.control.try_recv(),
+            Ok(crate::protocol::close::TOO_SLOW)
+        );
     }
 
     #[test]
@@ -312,7 +331,10 @@ mod tests {
         assert_eq!(rooms.delete(&room("r"), 1, &a), Err(NotRetained));
         assert_eq!(
             drain(&a_in).last(),
-            Some(&ServerFrame::Deleted { room: room("r"), seq: 1 })
+            Some(&ServerFrame::Deleted {
+                room: room("r"),
+                seq: 1
+            })
         );
     }
 

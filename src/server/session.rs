@@ -99,11 +99,13 @@ pub(crate) async fn run<S>(
         }
         End::Peer(code) => {
             // tungstenite queued the reply to the peer's close; send it.
-            let _ = ws.flush().or(async {
-                Timer::after(CLOSE_LINGER).await;
-                Ok(())
-            })
-            .await;
+            let _ = ws
+                .flush()
+                .or(async {
+                    Timer::after(CLOSE_LINGER).await;
+                    Ok(())
+                })
+                .await;
             code
         }
     };
@@ -113,7 +115,11 @@ pub(crate) async fn run<S>(
         peer.ip(),
         session.identity.user,
         code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
-        if matches!(end, End::Close(..)) { "server" } else { "peer" },
+        if matches!(end, End::Close(..)) {
+            "server"
+        } else {
+            "peer"
+        },
         started.elapsed().as_secs_f64()
     );
 }
@@ -124,19 +130,20 @@ where
 {
     let mut expiry = expiry_instant(session.identity.expires_at);
     loop {
-        let event = async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
-            .or(async {
-                match inbox.frames.recv().await {
-                    Ok(frame) => Event::Outbound(frame),
-                    Err(_) => Event::CloseRequested(close::INTERNAL),
-                }
-            })
-            .or(async { Event::Inbound(ws.next().await) })
-            .or(async {
-                Timer::at(expiry).await;
-                Event::Expired
-            })
-            .await;
+        let event =
+            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
+                .or(async {
+                    match inbox.frames.recv().await {
+                        Ok(frame) => Event::Outbound(frame),
+                        Err(_) => Event::CloseRequested(close::INTERNAL),
+                    }
+                })
+                .or(async { Event::Inbound(ws.next().await) })
+                .or(async {
+                    Timer::at(expiry).await;
+                    Event::Expired
+                })
+                .await;
         match event {
             Event::CloseRequested(code) => return End::Close(code, reason_for(code)),
             Event::Expired => return End::Close(close::TOKEN_EXPIRED, "token expired"),

@@ -58,7 +58,10 @@ fn unique_dir() -> PathBuf {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// A running server and what a test needs to talk to it.
@@ -148,7 +151,10 @@ impl TestServer {
     pub async fn connect(&self, token: &str) -> (Client, ServerFrame) {
         let mut client = self.try_connect(self.connect_opts(token)).await.unwrap();
         let welcome = frame(&mut client).await;
-        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "{welcome:?}");
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "{welcome:?}"
+        );
         (client, welcome)
     }
 
@@ -168,8 +174,23 @@ impl TestServer {
             .unwrap();
         tls.write_all(head.as_bytes()).await.unwrap();
         tls.flush().await.unwrap();
+        // Read to the end, except after a 101 (the session stays open):
+        // there, stop at the end of the head.
         let mut out = Vec::new();
-        let _ = bounded(tls.read_to_end(&mut out)).await;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = bounded(tls.read(&mut buf)).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.starts_with(b"HTTP/1.1 101 ") {
+                if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+                    out.truncate(end + 4);
+                    break;
+                }
+            }
+        }
         String::from_utf8_lossy(&out).into_owned()
     }
 
