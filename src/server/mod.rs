@@ -86,6 +86,9 @@ impl fmt::Debug for Shared {
     }
 }
 
+/// How long `run` waits for sessions to close after shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connections past a cap that still get a TLS answer at once.
 const REFUSAL_SLOTS: u32 = 16;
 

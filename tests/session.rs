@@ -1,0 +1,251 @@
+//! PROTOCOL.md section 5 and session lifetime over real TLS: every close
+//! code this server sends, token expiry, Reauth.
+
+mod common;
+
+use async_tungstenite::tungstenite::Message;
+use common::*;
+use palisade::protocol::{close, Body, ClientFrame, ErrorCode, Role, ServerFrame};
+
+#[test]
+fn text_message_closes_1003() {
+    let server = TestServer::start();
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        c.send_raw(Message::Text("hello".into())).await.unwrap();
+        assert_eq!(close_code(&mut c).await, close::UNSUPPORTED_DATA);
+    });
+}
+
+#[test]
+fn invalid_frames_close_1007() {
+    let server = TestServer::start();
+    let token = server.member("alice");
+    let bad: [&[u8]; 5] = [
+        b"",              // empty message
+        b"\x09",          // unknown variant
+        b"\x01\x01A",     // Leave with an invalid room name
+        b"\x01\x01a\x00", // trailing byte
+        b"\x00\x05lob",   // truncated
+    ];
+    within(async {
+        for bytes in bad {
+            let (mut c, _) = server.connect(&token).await;
+            c.send_raw(Message::Binary(bytes.to_vec().into()))
+                .await
+                .unwrap();
+            assert_eq!(close_code(&mut c).await, close::INVALID_FRAME, "{bytes:?}");
+        }
+    });
+}
+
+#[test]
+fn oversized_message_closes_1009() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_message_bytes = 2048;
+        c.limits.max_body = 1024;
+    });
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        c.send_raw(Message::Binary(vec![0u8; 2049].into()))
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut c).await, close::TOO_BIG);
+        // Exactly the limit is read (and is not a valid frame: 1007).
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        c.send_raw(Message::Binary(vec![0u8; 2048].into()))
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut c).await, close::INVALID_FRAME);
+    });
+}
+
+#[test]
+fn a_bad_session_does_not_disturb_others() {
+    let server = TestServer::start();
+    within(async {
+        let (mut good, _) = server.connect(&server.member("good")).await;
+        let (mut bad, _) = server.connect(&server.member("bad")).await;
+        good.send(&ClientFrame::Join {
+            room: room("r"),
+            since: None,
+        })
+        .await
+        .unwrap();
+        frame(&mut good).await;
+        bad.send_raw(Message::Text("x".into())).await.unwrap();
+        assert_eq!(close_code(&mut bad).await, close::UNSUPPORTED_DATA);
+        good.send(&ClientFrame::Publish {
+            id: 1,
+            room: room("r"),
+            body: Body::Text("ok".into()),
+        })
+        .await
+        .unwrap();
+        assert_eq!(frame(&mut good).await, ServerFrame::Ack { id: 1, seq: 1 });
+    });
+}
+
+#[test]
+fn client_close_is_answered_and_the_session_removed() {
+    let server = TestServer::start();
+    within(async {
+        let (c, _) = server.connect(&server.member("alice")).await;
+        assert_eq!(server.server.sessions().len(), 1);
+        c.close().await.unwrap();
+        while !server.server.sessions().is_empty() {
+            smol::Timer::after(std::time::Duration::from_millis(20)).await;
+        }
+        while server.server.connections() != 0 {
+            smol::Timer::after(std::time::Duration::from_millis(20)).await;
+        }
+    });
+}
+
+#[test]
+fn token_expiry_closes_4001() {
+    let server = TestServer::start();
+    // Expires within two seconds; the server closes at exp.
+    let token = server.token("alice", Role::Member, &["*"], 2);
+    within(async {
+        let (mut c, _) = server.connect(&token).await;
+        assert_eq!(close_code(&mut c).await, close::TOKEN_EXPIRED);
+    });
+}
+
+#[test]
+fn reauth_renews_the_same_session() {
+    let server = TestServer::start();
+    let short = server.token("alice", Role::Member, &["*"], 2);
+    let long = server.token("alice", Role::Admin, &["*"], 3600);
+    within(async {
+        let (mut c, welcome) = server.connect(&short).await;
+        let ServerFrame::Welcome { session, .. } = welcome else {
+            unreachable!()
+        };
+        c.send(&ClientFrame::Reauth { token: long }).await.unwrap();
+        match frame(&mut c).await {
+            ServerFrame::Welcome {
+                session: again,
+                user,
+                role,
+                expires_at,
+                ..
+            } => {
+                assert_eq!(again, session);
+                assert_eq!(user, "alice");
+                assert_eq!(role, Role::Admin);
+                assert!(expires_at >= now() + 3500);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Past the first token's expiry the session is still served.
+        smol::Timer::after(std::time::Duration::from_secs(3)).await;
+        c.send(&ClientFrame::Join {
+            room: room("r"),
+            since: None,
+        })
+        .await
+        .unwrap();
+        assert!(matches!(frame(&mut c).await, ServerFrame::Joined { .. }));
+    });
+}
+
+#[test]
+fn reauth_for_another_user_or_a_bad_token_is_rejected_and_the_old_expiry_stands() {
+    let server = TestServer::start();
+    let short = server.token("alice", Role::Member, &["*"], 3);
+    let other = server.token("mallory", Role::Admin, &["*"], 3600);
+    within(async {
+        let (mut c, _) = server.connect(&short).await;
+        c.send(&ClientFrame::Reauth { token: other }).await.unwrap();
+        match frame(&mut c).await {
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::TokenRejected,
+                ..
+            } => {}
+            f => panic!("{f:?}"),
+        }
+        c.send(&ClientFrame::Reauth {
+            token: "v4.public.nope".into(),
+        })
+        .await
+        .unwrap();
+        match frame(&mut c).await {
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::TokenRejected,
+                ..
+            } => {}
+            f => panic!("{f:?}"),
+        }
+        assert_eq!(close_code(&mut c).await, close::TOKEN_EXPIRED);
+    });
+}
+
+#[test]
+fn reauth_with_narrower_rooms_leaves_the_rooms_no_longer_allowed() {
+    let server = TestServer::start();
+    let wide = server.token("alice", Role::Member, &["*"], 600);
+    let narrow = server.token("alice", Role::Member, &["a"], 600);
+    within(async {
+        let (mut c, _) = server.connect(&wide).await;
+        for r in ["a", "b"] {
+            c.send(&ClientFrame::Join {
+                room: room(r),
+                since: None,
+            })
+            .await
+            .unwrap();
+            frame(&mut c).await;
+        }
+        c.send(&ClientFrame::Reauth { token: narrow })
+            .await
+            .unwrap();
+        assert!(matches!(frame(&mut c).await, ServerFrame::Welcome { .. }));
+        assert_eq!(frame(&mut c).await, ServerFrame::Left { room: room("b") });
+        c.send(&ClientFrame::Publish {
+            id: 1,
+            room: room("b"),
+            body: Body::Text("x".into()),
+        })
+        .await
+        .unwrap();
+        match frame(&mut c).await {
+            ServerFrame::Error {
+                id: Some(1),
+                code: ErrorCode::Forbidden,
+                ..
+            } => {}
+            f => panic!("{f:?}"),
+        }
+    });
+}
+
+#[test]
+fn host_can_remove_a_session_with_4003() {
+    let server = TestServer::start();
+    within(async {
+        let (mut c, welcome) = server.connect(&server.member("alice")).await;
+        let ServerFrame::Welcome { session, .. } = welcome else {
+            unreachable!()
+        };
+        let listed = server.server.sessions();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].id, listed[0].user.as_str()), (session, "alice"));
+        assert!(server.server.close_session(session));
+        assert_eq!(close_code(&mut c).await, close::REMOVED);
+        assert!(!server.server.close_session(session ^ 1));
+    });
+}
+
+#[test]
+fn shutdown_closes_sessions_with_1001() {
+    let mut server = TestServer::start();
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        server.stop();
+        assert_eq!(close_code(&mut c).await, close::GOING_AWAY);
+    });
+}
