@@ -4,7 +4,7 @@
 //! and without touching the token's signature. The checks run cheapest first,
 //! in the contract's order, and the first that fails picks the status:
 //!
-//! 1. route and upgrade form: `404`, `400` (and `405` for `/healthz`);
+//! 1. route and upgrade form: `404`, `400`;
 //! 2. `Origin`: `403`;
 //! 3. subprotocol and token placement: `400`;
 //! 4. no token at all: `401`.
@@ -68,7 +68,7 @@ impl fmt::Debug for Upgrade {
 /// never the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
-    /// The status: 400, 401, 403, 404 or 405.
+    /// The status: 400, 401, 403 or 404.
     pub status: u16,
     /// The one-line `text/plain` body.
     pub reason: &'static str,
@@ -86,7 +86,6 @@ impl Refusal {
 }
 
 const NOT_FOUND: Refusal = Refusal::new(404, "not found");
-const METHOD_NOT_ALLOWED: Refusal = Refusal::new(405, "method not allowed");
 const NOT_UPGRADE: Refusal = Refusal::new(400, "not a websocket upgrade");
 const MALFORMED: Refusal = Refusal::new(400, "malformed headers");
 const BAD_VERSION: Refusal = Refusal::new(400, "websocket version must be 13");
@@ -117,13 +116,12 @@ const SINGLE_HEADERS: [&str; 5] = [
 /// case folding, no wildcards. An empty list refuses every `Origin`.
 ///
 /// `GET /` answers 404 until the browser page exists. Anything but `GET` on
-/// `/healthz` is 405 with `Allow: GET` (the resource exists, the method does
-/// not); anything but `GET` on `/ws` is 400, as the contract lists it under
-/// "not a WebSocket upgrade".
+/// `/healthz` is 404 ("anything else" in PROTOCOL.md section 1); anything
+/// but `GET` on `/ws` is 400, as the contract lists it under "not a
+/// WebSocket upgrade".
 pub fn route(head: &RequestHead, allowed_origins: &[String]) -> Route {
     match head.path() {
         HEALTH_PATH if head.method == "GET" => Route::Health,
-        HEALTH_PATH => Route::Refused(METHOD_NOT_ALLOWED),
         WS_PATH => upgrade(head, allowed_origins).map_or_else(Route::Refused, Route::Upgrade),
         _ => Route::Refused(NOT_FOUND),
     }

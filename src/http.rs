@@ -121,7 +121,8 @@ impl HeadError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Eof | Self::Io(_) => None,
-            Self::TooLarge | Self::TooManyHeaders => Some(431),
+            // PROTOCOL.md lists 400 for every malformed head; 431 would be
+            // the finer HTTP answer, but clients are promised only 400.
             _ => Some(400),
         }
     }

@@ -153,7 +153,7 @@ fn health_and_other_paths() {
     assert_eq!(get("GET /healthz HTTP/1.1"), Route::Health);
     assert_eq!(get("GET /healthz?probe=1 HTTP/1.0"), Route::Health);
     for line in ["HEAD /healthz HTTP/1.1", "POST /healthz HTTP/1.1"] {
-        assert_refused(Req::ws().line(line), 405, "method not allowed");
+        assert_refused(Req::ws().line(line), 404, "not found");
     }
     for line in [
         "GET / HTTP/1.1",

@@ -110,8 +110,8 @@ fn header_count_is_capped() {
 #[test]
 fn statuses_for_errors() {
     assert_eq!(HeadError::Eof.status(), None);
-    assert_eq!(HeadError::TooLarge.status(), Some(431));
-    assert_eq!(HeadError::TooManyHeaders.status(), Some(431));
+    assert_eq!(HeadError::TooLarge.status(), Some(400));
+    assert_eq!(HeadError::TooManyHeaders.status(), Some(400));
     assert_eq!(HeadError::ObsFold.status(), Some(400));
 }
 
