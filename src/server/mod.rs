@@ -202,6 +202,17 @@ impl Server {
         self.shared
             .sessions
             .close_all(crate::protocol::close::GOING_AWAY);
+        // Give sessions a bounded moment to write their queues and the close.
+        let drained = async {
+            while !self.shared.sessions.list().is_empty() {
+                smol::Timer::after(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        drained
+            .or(async {
+                smol::Timer::after(SHUTDOWN_GRACE).await;
+            })
+            .await;
         Ok(())
     }
 
