@@ -68,21 +68,40 @@ pub struct LimitsConfig {
     pub max_rooms: u16,
     /// Publishes per second per session, also the burst. Default 10.
     pub publish_per_sec: u16,
-    /// Messages each room retains for `Join{since}`. Default 64.
+    /// Messages each room retains for `Join{since}`. Default 32.
     pub history: u16,
     /// Rooms the server holds at once (with members or retained
     /// messages); bounds `rooms × history × max_body`. Default 256.
     pub max_total_rooms: u32,
     /// Frames waiting to be written to one session; a session whose queue
-    /// is full is closed with 4009. Default 64.
+    /// is full is closed with 4009. Default 32.
     pub outbound_queue: u16,
     /// Seconds from TCP accept to `101 Switching Protocols`. Default 10.
     pub handshake_timeout_s: u16,
-    /// Sessions at once; more are refused with 503. Default 1024.
+    /// Seconds a session may stay silent. The server pings after half of
+    /// it; no frame and no pong for all of it closes with 4010. Default 60.
+    pub idle_timeout_s: u16,
+    /// Connections at once, counted from TCP accept (so half-open
+    /// handshakes count); more are refused with 503. Default 512.
     pub max_connections: u32,
-    /// Sessions at once from one IP address; more are refused with 429.
+    /// Connections at once from one IP address; more are refused with 429.
     /// Default 32.
     pub max_connections_per_ip: u32,
+    /// 401s from one address within `ban_seconds` that get it banned for
+    /// `ban_seconds` (429). Default 10.
+    pub auth_failures_before_ban: u16,
+    /// The ban window and the ban's length, in seconds. Default 300.
+    pub ban_seconds: u32,
+    /// Inbound WebSocket messages (pings and pongs included) per second per
+    /// session, also the burst; beyond it the session closes with 1008.
+    /// Default 50.
+    pub frames_per_sec: u16,
+    /// `Error` answers a session may provoke in a burst (refilled at one a
+    /// second) before it is closed with 1008. Default 20.
+    pub violations_before_close: u16,
+    /// Refuse to start when the computed worst-case memory exceeds this
+    /// many MiB. Default: no budget (the bound is still printed).
+    pub memory_budget_mb: Option<u32>,
 }
 
 impl Default for LimitsConfig {
@@ -92,12 +111,18 @@ impl Default for LimitsConfig {
             max_body: 4096,
             max_rooms: 16,
             publish_per_sec: 10,
-            history: 64,
+            history: 32,
             max_total_rooms: 256,
-            outbound_queue: 64,
+            outbound_queue: 32,
             handshake_timeout_s: 10,
-            max_connections: 1024,
+            idle_timeout_s: 60,
+            max_connections: 512,
             max_connections_per_ip: 32,
+            auth_failures_before_ban: 10,
+            ban_seconds: 300,
+            frames_per_sec: 50,
+            violations_before_close: 20,
+            memory_budget_mb: None,
         }
     }
 }
@@ -113,7 +138,7 @@ impl LimitsConfig {
     /// # Errors
     /// A message naming the field and the rule it breaks.
     pub fn validate(&self) -> Result<(), String> {
-        let nonzero: [(&str, u64); 9] = [
+        let nonzero: [(&str, u64); 14] = [
             ("max_message_bytes", self.max_message_bytes.into()),
             ("max_body", self.max_body.into()),
             ("max_rooms", self.max_rooms.into()),
@@ -123,6 +148,17 @@ impl LimitsConfig {
             ("handshake_timeout_s", self.handshake_timeout_s.into()),
             ("max_connections", self.max_connections.into()),
             ("max_connections_per_ip", self.max_connections_per_ip.into()),
+            ("idle_timeout_s", self.idle_timeout_s.into()),
+            (
+                "auth_failures_before_ban",
+                self.auth_failures_before_ban.into(),
+            ),
+            ("ban_seconds", self.ban_seconds.into()),
+            ("frames_per_sec", self.frames_per_sec.into()),
+            (
+                "violations_before_close",
+                self.violations_before_close.into(),
+            ),
         ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be at least 1"));

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::protocol::Role as WsRole;
 use async_tungstenite::WebSocketStream;
@@ -15,12 +15,22 @@ use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use smol::Timer;
 
+use super::bans::Recorded;
+use super::metered::Metered;
 use super::registry::{NoPermit, Permit};
 use super::{session, Shared};
 use crate::handshake::{self, Route};
 use crate::http;
 
 type Tls = TlsStream<TcpStream>;
+
+/// Bytes beyond two whole messages a peer may send before completing one:
+/// one read buffer of the next message plus frame headers.
+pub(crate) const READ_SLACK: usize = 8 * 1024;
+
+/// rustls buffers at most this much outgoing TLS data per connection; past
+/// it, writes wait (and the session's queue, not rustls, absorbs bursts).
+pub(crate) const TLS_SEND_BUFFER: usize = 16 * 1024;
 
 /// Why a handshake ended without a session (each is logged once).
 #[derive(Debug)]
@@ -76,8 +86,9 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     no_permit: Option<NoPermit>,
-) -> Result<Option<(WebSocketStream<Tls>, crate::auth::Identity)>, Failure> {
+) -> Result<Option<(WebSocketStream<Metered<Tls>>, crate::auth::Identity)>, Failure> {
     let mut tls = shared.tls.accept(tcp).await.map_err(Failure::Tls)?;
+    tls.get_mut().1.set_buffer_limit(Some(TLS_SEND_BUFFER));
     let (head, leftover) = match http::read_head(&mut tls).await {
         Ok(read) => read,
         Err(e) => {
@@ -110,6 +121,7 @@ async fn handshake(
         _ if no_permit.is_some() => {
             let answer = match no_permit {
                 Some(NoPermit::IpFull) => refuse(429, "too many connections from this address"),
+                Some(NoPermit::Banned) => refuse(429, "address temporarily banned"),
                 _ => refuse(503, "server at its connection limit"),
             };
             respond(&mut tls, answer).await?;
@@ -125,6 +137,14 @@ async fn handshake(
         Ok(identity) => identity,
         Err(e) => {
             respond(&mut tls, refuse(401, e.reason())).await?;
+            if shared.bans.record_failure(peer.ip(), Instant::now()) == Recorded::Banned {
+                log::warn!(
+                    "alert=ban-issued peer={} failures={} ban_seconds={}",
+                    peer.ip(),
+                    shared.limits.auth_failures_before_ban,
+                    shared.limits.ban_seconds
+                );
+            }
             return Ok(None);
         }
     };
@@ -132,9 +152,14 @@ async fn handshake(
         .await
         .map_err(Failure::Write)?;
     tls.flush().await.map_err(Failure::Write)?;
-    let ws =
-        WebSocketStream::from_partially_read(tls, leftover, WsRole::Server, Some(shared.ws_config))
-            .await;
+    let budget = 2 * shared.limits.max_message_bytes as usize + READ_SLACK;
+    let ws = WebSocketStream::from_partially_read(
+        Metered::new(tls, budget),
+        leftover,
+        WsRole::Server,
+        Some(shared.ws_config),
+    )
+    .await;
     Ok(Some((ws, identity)))
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
-use crate::protocol::{Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
+use crate::config::LimitsConfig;
+use crate::protocol::{close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
 
 use super::outbox::Outbox;
 use super::ratelimit::TokenBucket;
@@ -23,6 +24,8 @@ pub(crate) struct Session {
     pub(crate) outbox: Outbox,
     pub(crate) joined: heapless::Vec<RoomName, MAX_ROOMS_PER_SESSION>,
     bucket: TokenBucket,
+    /// Refusals allowed in a burst; empty means repeated violations (1008).
+    violations: TokenBucket,
     shared: Arc<Shared>,
 }
 
@@ -44,6 +47,7 @@ impl Session {
             outbox,
             joined: heapless::Vec::new(),
             bucket: TokenBucket::new(rate, rate, Instant::now()),
+            violations: TokenBucket::new(1, shared.limits.violations_before_close, Instant::now()),
             shared,
         }
     }
@@ -59,7 +63,7 @@ impl Session {
         });
     }
 
-    fn refuse(&self, id: Option<u32>, code: ErrorCode, detail: &str) {
+    fn refuse(&mut self, id: Option<u32>, code: ErrorCode, detail: &str) {
         log::debug!(
             "session={:016x} user={} refused code={code:?} detail={detail}",
             self.id,
@@ -70,6 +74,19 @@ impl Session {
             code,
             detail: detail.to_owned(),
         });
+        if !self.violations.try_take(Instant::now()) {
+            log::info!(
+                "session={:016x} user={} closing: repeated violations",
+                self.id,
+                self.identity.user
+            );
+            self.outbox.close(close::POLICY);
+        }
+    }
+
+    /// The server's limits.
+    pub(crate) fn limits(&self) -> LimitsConfig {
+        self.shared.limits
     }
 
     fn is_joined(&self, room: &RoomName) -> bool {

@@ -8,8 +8,11 @@
 //! its seq and fans it out into each member's [`outbox`], from which each
 //! member's session task writes it.
 
+mod bans;
 mod connection;
 mod dispatch;
+mod memory;
+mod metered;
 mod outbox;
 mod ratelimit;
 mod registry;
@@ -34,6 +37,7 @@ use crate::config::{Config, LimitsConfig};
 use crate::tls;
 
 pub use dispatch::MAX_ROOMS_PER_SESSION;
+pub use memory::MemoryBound;
 pub use registry::SessionInfo;
 
 /// Why a server could not be built from its configuration. The message is
@@ -46,6 +50,13 @@ pub enum StartError {
     Tls(tls::TlsError),
     /// A token public key file cannot be used.
     Key(auth::KeyFileError),
+    /// The computed worst-case memory exceeds `limits.memory_budget_mb`.
+    OverBudget {
+        /// The computed bound.
+        bound: MemoryBound,
+        /// The budget, in MiB.
+        budget_mb: u32,
+    },
 }
 
 impl fmt::Display for StartError {
@@ -54,6 +65,10 @@ impl fmt::Display for StartError {
             Self::Config(e) => write!(f, "config: {e}"),
             Self::Tls(e) => e.fmt(f),
             Self::Key(e) => e.fmt(f),
+            Self::OverBudget { bound, budget_mb } => write!(
+                f,
+                "limits: {bound}, over memory_budget_mb = {budget_mb}; lower max_connections, outbound_queue, history or max_body"
+            ),
         }
     }
 }
@@ -71,6 +86,7 @@ pub(crate) struct Shared {
     pub(crate) rooms: rooms::Rooms,
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
+    pub(crate) bans: bans::Bans,
     /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
     /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
     refusing: AtomicU32,
@@ -112,11 +128,12 @@ pub struct Server {
 /// session than everything else together.
 fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let max = limits.max_message_bytes as usize;
+    let largest_frame = limits.max_body as usize + 256;
     let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 4096;
+    c.read_buffer_size = memory::WS_READ_BUFFER as usize;
     c.write_buffer_size = 0;
-    // Our queue is the backpressure; this only bounds one in-flight batch.
-    c.max_write_buffer_size = max.saturating_mul(64).max(64 * 1024);
+    // Our queue is the backpressure; this only bounds one write batch.
+    c.max_write_buffer_size = session::WRITE_BATCH * largest_frame;
     c.max_message_size = Some(max);
     c.max_frame_size = Some(max);
     c
@@ -129,6 +146,13 @@ impl Server {
     /// [`StartError`] naming the file and the problem.
     pub fn new(config: &Config) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
+        let bound = MemoryBound::new(&config.limits);
+        log::info!("limits: {bound}");
+        if let Some(budget_mb) = config.limits.memory_budget_mb {
+            if bound.total_mib() > u64::from(budget_mb) {
+                return Err(StartError::OverBudget { bound, budget_mb });
+            }
+        }
         let tls_config =
             tls::server_config(&config.tls.cert, &config.tls.key).map_err(StartError::Tls)?;
         let keys = config
@@ -160,6 +184,7 @@ impl Server {
                     limits.max_connections,
                     limits.max_connections_per_ip,
                 )),
+                bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
                 refusing: AtomicU32::new(0),
             }),
         })
@@ -218,7 +243,11 @@ impl Server {
 
     fn accept(&self, tcp: smol::net::TcpStream, peer: SocketAddr) {
         let shared = Arc::clone(&self.shared);
-        let permit = shared.connections.acquire(peer.ip());
+        let permit = if shared.bans.is_banned(peer.ip(), std::time::Instant::now()) {
+            Err(registry::NoPermit::Banned)
+        } else {
+            shared.connections.acquire(peer.ip())
+        };
         if permit.is_err() {
             // At a cap: answer a few (cheaply bounded) and drop the rest
             // before spending any TLS work on them.
@@ -246,6 +275,11 @@ impl Server {
     /// Connections counted now (handshakes under way included).
     pub fn connections(&self) -> u32 {
         self.shared.connections.open()
+    }
+
+    /// Addresses banned now for auth failures.
+    pub fn banned_addresses(&self) -> usize {
+        self.shared.bans.active(std::time::Instant::now())
     }
 
     /// Rooms held now.

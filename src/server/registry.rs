@@ -22,6 +22,8 @@ pub(crate) enum NoPermit {
     ServerFull,
     /// `max_connections_per_ip` reached: 429.
     IpFull,
+    /// The address is banned for auth failures: 429.
+    Banned,
 }
 
 #[derive(Debug, Default)]

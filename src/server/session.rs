@@ -21,14 +21,17 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use super::dispatch::{After, Session};
+use super::metered::{is_budget_error, Metered};
 use super::outbox::{outbox, Inbox};
+use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::Shared;
 use crate::auth::Identity;
 use crate::protocol::{close, decode_client};
 
-/// Frames written before one flush; bounds how long a burst delays reads.
-const WRITE_BATCH: usize = 32;
+/// Frames written before one flush; bounds how long a burst delays reads
+/// and how much tungstenite buffers (see `memory.rs`).
+pub(crate) const WRITE_BATCH: usize = 8;
 /// How long to wait for the peer's close reply (and to let our close frame
 /// reach it) before dropping the connection.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -37,7 +40,18 @@ enum Event {
     CloseRequested(u16),
     Outbound(Bytes),
     Inbound(Option<Result<Message, WsError>>),
-    Expired,
+    Timer(Due),
+}
+
+/// What a session's next deadline is for.
+#[derive(Clone, Copy)]
+enum Due {
+    /// The token expires (4001).
+    Expiry,
+    /// Half the idle time passed: send a ping.
+    Ping,
+    /// The whole idle time passed without a frame or pong (4010).
+    Idle,
 }
 
 /// How the session ended.
@@ -60,7 +74,7 @@ fn expiry_instant(expires_at: u64) -> Instant {
 
 /// Runs a session from `Welcome` to close.
 pub(crate) async fn run<S>(
-    mut ws: WebSocketStream<S>,
+    mut ws: WebSocketStream<Metered<S>>,
     shared: Arc<Shared>,
     identity: Identity,
     peer: SocketAddr,
@@ -124,12 +138,46 @@ pub(crate) async fn run<S>(
     );
 }
 
-async fn serve<S>(ws: &mut WebSocketStream<S>, session: &mut Session, inbox: &Inbox) -> End
+/// Deadlines of one session: token expiry and the idle clock.
+struct Clock {
+    expiry: Instant,
+    idle: Duration,
+    last_seen: Instant,
+    pinged: bool,
+}
+
+impl Clock {
+    fn next(&self) -> (Instant, Due) {
+        let idle_at = self.last_seen + self.idle;
+        let ping_at = self.last_seen + self.idle / 2;
+        let (at, due) = if self.pinged {
+            (idle_at, Due::Idle)
+        } else {
+            (ping_at, Due::Ping)
+        };
+        if self.expiry <= at {
+            (self.expiry, Due::Expiry)
+        } else {
+            (at, due)
+        }
+    }
+}
+
+async fn serve<S>(ws: &mut WebSocketStream<Metered<S>>, session: &mut Session, inbox: &Inbox) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut expiry = expiry_instant(session.identity.expires_at);
+    let limits = session.limits();
+    let mut clock = Clock {
+        expiry: expiry_instant(session.identity.expires_at),
+        idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
+        last_seen: Instant::now(),
+        pinged: false,
+    };
+    let mut frame_budget =
+        TokenBucket::new(limits.frames_per_sec, limits.frames_per_sec, Instant::now());
     loop {
+        let (at, due) = clock.next();
         let event =
             async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
                 .or(async {
@@ -140,50 +188,66 @@ where
                 })
                 .or(async { Event::Inbound(ws.next().await) })
                 .or(async {
-                    Timer::at(expiry).await;
-                    Event::Expired
+                    Timer::at(at).await;
+                    Event::Timer(due)
                 })
                 .await;
-        match event {
+        let message = match event {
             Event::CloseRequested(code) => return End::Close(code, reason_for(code)),
-            Event::Expired => return End::Close(close::TOKEN_EXPIRED, "token expired"),
+            Event::Timer(Due::Expiry) => return End::Close(close::TOKEN_EXPIRED, "token expired"),
+            Event::Timer(Due::Idle) => return End::Close(close::IDLE, "idle timeout"),
+            Event::Timer(Due::Ping) => {
+                clock.pinged = true;
+                if let Some(end) = write_batch(ws, Message::Ping(Bytes::new()), inbox).await {
+                    return end;
+                }
+                continue;
+            }
             Event::Outbound(first) => {
-                if let Some(code) = write_batch(ws, first, inbox).await {
+                if let Some(code) = write_batch(ws, Message::Binary(first), inbox).await {
                     return code;
                 }
+                continue;
             }
             Event::Inbound(None) => return End::Peer(None),
             Event::Inbound(Some(Err(e))) => return end_for_error(&e),
-            Event::Inbound(Some(Ok(message))) => match message {
-                Message::Binary(bytes) => match decode_client(&bytes) {
-                    Ok(frame) => {
-                        if session.handle(frame) == After::Renewed {
-                            expiry = expiry_instant(session.identity.expires_at);
-                        }
+            Event::Inbound(Some(Ok(message))) => message,
+        };
+        ws.get_ref().message_seen();
+        clock.last_seen = Instant::now();
+        clock.pinged = false;
+        if !frame_budget.try_take(clock.last_seen) {
+            return End::Close(close::POLICY, "too many frames");
+        }
+        match message {
+            Message::Binary(bytes) => match decode_client(&bytes) {
+                Ok(frame) => {
+                    if session.handle(frame) == After::Renewed {
+                        clock.expiry = expiry_instant(session.identity.expires_at);
                     }
-                    Err(e) => {
-                        log::debug!("session={:016x} bad frame: {e}", session.id);
-                        return End::Close(close::INVALID_FRAME, "invalid frame");
-                    }
-                },
-                Message::Text(_) => {
-                    return End::Close(close::UNSUPPORTED_DATA, "text messages are not accepted")
                 }
-                Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                Err(e) => {
+                    log::debug!("session={:016x} bad frame: {e}", session.id);
+                    return End::Close(close::INVALID_FRAME, "invalid frame");
+                }
             },
+            Message::Text(_) => {
+                return End::Close(close::UNSUPPORTED_DATA, "text messages are not accepted")
+            }
+            Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
 }
 
 /// Writes `first` and whatever else is queued (up to a batch), then
 /// flushes; a close request during the write wins.
-async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Bytes, inbox: &Inbox) -> Option<End>
+async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Message, inbox: &Inbox) -> Option<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = async {
-        ws.feed(Message::Binary(first)).await?;
+        ws.feed(first).await?;
         for _ in 1..WRITE_BATCH {
             match inbox.frames.try_recv() {
                 Ok(frame) => ws.feed(Message::Binary(frame)).await?,
@@ -204,6 +268,9 @@ where
 
 fn end_for_error(e: &WsError) -> End {
     match e {
+        WsError::Io(io) if is_budget_error(io) => {
+            End::Close(close::POLICY, "too many bytes without a message")
+        }
         WsError::Capacity(_) => End::Close(close::TOO_BIG, "message too big"),
         WsError::Protocol(_) => End::Close(1002, "protocol error"),
         WsError::Utf8(_) => End::Close(close::INVALID_FRAME, "invalid utf-8"),

@@ -1,0 +1,113 @@
+//! A stream wrapper that bounds the bytes a peer may send between two
+//! complete WebSocket messages.
+//!
+//! tungstenite assembles fragments and answers control frames by itself,
+//! so a peer sending endless empty continuation frames would make it loop
+//! without ever yielding a message for the session to count. Counting raw
+//! bytes below it closes that gap: the session resets the count at every
+//! message, and a peer that sends more than a whole message's worth of
+//! bytes without completing one gets an error (closed with 1008).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use smol::io::{AsyncRead, AsyncWrite};
+
+/// The marker inside the `io::Error` a [`Metered`] stream returns.
+#[derive(Debug)]
+pub(crate) struct BudgetExceeded;
+
+impl std::fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too many bytes without a complete message")
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// Whether a WebSocket error came from a [`Metered`] budget.
+pub(crate) fn is_budget_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<BudgetExceeded>())
+}
+
+/// Counts bytes read since the last [`Metered::message_seen`].
+#[derive(Debug)]
+pub(crate) struct Metered<S> {
+    inner: S,
+    since_message: AtomicUsize,
+    budget: usize,
+}
+
+impl<S> Metered<S> {
+    pub(crate) fn new(inner: S, budget: usize) -> Self {
+        Self {
+            inner,
+            since_message: AtomicUsize::new(0),
+            budget,
+        }
+    }
+
+    /// A complete message arrived: the count starts again.
+    pub(crate) fn message_seen(&self) {
+        self.since_message.store(0, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.since_message.load(Ordering::Relaxed) > self.budget {
+            return Poll::Ready(Err(io::Error::other(BudgetExceeded)));
+        }
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(n)) = read {
+            self.since_message.fetch_add(n, Ordering::Relaxed);
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smol::io::AsyncReadExt;
+
+    #[test]
+    fn reading_past_the_budget_fails_until_a_message_is_seen() {
+        smol::block_on(async {
+            let data = vec![0u8; 100];
+            let mut m = Metered::new(smol::io::Cursor::new(data), 10);
+            let mut buf = [0u8; 8];
+            assert_eq!(m.read(&mut buf).await.unwrap(), 8);
+            assert_eq!(m.read(&mut buf).await.unwrap(), 8);
+            let e = m.read(&mut buf).await.unwrap_err();
+            assert!(is_budget_error(&e));
+            m.message_seen();
+            assert_eq!(m.read(&mut buf).await.unwrap(), 8);
+        });
+    }
+}
