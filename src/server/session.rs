@@ -237,6 +237,11 @@ where
             Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
+        // A peer with many frames already buffered would otherwise keep
+        // this task busy until its buffer is empty, and members' writers
+        // (on the same executor thread) would not run: their queues would
+        // fill and honest readers be evicted. Yield after every frame.
+        smol::future::yield_now().await;
     }
 }
 
