@@ -209,6 +209,18 @@ pub fn frames() -> Vec<(&'static str, Frame)> {
             }),
         ),
         (
+            // A decoder must keep a leading U+FEFF (TextDecoder drops it
+            // unless told not to).
+            "Message text starting with a byte order mark",
+            Server(S::Message {
+                room: room("lobby"),
+                seq: 2,
+                from: "\u{feff}eve".to_string(),
+                sent_at_ms: 1,
+                body: text("\u{feff}hidden mark"),
+            }),
+        ),
+        (
             "Message sealed",
             Server(S::Message {
                 room: room("lobby"),
