@@ -15,6 +15,7 @@
 //! - [`auth`]: PASETO keys, token verification into an [`auth::Identity`].
 //! - [`server`]: the accept loop, sessions, rooms and fan-out.
 //! - [`client`]: a Rust client, used by the examples and the tests.
+//! - [`seal`]: end-to-end sealed bodies (room keys from passphrases).
 //! - [`config`]: the TOML configuration and every limit's default.
 //!
 //! Without the default `server` feature only [`protocol`] is built, with
@@ -41,6 +42,8 @@ pub mod demo;
 pub mod handshake;
 #[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
+pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
