@@ -6,14 +6,22 @@
 //!     --ca palisade-demo/ca.pem --token v4.public.… --room lobby
 //! ```
 //!
+//! With `--passphrase P`, every room is sealed end to end (PROTOCOL.md
+//! section 6): text is encrypted before it leaves and opened on arrival,
+//! the server relays ciphertext only.
+//!
 //! Type a line to publish it into the current room. Commands:
 //! `/join ROOM [SINCE]`, `/leave ROOM`, `/room ROOM` (switch the current
 //! room), `/delete SEQ` (admins), `/quit`.
+//!
+//! `cargo run --example chat -- ... --room secret --passphrase "correct horse"`
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use palisade::client::{Client, Connect, Event};
 use palisade::protocol::{Body, ClientFrame, RoomName, ServerFrame};
+use palisade::seal::RoomKey;
 use smol::io::{AsyncBufReadExt, BufReader};
 use smol::stream::StreamExt;
 
@@ -22,17 +30,66 @@ struct Args {
     ca: PathBuf,
     token: String,
     rooms: Vec<RoomName>,
+    passphrase: Option<String>,
+}
+
+/// Room keys, derived once per room (PBKDF2 is deliberately slow).
+struct Sealer {
+    passphrase: Option<String>,
+    keys: HashMap<RoomName, RoomKey>,
+}
+
+impl Sealer {
+    fn key(&mut self, room: &RoomName) -> Option<&RoomKey> {
+        let passphrase = self.passphrase.as_deref()?;
+        Some(
+            self.keys
+                .entry(room.clone())
+                .or_insert_with(|| RoomKey::derive(passphrase, room)),
+        )
+    }
+
+    fn body(&mut self, room: &RoomName, me: &str, text: &str) -> Body {
+        match self.key(room) {
+            Some(key) => key.seal_text(room, me, text),
+            None => Body::Text(text.to_owned()),
+        }
+    }
+
+    fn show(&mut self, frame: &ServerFrame) -> String {
+        if let ServerFrame::Message {
+            room,
+            seq,
+            from,
+            body: Body::Sealed(bytes),
+            ..
+        } = frame
+        {
+            let opened = self.key(room).map(|key| key.open(room, from, bytes));
+            return match opened {
+                Some(Ok(plain)) => format!(
+                    "[{room} #{seq}] {from} (sealed): {}",
+                    String::from_utf8_lossy(&plain).escape_debug()
+                ),
+                Some(Err(e)) => format!("[{room} #{seq}] {from}: <cannot decrypt: {e}>"),
+                None => format!("[{room} #{seq}] {from}: <sealed, {} bytes>", bytes.len()),
+            };
+        }
+        show(frame)
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let (mut url, mut ca, mut token, mut rooms) = (None, None, None, Vec::new());
+    let mut passphrase = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("url") => url = Some(value(&mut parser)?),
             Long("ca") => ca = Some(PathBuf::from(value(&mut parser)?)),
             Long("token") => token = Some(value(&mut parser)?),
+            Long("passphrase") => passphrase = Some(value(&mut parser)?),
             Long("room") => {
                 rooms.push(RoomName::new(&value(&mut parser)?).map_err(|e| e.to_string())?)
             }
@@ -44,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
         ca: ca.ok_or("--ca is required")?,
         token: token.ok_or("--token is required")?,
         rooms,
+        passphrase,
     })
 }
 
@@ -121,6 +179,11 @@ fn main() {
         }
         let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
         let mut next_id = 1u32;
+        let mut sealer = Sealer {
+            passphrase: args.passphrase.clone(),
+            keys: HashMap::new(),
+        };
+        let mut me = String::new();
         loop {
             let input = smol::future::or(
                 async { Input::Line(lines.next().await.and_then(Result::ok)) },
@@ -129,7 +192,10 @@ fn main() {
             .await;
             let frame = match input {
                 Input::Server(Ok(Event::Frame(f))) => {
-                    println!("{}", show(&f));
+                    if let ServerFrame::Welcome { user, .. } = &f {
+                        me = user.clone();
+                    }
+                    println!("{}", sealer.show(&f));
                     continue;
                 }
                 Input::Server(Ok(Event::Closed { code, reason })) => {
@@ -145,6 +211,14 @@ fn main() {
                     return;
                 }
                 Input::Line(Some(line)) => match command(&line, &mut current, &mut next_id) {
+                    Ok(Some(ClientFrame::Publish {
+                        id,
+                        room,
+                        body: Body::Text(text),
+                    })) => {
+                        let body = sealer.body(&room, &me, &text);
+                        ClientFrame::Publish { id, room, body }
+                    }
                     Ok(Some(frame)) => frame,
                     Ok(None) => continue,
                     Err(Quit) => {

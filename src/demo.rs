@@ -100,6 +100,12 @@ impl Demo {
         );
         let _ = writeln!(s, "  admin token (admin, 8 h):\n    {}", self.admin_token);
         let _ = writeln!(s, "  member token (alice, 8 h):\n    {}", self.member_token);
+        let _ = writeln!(
+            s,
+            "Open the browser page (trust {} first, or accept the warning):",
+            ca.display()
+        );
+        let _ = writeln!(s, "  https://localhost:{port}/#token={}", self.member_token);
         let _ = writeln!(s, "Connect a terminal client in another shell:");
         let _ = writeln!(
             s,

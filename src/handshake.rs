@@ -36,6 +36,8 @@ pub enum Route {
     Upgrade(Upgrade),
     /// `GET /healthz`: answer `200 ok` while accepting connections.
     Health,
+    /// `GET` of a file of the browser page.
+    Page(&'static crate::web::Asset),
     /// Answer with this status and reason, then close.
     Refused(Refusal),
 }
@@ -122,6 +124,9 @@ const SINGLE_HEADERS: [&str; 5] = [
 pub fn route(head: &RequestHead, allowed_origins: &[String]) -> Route {
     match head.path() {
         HEALTH_PATH if head.method == "GET" => Route::Health,
+        path if head.method == "GET" && crate::web::find(path).is_some() => {
+            crate::web::find(path).map_or(Route::Refused(NOT_FOUND), Route::Page)
+        }
         WS_PATH => upgrade(head, allowed_origins).map_or_else(Route::Refused, Route::Upgrade),
         _ => Route::Refused(NOT_FOUND),
     }

@@ -18,8 +18,6 @@ use std::io;
 
 use smol::io::{AsyncRead, AsyncReadExt};
 
-use crate::protocol::SUBPROTOCOL;
-
 /// The largest request head accepted, terminating blank line included.
 ///
 /// A WebSocket upgrade with a PASETO token is well under 2 KiB; 8 KiB leaves
@@ -152,7 +150,7 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn is_token(s: &[u8]) -> bool {
+pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
@@ -301,100 +299,11 @@ pub async fn read_head<R: AsyncRead + Unpin>(
     }
 }
 
-/// The reason phrase of the statuses the server uses; "" (allowed) for others.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
-    }
-}
+mod response;
 
-/// A CR or LF in a field would let it inject headers or a body.
-fn field_is_safe(name: &str, value: &str) -> bool {
-    is_token(name.as_bytes()) && !value.bytes().any(|b| b == b'\r' || b == b'\n')
-}
-
-fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
-    debug_assert!(field_is_safe(name, value), "unsafe header field {name}");
-    if field_is_safe(name, value) {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// A complete response that ends the connection (`Connection: close`).
-///
-/// Every response carries the same hardening headers: nothing is cached,
-/// sniffed into another type or leaked in a Referer, and browsers keep to
-/// HTTPS. Fields with CR or LF in them are dropped (they are never built
-/// from request data, so that is a bug, and it panics in debug builds).
-pub fn response(
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-    extra_headers: &[(&str, &str)],
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
-    push_field(&mut out, "Content-Type", content_type);
-    push_field(&mut out, "Content-Length", &body.len().to_string());
-    push_field(&mut out, "Connection", "close");
-    push_field(&mut out, "Cache-Control", "no-store");
-    push_field(&mut out, "X-Content-Type-Options", "nosniff");
-    push_field(&mut out, "Referrer-Policy", "no-referrer");
-    push_field(&mut out, "Strict-Transport-Security", "max-age=31536000");
-    for (name, value) in extra_headers {
-        push_field(&mut out, name, value);
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
-}
-
-/// A refusal: `status` with `reason` as a one-line `text/plain` body.
-///
-/// `reason` must be one of the server's fixed phrases, never request data, so
-/// a token cannot be echoed. A 401 carries `WWW-Authenticate: Bearer` and a
-/// 405 `Allow: GET` (every route the server has is GET only), as RFC 9110
-/// asks of those statuses.
-pub fn refusal(status: u16, reason: &str) -> Vec<u8> {
-    let body = format!("{reason}\n");
-    let extra: &[(&str, &str)] = match status {
-        401 => &[("WWW-Authenticate", "Bearer")],
-        405 => &[("Allow", "GET")],
-        _ => &[],
-    };
-    response(status, "text/plain; charset=utf-8", body.as_bytes(), extra)
-}
-
-/// The `101 Switching Protocols` answer to an accepted upgrade.
-///
-/// The subprotocol is always exactly `palisade.v1`: other offered entries
-/// (including `bearer.<token>`) are never echoed, and no extension is
-/// negotiated, so there is no `Sec-WebSocket-Extensions` field.
-pub fn switching_protocols(accept: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160);
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    push_field(&mut out, "Upgrade", "websocket");
-    push_field(&mut out, "Connection", "Upgrade");
-    push_field(&mut out, "Sec-WebSocket-Accept", accept);
-    push_field(&mut out, "Sec-WebSocket-Protocol", SUBPROTOCOL);
-    out.extend_from_slice(b"\r\n");
-    out
-}
+pub use response::{
+    asset, reason_phrase, refusal, response, switching_protocols, CONTENT_SECURITY_POLICY,
+};
 
 #[cfg(test)]
 mod tests;

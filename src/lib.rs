@@ -48,3 +48,5 @@ pub mod seal;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod tls;
+#[cfg(feature = "server")]
+pub mod web;

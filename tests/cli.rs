@@ -193,6 +193,10 @@ fn demo_prepares_once_and_serves() {
         "{printed}"
     );
     assert!(printed.contains("cargo run --example chat"), "{printed}");
+    assert!(
+        printed.contains(&format!("https://localhost:{port}/#token=v4.public.")),
+        "{printed}"
+    );
     assert!(printed.matches("v4.public.").count() >= 2, "{printed}");
     let ca = std::fs::read(dir.join("d/ca.pem")).unwrap();
     // The server is up: wait for /healthz over TLS.

@@ -17,9 +17,37 @@ fn healthz_answers_ok_and_other_paths_404() {
             .await;
         assert_eq!(status_of(&health), 200);
         assert!(health.ends_with("\r\n\r\nok\n"), "{health:?}");
-        for path in ["/", "/nope", "/ws/extra", "/healthz/x"] {
+        for path in ["/nope", "/ws/extra", "/healthz/x", "/test/codec.test.mjs"] {
             let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
             assert_eq!(status_of(&server.raw_http(&head).await), 404, "{path}");
+        }
+    });
+}
+
+#[test]
+fn the_browser_page_is_served_with_a_strict_csp() {
+    let server = TestServer::start();
+    within(async {
+        for (path, ty) in [
+            ("/", "text/html; charset=utf-8"),
+            ("/app.js", "text/javascript; charset=utf-8"),
+            ("/codec.js", "text/javascript; charset=utf-8"),
+            ("/style.css", "text/css; charset=utf-8"),
+        ] {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            let answer = server.raw_http(&head).await;
+            assert_eq!(status_of(&answer), 200, "{path}");
+            assert!(
+                answer.contains(&format!("\r\nContent-Type: {ty}\r\n")),
+                "{answer}"
+            );
+            assert!(answer
+                .contains("\r\nContent-Security-Policy: default-src 'none'; script-src 'self';"));
+            assert!(!answer.contains("unsafe-inline") && !answer.contains("unsafe-eval"));
+            assert!(
+                answer.contains("\r\nCache-Control: no-cache\r\n"),
+                "{answer}"
+            );
         }
     });
 }

@@ -148,6 +148,19 @@ fn no_token_is_401_with_challenge() {
 }
 
 #[test]
+fn page_assets_are_routed() {
+    for (line, path) in [
+        ("GET / HTTP/1.1", "/"),
+        ("GET /app.js?v=1 HTTP/1.1", "/app.js"),
+    ] {
+        match Req::ws().line(line).route() {
+            Route::Page(asset) => assert_eq!(asset.path, path),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn health_and_other_paths() {
     let get = |line: &str| Req::ws().line(line).route();
     assert_eq!(get("GET /healthz HTTP/1.1"), Route::Health);
@@ -156,11 +169,12 @@ fn health_and_other_paths() {
         assert_refused(Req::ws().line(line), 404, "not found");
     }
     for line in [
-        "GET / HTTP/1.1",
+        "HEAD / HTTP/1.1",
+        "GET /test/codec.test.mjs HTTP/1.1",
         "GET /ws/ HTTP/1.1",
         "GET /WS HTTP/1.1",
         "GET /ws/x HTTP/1.1",
-        "GET /index.html HTTP/1.1",
+        "GET /index.htm HTTP/1.1",
         "POST /other HTTP/1.1",
     ] {
         assert_refused(Req::ws().auth().line(line), 404, "not found");

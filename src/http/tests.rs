@@ -242,6 +242,9 @@ fn response_bytes() {
          X-Content-Type-Options: nosniff\r\n\
          Referrer-Policy: no-referrer\r\n\
          Strict-Transport-Security: max-age=31536000\r\n\
+         Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; \
+         connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'\r\n\
          X-A: b\r\n\
          \r\n\
          ok\n"

@@ -110,6 +110,11 @@ async fn handshake(
         http::refusal(status, reason)
     };
     let upgrade = match route {
+        Route::Page(asset) => {
+            let body = http::asset(asset.content_type, asset.body, crate::web::CACHE_CONTROL);
+            respond(&mut tls, body).await?;
+            return Ok(None);
+        }
         Route::Health => {
             respond(
                 &mut tls,
