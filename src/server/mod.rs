@@ -11,6 +11,7 @@
 mod bans;
 mod connection;
 mod dispatch;
+mod host;
 mod memory;
 mod metered;
 mod outbox;
@@ -37,6 +38,7 @@ use crate::config::{Config, LimitsConfig};
 use crate::tls;
 
 pub use dispatch::MAX_ROOMS_PER_SESSION;
+pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
 pub use registry::SessionInfo;
 
@@ -87,6 +89,9 @@ pub(crate) struct Shared {
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
     pub(crate) bans: bans::Bans,
+    /// The `from` of the host's own messages.
+    pub(crate) device_name: String,
+    pub(crate) authorizer: std::sync::OnceLock<Arc<dyn Authorize>>,
     /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
     /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
     refusing: AtomicU32,
@@ -185,6 +190,8 @@ impl Server {
                     limits.max_connections_per_ip,
                 )),
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
+                device_name: config.device_name.clone(),
+                authorizer: std::sync::OnceLock::new(),
                 refusing: AtomicU32::new(0),
             }),
         })
@@ -267,31 +274,20 @@ impl Server {
         .detach();
     }
 
-    /// Live sessions.
-    pub fn sessions(&self) -> Vec<SessionInfo> {
-        self.shared.sessions.list()
+    /// A handle for the host application: publish, subscribe, sessions,
+    /// counters. Cheap to clone; usable before and while the server runs.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
-    /// Connections counted now (handshakes under way included).
-    pub fn connections(&self) -> u32 {
-        self.shared.connections.open()
-    }
-
-    /// Addresses banned now for auth failures.
-    pub fn banned_addresses(&self) -> usize {
-        self.shared.bans.active(std::time::Instant::now())
-    }
-
-    /// Rooms held now.
-    pub fn rooms(&self) -> usize {
-        self.shared.rooms.len()
-    }
-
-    /// Asks a session to close with 4003 (removed by an administrator).
-    /// Returns false if no such session is live.
-    pub fn close_session(&self, id: u64) -> bool {
-        self.shared
-            .sessions
-            .close(id, crate::protocol::close::REMOVED)
+    /// Installs the host's authorization hook; it applies to every frame
+    /// from then on. Only one hook can be installed.
+    ///
+    /// # Errors
+    /// Gives the hook back if one is installed already.
+    pub fn set_authorizer(&self, hook: Arc<dyn Authorize>) -> Result<(), Arc<dyn Authorize>> {
+        self.shared.authorizer.set(hook)
     }
 }

@@ -108,23 +108,39 @@ impl Rooms {
         member: &Outbox,
         since: Option<u64>,
     ) -> Result<(), ServerRoomsFull> {
+        self.add_member(name, member, since, true)
+    }
+
+    /// Adds the host's subscription: like [`Rooms::join`] without `Joined`.
+    pub(crate) fn subscribe(
+        &self,
+        name: &RoomName,
+        member: &Outbox,
+    ) -> Result<(), ServerRoomsFull> {
+        self.add_member(name, member, None, false)
+    }
+
+    fn add_member(
+        &self,
+        name: &RoomName,
+        member: &Outbox,
+        since: Option<u64>,
+        announce: bool,
+    ) -> Result<(), ServerRoomsFull> {
         let mut table = lock(&self.table);
-        if !table.contains_key(name) && table.len() >= self.max_rooms {
-            evict_idle_room(&mut table).ok_or(ServerRoomsFull)?;
+        let room = self.entry(&mut table, name)?;
+        let mut room = lock(&room);
+        if announce {
+            let (first_seq, last_seq) = match (room.retained.front(), room.retained.back()) {
+                (Some((first, _)), Some((last, _))) => (*first, *last),
+                _ => (0, 0),
+            };
+            member.send(&ServerFrame::Joined {
+                room: name.clone(),
+                first_seq,
+                last_seq,
+            });
         }
-        let room = table
-            .entry(name.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(Room::new())));
-        let mut room = lock(room);
-        let (first_seq, last_seq) = match (room.retained.front(), room.retained.back()) {
-            (Some((first, _)), Some((last, _))) => (*first, *last),
-            _ => (0, 0),
-        };
-        member.send(&ServerFrame::Joined {
-            room: name.clone(),
-            first_seq,
-            last_seq,
-        });
         if let Some(since) = since {
             for (_, frame) in room.retained.iter().filter(|(seq, _)| *seq > since) {
                 member.push(frame.clone());
@@ -133,6 +149,46 @@ impl Rooms {
         room.members.insert(member.session(), member.clone());
         room.last_active = Instant::now();
         Ok(())
+    }
+
+    /// The room called `name`, created if needed (making space by evicting
+    /// the quietest memberless room when the table is full).
+    fn entry(
+        &self,
+        table: &mut HashMap<RoomName, Arc<Mutex<Room>>>,
+        name: &RoomName,
+    ) -> Result<Arc<Mutex<Room>>, ServerRoomsFull> {
+        if !table.contains_key(name) && table.len() >= self.max_rooms {
+            evict_idle_room(table).ok_or(ServerRoomsFull)?;
+        }
+        Ok(Arc::clone(
+            table
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(Room::new()))),
+        ))
+    }
+
+    /// Publishes as the host application, creating the room if needed so
+    /// its history holds the message for later joiners.
+    pub(crate) fn publish_as_host(
+        &self,
+        name: &RoomName,
+        from: &str,
+        body: Body,
+    ) -> Result<u64, ServerRoomsFull> {
+        // Create under the table lock, publish under the room lock; an empty
+        // room created here cannot be removed before the publish retains a
+        // message, because removal also happens only under the table lock
+        // and only on leave.
+        // A member leaving in between may remove the empty room again:
+        // then create it anew (at most a few times).
+        for _ in 0..3 {
+            drop(self.entry(&mut lock(&self.table), name)?);
+            if let Some(seq) = self.publish(name, from, body.clone(), None) {
+                return Ok(seq);
+            }
+        }
+        Err(ServerRoomsFull)
     }
 
     /// Removes a session from a room; the room goes when nothing is left.

@@ -69,6 +69,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: PathBuf,
     pub server: Server,
+    pub handle: palisade::server::Handle,
     pub secret: SecretKey,
     pub tls: Arc<rustls::ClientConfig>,
     stop: Option<smol::channel::Sender<()>>,
@@ -110,6 +111,7 @@ impl TestServer {
         Self {
             addr,
             dir,
+            handle: server.handle(),
             server,
             secret,
             tls,
