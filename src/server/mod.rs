@@ -107,6 +107,13 @@ impl fmt::Debug for Shared {
     }
 }
 
+/// Locks a mutex, carrying on if a thread panicked while holding it: every
+/// mutation of the server's tables is a single insert or remove, so the data
+/// stays sound, and one bad task must not take the whole server down.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// How long `run` waits for sessions to close after shutdown.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 

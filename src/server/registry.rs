@@ -3,17 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use super::lock;
 use super::outbox::Outbox;
 use crate::protocol::{Role, RoomName};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Why a connection gets no permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

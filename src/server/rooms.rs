@@ -11,11 +11,12 @@
 //! room's lock, which is what gives every member the same seq order.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Bytes;
 
+use super::lock;
 use super::outbox::Outbox;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
@@ -64,13 +65,6 @@ pub(crate) struct Rooms {
     table: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
     history: usize,
     max_rooms: usize,
-}
-
-/// A poisoned lock means a thread panicked while holding it; the room data
-/// is still structurally sound (every mutation is a single push/remove), so
-/// keep serving rather than take the whole server down.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_ms() -> u64 {
