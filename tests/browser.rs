@@ -283,8 +283,14 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         assert!(!contains(&bytes, b"sealed hello"), "plaintext in {bytes:?}");
     }
 
-    // Back to the lobby: nothing the peer sent became markup or ran.
+    // Leave the lobby and join it again at once: the page must not take
+    // the server's answer to the Leave for the end of the new membership.
     browser.run(json!({"cmd": "tab", "room": "lobby"}));
+    browser.run(json!({"cmd": "rejoin", "room": "lobby"}));
+    within(publish(&mut bob, 4, "lobby", Body::Text("still there".into())));
+    browser.run(json!({"cmd": "message", "text": "still there"}));
+
+    // Nothing the peer sent became markup or ran (history replayed too).
     browser.run(json!({"cmd": "message", "text": XSS, "kind": "text"}));
     let seen = browser.run(json!({"cmd": "inspect"}));
     assert_eq!(seen["images"], json!(0), "{seen}");

@@ -92,6 +92,17 @@ const COMMANDS = {
     await roomShown(room);
     return null;
   },
+  // Leaves and joins again in one go, as a quick double action does: the
+  // server's Left for the old membership arrives after the new Join left.
+  async rejoin({ room }) {
+    await page.evaluate((r) => {
+      document.querySelector(`[data-testid="leave-button"][data-room="${r}"]`).click();
+      document.querySelector("#room-input").value = r;
+      document.querySelector("#join-form").requestSubmit();
+    }, room);
+    await roomShown(room);
+    return null;
+  },
   // Types and sends; done once the page cleared the box (it sent the frame).
   async send({ text }) {
     await tid("send-input").fill(text);
