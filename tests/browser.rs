@@ -287,7 +287,12 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
     // the server's answer to the Leave for the end of the new membership.
     browser.run(json!({"cmd": "tab", "room": "lobby"}));
     browser.run(json!({"cmd": "rejoin", "room": "lobby"}));
-    within(publish(&mut bob, 4, "lobby", Body::Text("still there".into())));
+    within(publish(
+        &mut bob,
+        4,
+        "lobby",
+        Body::Text("still there".into()),
+    ));
     browser.run(json!({"cmd": "message", "text": "still there"}));
 
     // Nothing the peer sent became markup or ran (history replayed too).
