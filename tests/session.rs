@@ -249,3 +249,46 @@ fn shutdown_closes_sessions_with_1001() {
         assert_eq!(close_code(&mut c).await, close::GOING_AWAY);
     });
 }
+
+#[test]
+fn a_silent_peer_is_pinged_then_closed_with_4010() {
+    let server = TestServer::start_with(|c| c.limits.idle_timeout_s = 2);
+    within(async {
+        // A raw peer that never answers pings.
+        let mut raw = server.raw_ws(&server.member("silent")).await;
+        let mut opcodes = Vec::new();
+        let code = loop {
+            let (opcode, payload) = raw.read_frame().await.expect("a frame");
+            if opcode == 8 {
+                break u16::from_be_bytes([payload[0], payload[1]]);
+            }
+            opcodes.push(opcode);
+        };
+        assert_eq!(code, close::IDLE);
+        assert_eq!(opcodes, [2, 9], "Welcome, then one ping");
+    });
+}
+
+#[test]
+fn a_peer_that_answers_pings_stays_connected() {
+    let server = TestServer::start_with(|c| c.limits.idle_timeout_s = 2);
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        // Reading lets the client library answer the server's pings. Wait
+        // through three idle periods by asking for something at the end.
+        let reader = async {
+            let _ = c.recv().await;
+        };
+        smol::future::or(reader, async {
+            smol::Timer::after(std::time::Duration::from_secs(6)).await;
+        })
+        .await;
+        c.send(&ClientFrame::Join {
+            room: room("r"),
+            since: None,
+        })
+        .await
+        .unwrap();
+        assert!(matches!(frame(&mut c).await, ServerFrame::Joined { .. }));
+    });
+}
