@@ -4,6 +4,8 @@
 //! bounded channel, and a full queue is the signal to evict the session
 //! with 4009 (smol's chat-server example and mini-redis do the same).
 
+use std::time::Instant;
+
 use async_tungstenite::tungstenite::Bytes;
 use smol::channel::{Receiver, Sender, TrySendError};
 
@@ -13,14 +15,22 @@ use crate::protocol::{close, server_to_vec, ServerFrame};
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     session: u64,
-    frames: Sender<Bytes>,
+    frames: Sender<Queued>,
     control: Sender<u16>,
+}
+
+/// One queued frame. `published` is when a `Message` was accepted, so the
+/// session can measure delivery latency when it writes the frame.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) bytes: Bytes,
+    pub(crate) published: Option<Instant>,
 }
 
 /// The receiving side, owned by the session's task.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    pub(crate) frames: Receiver<Bytes>,
+    pub(crate) frames: Receiver<Queued>,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
     pub(crate) control: Receiver<u16>,
@@ -53,7 +63,12 @@ impl Outbox {
     /// session is gone, or its queue is full and it is now being closed
     /// with 4009.
     pub(crate) fn push(&self, frame: Bytes) -> bool {
-        match self.frames.try_send(frame) {
+        self.push_published(frame, None)
+    }
+
+    /// [`Outbox::push`] for a `Message` accepted at `published`.
+    pub(crate) fn push_published(&self, bytes: Bytes, published: Option<Instant>) -> bool {
+        match self.frames.try_send(Queued { bytes, published }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.close(close::TOO_SLOW);
