@@ -169,6 +169,23 @@ impl Server {
         }
     }
 
+    /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
+    /// the binary); a file that does not parse fails the reload the same
+    /// way, with `alert=reload-failed`.
+    ///
+    /// # Errors
+    /// The one-line reason, already logged.
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), String> {
+        match Config::from_file(path) {
+            Ok(config) => self.reload(&config).map_err(|e| e.to_string()),
+            Err(e) => {
+                self.shared.metrics.reload(false);
+                log::warn!("alert=reload-failed error={e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
     /// Checks a configuration the way [`Server::new`] would (every file
     /// loaded, the memory budget), without starting anything; returns the
     /// memory bound. `palisade check-config` prints it.
