@@ -147,7 +147,8 @@ async fn handshake(
     let identity = match shared.verify_token(&upgrade.token) {
         Ok(identity) => identity,
         Err(e) => {
-            respond(&mut tls, refuse(401, e.reason())).await?;
+            // Counted before answering: a peer that saw its 401 also sees
+            // the ban it caused.
             shared.alerts.auth_failure(peer.ip());
             if shared.bans.record_failure(peer.ip(), Instant::now()) == Recorded::Banned {
                 shared.metrics.ban_issued();
@@ -158,6 +159,7 @@ async fn handshake(
                     shared.limits.ban_seconds
                 );
             }
+            respond(&mut tls, refuse(401, e.reason())).await?;
             return Ok(None);
         }
     };
