@@ -201,3 +201,23 @@ fn check_config_prints_one_ok_line_or_exits_2() {
     assert!(stderr.contains("token.public"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_certificate_expiring_within_14_days_raises_cert_expiring_at_start() {
+    let dir = dir("expiring");
+    let soon = palisade::certgen::LeafOptions {
+        not_after: std::time::SystemTime::now() + Duration::from_secs(5 * 86_400),
+        ..palisade::certgen::LeafOptions::default()
+    };
+    let pki = palisade::certgen::DevPki::generate_with(&soon).unwrap();
+    std::fs::write(dir.join("server.pem"), &pki.cert_pem).unwrap();
+    std::fs::write(dir.join("server.key"), &pki.key_pem).unwrap();
+    let server = Running::start(&dir);
+    let line = server.wait_for("alert=cert-expiring");
+    // Five days less the seconds since the certificate was made.
+    assert!(
+        line.contains("days_left=4") || line.contains("days_left=5"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
