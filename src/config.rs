@@ -20,6 +20,10 @@ pub struct Config {
     /// `Origin` is refused; native clients send none.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The `from` of messages the host application publishes through its
+    /// [`Handle`](crate::server::Handle). Default `device`.
+    #[serde(default = "default_device_name")]
+    pub device_name: String,
     /// Certificate and key.
     pub tls: TlsConfig,
     /// Token verification.
@@ -221,6 +225,10 @@ impl LimitsConfig {
     }
 }
 
+fn default_device_name() -> String {
+    "device".to_owned()
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
 }
@@ -298,6 +306,10 @@ impl Config {
         }
         if self.tls.client_ca.is_none() && self.tls.require_cert_subject_match {
             return Err("tls.require_cert_subject_match needs tls.client_ca".into());
+        }
+        let name = &self.device_name;
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err("device_name must be 1 to 64 bytes without control characters".into());
         }
         if self.auth.audience.is_empty() {
             return Err("auth.audience must not be empty".into());

@@ -27,6 +27,7 @@ impl std::fmt::Debug for Asset {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Revalidate on every load: the files are tiny, and a new server version
 /// must never run against an old cached script.
@@ -44,7 +45,7 @@ macro_rules! asset {
 
 /// Every file the page consists of (its tests under `web/test/` are not
 /// served).
-pub static ASSETS: [Asset; 8] = [
+pub static ASSETS: [Asset; 9] = [
     asset!("/", "index.html", HTML),
     asset!("/index.html", "index.html", HTML),
     asset!("/app.js", "app.js", JS),
@@ -53,6 +54,8 @@ pub static ASSETS: [Asset; 8] = [
     asset!("/words.js", "words.js", JS),
     asset!("/rooms.js", "rooms.js", JS),
     asset!("/style.css", "style.css", CSS),
+    // Linked from the page, so browsers do not ask for a missing /favicon.ico.
+    asset!("/favicon.svg", "favicon.svg", SVG),
 ];
 
 /// The asset served at `path`, if any.

@@ -79,7 +79,7 @@ fn connection_flood_past_the_per_ip_cap_gets_429() {
         for _ in 0..4 {
             idle.push(tcp_from([127, 0, 0, 2], server.addr).await.unwrap());
         }
-        while server.server.connections() < 5 {
+        while server.handle.connections() < 5 {
             smol::Timer::after(Duration::from_millis(10)).await;
         }
         let mut tls = server.tls_from([127, 0, 0, 2]).await;
@@ -104,7 +104,7 @@ fn connection_flood_past_the_global_cap_gets_503_or_is_dropped() {
         for _ in 0..2 {
             idle.push(tcp_from([127, 0, 0, 3], server.addr).await.unwrap());
         }
-        while server.server.connections() < 3 {
+        while server.handle.connections() < 3 {
             smol::Timer::after(Duration::from_millis(10)).await;
         }
         // Beyond the cap: the first few get a 503, the rest are dropped
@@ -158,12 +158,12 @@ fn auth_failures_get_the_address_banned_until_the_ban_expires() {
         for _ in 0..3 {
             assert_eq!(attempt("v4.public.forged".into()).await, 401);
         }
-        assert_eq!(server.server.banned_addresses(), 1);
+        assert_eq!(server.handle.banned_addresses(), 1);
         // Banned: even a valid token is refused with 429.
         assert_eq!(attempt(good.clone()).await, 429);
         honest.still_served().await;
         // After ban_seconds the address is served again.
-        while server.server.banned_addresses() > 0 {
+        while server.handle.banned_addresses() > 0 {
             smol::Timer::after(Duration::from_millis(100)).await;
         }
         assert_eq!(attempt(good.clone()).await, 101);
@@ -369,7 +369,7 @@ fn thousands_of_joins_and_leaves_leave_no_rooms_behind() {
     });
     within(async {
         let mut honest = Honest::join(&server, "honest").await;
-        let rooms_before = server.server.rooms();
+        let rooms_before = server.handle.rooms();
         let (mut churn, _) = server.connect(&server.member("churn")).await;
         for i in 0..2000u32 {
             let r = room(&format!("churn-{}", i % 300));
@@ -413,7 +413,7 @@ fn thousands_of_joins_and_leaves_leave_no_rooms_behind() {
             }
         }
         assert_eq!((joined, left), (2001, 2001));
-        assert_eq!(server.server.rooms(), rooms_before);
+        assert_eq!(server.handle.rooms(), rooms_before);
         honest.still_served().await;
     });
 }

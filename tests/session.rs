@@ -91,12 +91,12 @@ fn client_close_is_answered_and_the_session_removed() {
     let server = TestServer::start();
     within(async {
         let (c, _) = server.connect(&server.member("alice")).await;
-        assert_eq!(server.server.sessions().len(), 1);
+        assert_eq!(server.handle.sessions().len(), 1);
         c.close().await.unwrap();
-        while !server.server.sessions().is_empty() {
+        while !server.handle.sessions().is_empty() {
             smol::Timer::after(std::time::Duration::from_millis(20)).await;
         }
-        while server.server.connections() != 0 {
+        while server.handle.connections() != 0 {
             smol::Timer::after(std::time::Duration::from_millis(20)).await;
         }
     });
@@ -231,12 +231,12 @@ fn host_can_remove_a_session_with_4003() {
         let ServerFrame::Welcome { session, .. } = welcome else {
             unreachable!()
         };
-        let listed = server.server.sessions();
+        let listed = server.handle.sessions();
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].id, listed[0].user.as_str()), (session, "alice"));
-        assert!(server.server.close_session(session));
+        assert!(server.handle.close_session(session));
         assert_eq!(close_code(&mut c).await, close::REMOVED);
-        assert!(!server.server.close_session(session ^ 1));
+        assert!(!server.handle.close_session(session ^ 1));
     });
 }
 

@@ -187,6 +187,10 @@ const HANDLERS = {
     renderMessages();
   },
   Left(f) {
+    // The answer to our own Leave: leaveRoom already forgot the room. A room
+    // of that name here that is not joined was joined again since, and its
+    // Joined is still on the way: this Left is about the old membership.
+    if (!st.rooms.get(f.room)?.joined) return;
     st.rooms.delete(f.room);
     if (st.current === f.room) st.current = null;
     renderTabs();

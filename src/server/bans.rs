@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Addresses the table tracks at once.
@@ -15,6 +15,8 @@ pub(crate) const BAN_TABLE_CAPACITY: usize = 4096;
 
 /// Bytes one entry costs, for the memory bound (key, value, hash overhead).
 pub(crate) const BAN_ENTRY_BYTES: usize = 64;
+
+use super::lock;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -39,10 +41,6 @@ pub(crate) struct Bans {
     threshold: u16,
     window: Duration,
     capacity: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Bans {

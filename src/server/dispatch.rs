@@ -9,6 +9,7 @@ use crate::auth::Identity;
 use crate::config::LimitsConfig;
 use crate::protocol::{close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
 
+use super::host::Authorize;
 use super::outbox::Outbox;
 use super::ratelimit::TokenBucket;
 use super::Shared;
@@ -95,6 +96,14 @@ impl Session {
         self.shared.limits
     }
 
+    /// Asks the host's hook, if one is installed.
+    fn host_allows(&self, ask: impl FnOnce(&dyn Authorize, &Identity) -> bool) -> bool {
+        self.shared
+            .authorizer
+            .get()
+            .is_none_or(|hook| ask(hook.as_ref(), &self.identity))
+    }
+
     fn is_joined(&self, room: &RoomName) -> bool {
         self.joined.iter().any(|r| r == room)
     }
@@ -119,6 +128,9 @@ impl Session {
                 "rooms claim does not allow this room",
             );
         }
+        if !self.host_allows(|hook, who| hook.may_join(who, &room)) {
+            return self.refuse(None, ErrorCode::Forbidden, "refused by the host");
+        }
         if self.is_joined(&room) {
             return self.refuse(None, ErrorCode::BadRequest, "already joined");
         }
@@ -138,6 +150,7 @@ impl Session {
         }
         // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
         let _ = self.joined.push(room);
+        self.shared.sessions.set_rooms(self.id, &self.joined);
     }
 
     fn leave(&mut self, room: &RoomName) {
@@ -146,6 +159,7 @@ impl Session {
         };
         self.joined.swap_remove(at);
         self.shared.rooms.leave(room, self.id);
+        self.shared.sessions.set_rooms(self.id, &self.joined);
         self.outbox.send(&ServerFrame::Left { room: room.clone() });
     }
 
@@ -166,6 +180,9 @@ impl Session {
         }
         if let Err(e) = body.validate(self.shared.limits.max_body as usize) {
             return self.refuse(id, ErrorCode::BadRequest, &e.to_string());
+        }
+        if !self.host_allows(|hook, who| hook.may_publish(who, room, &body)) {
+            return self.refuse(id, ErrorCode::Forbidden, "refused by the host");
         }
         if !self.bucket.try_take(Instant::now()) {
             return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
@@ -192,6 +209,9 @@ impl Session {
                 ErrorCode::Forbidden,
                 "rooms claim does not allow this room",
             );
+        }
+        if !self.host_allows(|hook, who| hook.may_delete(who, room, seq)) {
+            return self.refuse(Some(id), ErrorCode::Forbidden, "refused by the host");
         }
         if self.shared.rooms.delete(room, seq, &self.outbox).is_err() {
             self.refuse(

@@ -12,6 +12,7 @@ mod alerts;
 mod bans;
 mod connection;
 mod dispatch;
+mod host;
 mod material;
 mod memory;
 mod metered;
@@ -41,6 +42,7 @@ use crate::metrics::Metrics;
 use crate::tls;
 
 pub use dispatch::MAX_ROOMS_PER_SESSION;
+pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
@@ -95,6 +97,9 @@ pub(crate) struct Shared {
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
     pub(crate) bans: bans::Bans,
+    /// The `from` of the host's own messages.
+    pub(crate) device_name: String,
+    pub(crate) authorizer: std::sync::OnceLock<Arc<dyn Authorize>>,
     /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
     /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
     refusing: AtomicU32,
@@ -112,6 +117,13 @@ impl fmt::Debug for Shared {
 
 /// How often `run` checks the certificate's expiry (`alert=cert-expiring`).
 const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// Locks a mutex, carrying on if a thread panicked while holding it: every
+/// mutation of the server's tables is a single insert or remove, so the data
+/// stays sound, and one bad task must not take the whole server down.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Connections past a cap that still get a TLS answer at once.
 const REFUSAL_SLOTS: u32 = 16;
@@ -187,6 +199,8 @@ impl Server {
                     limits.max_connections_per_ip,
                 )),
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
+                device_name: config.device_name.clone(),
+                authorizer: std::sync::OnceLock::new(),
                 refusing: AtomicU32::new(0),
             }),
         })
@@ -285,31 +299,20 @@ impl Server {
         .detach();
     }
 
-    /// Live sessions.
-    pub fn sessions(&self) -> Vec<SessionInfo> {
-        self.shared.sessions.list()
+    /// A handle for the host application: publish, subscribe, sessions,
+    /// counters. Cheap to clone; usable before and while the server runs.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
-    /// Connections counted now (handshakes under way included).
-    pub fn connections(&self) -> u32 {
-        self.shared.connections.open()
-    }
-
-    /// Addresses banned now for auth failures.
-    pub fn banned_addresses(&self) -> usize {
-        self.shared.bans.active(std::time::Instant::now())
-    }
-
-    /// Rooms held now.
-    pub fn rooms(&self) -> usize {
-        self.shared.rooms.len()
-    }
-
-    /// Asks a session to close with 4003 (removed by an administrator).
-    /// Returns false if no such session is live.
-    pub fn close_session(&self, id: u64) -> bool {
-        self.shared
-            .sessions
-            .close(id, crate::protocol::close::REMOVED)
+    /// Installs the host's authorization hook; it applies to every frame
+    /// from then on. Only one hook can be installed.
+    ///
+    /// # Errors
+    /// Gives the hook back if one is installed already.
+    pub fn set_authorizer(&self, hook: Arc<dyn Authorize>) -> Result<(), Arc<dyn Authorize>> {
+        self.shared.authorizer.set(hook)
     }
 }

@@ -4,6 +4,8 @@
 //! bounded channel, and a full queue is the signal to evict the session
 //! with 4009 (smol's chat-server example and mini-redis do the same).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
@@ -17,6 +19,9 @@ pub(crate) struct Outbox {
     session: u64,
     frames: Sender<Queued>,
     control: Sender<u16>,
+    /// Host subscriptions are never evicted: a full queue counts the frames
+    /// they missed here instead.
+    missed: Option<Arc<AtomicU64>>,
 }
 
 /// One queued frame. `published` is when a `Message` was accepted, so the
@@ -45,12 +50,21 @@ pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
             session,
             frames: frames_tx,
             control: control_tx,
+            missed: None,
         },
         Inbox {
             frames: frames_rx,
             control: control_rx,
         },
     )
+}
+
+/// Makes a host subscription's queue: like a session's, but a full queue
+/// counts missed frames in `missed` instead of evicting.
+pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (Outbox, Inbox) {
+    let (mut outbox, inbox) = outbox(id, capacity);
+    outbox.missed = Some(missed);
+    (outbox, inbox)
 }
 
 impl Outbox {
@@ -71,7 +85,12 @@ impl Outbox {
         match self.frames.try_send(Queued { bytes, published }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
-                self.close(close::TOO_SLOW);
+                match &self.missed {
+                    Some(missed) => {
+                        missed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => self.close(close::TOO_SLOW),
+                }
                 false
             }
             Err(TrySendError::Closed(_)) => false,

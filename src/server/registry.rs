@@ -3,17 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use super::lock;
 use super::outbox::Outbox;
-use crate::protocol::Role;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::protocol::{Role, RoomName};
 
 /// Why a connection gets no permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +110,8 @@ pub struct SessionInfo {
     pub user: String,
     /// The token's role.
     pub role: Role,
+    /// The rooms it is in.
+    pub rooms: Vec<RoomName>,
     /// The peer's address.
     pub peer: SocketAddr,
     /// When the WebSocket opened.
@@ -178,6 +177,14 @@ impl Sessions {
     /// Removes a session that ended.
     pub(crate) fn remove(&self, id: u64) {
         lock(&self.live).remove(&id);
+    }
+
+    /// Records the rooms a session is in.
+    pub(crate) fn set_rooms(&self, id: u64, rooms: &[RoomName]) {
+        if let Some(e) = lock(&self.live).get_mut(&id) {
+            e.info.rooms.clear();
+            e.info.rooms.extend_from_slice(rooms);
+        }
     }
 
     /// Updates a session's role after `Reauth`.

@@ -11,11 +11,12 @@
 //! room's lock, which is what gives every member the same seq order.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Bytes;
 
+use super::lock;
 use super::outbox::Outbox;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
@@ -68,13 +69,6 @@ pub(crate) struct Rooms {
     max_rooms: usize,
 }
 
-/// A poisoned lock means a thread panicked while holding it; the room data
-/// is still structurally sound (every mutation is a single push/remove), so
-/// keep serving rather than take the whole server down.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -110,23 +104,39 @@ impl Rooms {
         member: &Outbox,
         since: Option<u64>,
     ) -> Result<(), ServerRoomsFull> {
+        self.add_member(name, member, since, true)
+    }
+
+    /// Adds the host's subscription: like [`Rooms::join`] without `Joined`.
+    pub(crate) fn subscribe(
+        &self,
+        name: &RoomName,
+        member: &Outbox,
+    ) -> Result<(), ServerRoomsFull> {
+        self.add_member(name, member, None, false)
+    }
+
+    fn add_member(
+        &self,
+        name: &RoomName,
+        member: &Outbox,
+        since: Option<u64>,
+        announce: bool,
+    ) -> Result<(), ServerRoomsFull> {
         let mut table = lock(&self.table);
-        if !table.contains_key(name) && table.len() >= self.max_rooms {
-            evict_idle_room(&mut table).ok_or(ServerRoomsFull)?;
+        let room = self.entry(&mut table, name)?;
+        let mut room = lock(&room);
+        if announce {
+            let (first_seq, last_seq) = match (room.retained.front(), room.retained.back()) {
+                (Some((first, _)), Some((last, _))) => (*first, *last),
+                _ => (0, 0),
+            };
+            member.send(&ServerFrame::Joined {
+                room: name.clone(),
+                first_seq,
+                last_seq,
+            });
         }
-        let room = table
-            .entry(name.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(Room::new())));
-        let mut room = lock(room);
-        let (first_seq, last_seq) = match (room.retained.front(), room.retained.back()) {
-            (Some((first, _)), Some((last, _))) => (*first, *last),
-            _ => (0, 0),
-        };
-        member.send(&ServerFrame::Joined {
-            room: name.clone(),
-            first_seq,
-            last_seq,
-        });
         if let Some(since) = since {
             for (_, frame) in room.retained.iter().filter(|(seq, _)| *seq > since) {
                 member.push(frame.clone());
@@ -135,6 +145,46 @@ impl Rooms {
         room.members.insert(member.session(), member.clone());
         room.last_active = Instant::now();
         Ok(())
+    }
+
+    /// The room called `name`, created if needed (making space by evicting
+    /// the quietest memberless room when the table is full).
+    fn entry(
+        &self,
+        table: &mut HashMap<RoomName, Arc<Mutex<Room>>>,
+        name: &RoomName,
+    ) -> Result<Arc<Mutex<Room>>, ServerRoomsFull> {
+        if !table.contains_key(name) && table.len() >= self.max_rooms {
+            evict_idle_room(table).ok_or(ServerRoomsFull)?;
+        }
+        Ok(Arc::clone(
+            table
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(Room::new()))),
+        ))
+    }
+
+    /// Publishes as the host application, creating the room if needed so
+    /// its history holds the message for later joiners.
+    pub(crate) fn publish_as_host(
+        &self,
+        name: &RoomName,
+        from: &str,
+        body: Body,
+    ) -> Result<u64, ServerRoomsFull> {
+        // Create under the table lock, publish under the room lock; an empty
+        // room created here cannot be removed before the publish retains a
+        // message, because removal also happens only under the table lock
+        // and only on leave.
+        // A member leaving in between may remove the empty room again:
+        // then create it anew (at most a few times).
+        for _ in 0..3 {
+            drop(self.entry(&mut lock(&self.table), name)?);
+            if let Some(seq) = self.publish(name, from, body.clone(), None) {
+                return Ok(seq);
+            }
+        }
+        Err(ServerRoomsFull)
     }
 
     /// Removes a session from a room; the room goes when nothing is left.

@@ -90,6 +90,7 @@ pub(crate) async fn run<S>(
             id,
             user: identity.user.clone(),
             role: identity.role,
+            rooms: Vec::new(),
             peer,
             since: SystemTime::now(),
         },

@@ -69,6 +69,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: PathBuf,
     pub server: Server,
+    pub handle: palisade::server::Handle,
     pub secret: SecretKey,
     pub tls: Arc<rustls::ClientConfig>,
     stop: Option<smol::channel::Sender<()>>,
@@ -82,6 +83,22 @@ impl TestServer {
 
     /// Starts a server whose config `tweak` may change first.
     pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_bound(|config, _| tweak(config))
+    }
+
+    /// Starts a server that accepts WebSockets from its own page, as a
+    /// browser that loaded `https://localhost:<port>/` sends them: the
+    /// origin names the port, which is known only once the listener is
+    /// bound, so the listener is bound before the server is built.
+    pub fn start_with_page_origin() -> Self {
+        Self::start_bound(|config, addr| {
+            config.allowed_origins = vec![format!("https://localhost:{}", addr.port())];
+        })
+    }
+
+    /// Binds the listener first, then lets `tweak` change the config with
+    /// the bound address in hand, then builds and runs the server.
+    fn start_bound(tweak: impl FnOnce(&mut Config, SocketAddr)) -> Self {
         let dir = unique_dir();
         palisade::certgen::write_dev_pki(&dir).unwrap();
         auth::write_keypair(&dir).unwrap();
@@ -90,12 +107,12 @@ impl TestServer {
              [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n"
         );
         let mut config = Config::from_toml(&text, &dir).unwrap();
-        tweak(&mut config);
+        let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        tweak(&mut config, addr);
         let server = Server::new(&config).unwrap();
         let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
         let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
-        let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
-        let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
         let runner = server.clone();
         let thread = std::thread::spawn(move || {
@@ -110,6 +127,7 @@ impl TestServer {
         Self {
             addr,
             dir,
+            handle: server.handle(),
             server,
             secret,
             tls,

@@ -1,0 +1,222 @@
+//! The host application's side of an embedded server: a cheap, cloneable
+//! [`Handle`] to publish as the device, subscribe to rooms, list and remove
+//! sessions, and read counters; and the [`Authorize`] hook.
+//!
+//! The host is a participant like any session: its messages get the same
+//! seq, history, ordering and fan-out. It differs in one way: a host that
+//! falls behind on a subscription is never evicted (it is the server's own
+//! program); it is told how many messages it missed, and the server never
+//! waits for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::outbox::{host_outbox, Inbox, Outbox};
+use super::{SessionInfo, Shared};
+use crate::auth::Identity;
+use crate::protocol::{close, decode_server, Body, BodyError, RoomName, ServerFrame};
+
+/// Decides, beyond the token's claims, whether a session may act. Every
+/// method defaults to allowing; a `false` is answered with `Forbidden`.
+///
+/// Called on the session's task for every frame it concerns, so keep it
+/// quick and never block.
+pub trait Authorize: Send + Sync + 'static {
+    /// May `who` join `room`?
+    fn may_join(&self, who: &Identity, room: &RoomName) -> bool {
+        let _ = (who, room);
+        true
+    }
+    /// May `who` publish `body` into `room`?
+    fn may_publish(&self, who: &Identity, room: &RoomName, body: &Body) -> bool {
+        let _ = (who, room, body);
+        true
+    }
+    /// May `who` delete message `seq` of `room`?
+    fn may_delete(&self, who: &Identity, room: &RoomName, seq: u64) -> bool {
+        let _ = (who, room, seq);
+        true
+    }
+}
+
+/// Why a host publish was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishError {
+    /// The body breaks the rules every publish must meet.
+    Body(BodyError),
+    /// The server holds `max_total_rooms` rooms, all with members.
+    RoomsFull,
+}
+
+impl std::fmt::Display for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Body(e) => e.fmt(f),
+            Self::RoomsFull => f.write_str("the server holds its maximum of rooms"),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {}
+
+/// A handle on a running (or not yet running) server for its host.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// What a [`Subscription`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// A message published into the room.
+    Message {
+        /// Its seq in the room.
+        seq: u64,
+        /// The publisher's `sub` (or the device name).
+        from: String,
+        /// When the server accepted it, Unix milliseconds.
+        sent_at_ms: u64,
+        /// The body as published.
+        body: Body,
+    },
+    /// An admin removed retained message `seq`.
+    Deleted {
+        /// The removed message's seq.
+        seq: u64,
+    },
+    /// The subscription fell behind and this many events were dropped.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+/// A host's membership of one room; leaving happens on drop.
+#[derive(Debug)]
+pub struct Subscription {
+    room: RoomName,
+    id: u64,
+    inbox: Inbox,
+    missed: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+impl Subscription {
+    /// The next event, in the room's order. `None` once the server stopped.
+    pub async fn recv(&self) -> Option<HostEvent> {
+        loop {
+            let missed = self.missed.swap(0, Ordering::Relaxed);
+            if missed > 0 {
+                return Some(HostEvent::Lagged { missed });
+            }
+            let bytes = self.inbox.frames.recv().await.ok()?.bytes;
+            match decode_server(&bytes) {
+                Ok(ServerFrame::Message {
+                    seq,
+                    from,
+                    sent_at_ms,
+                    body,
+                    ..
+                }) => {
+                    return Some(HostEvent::Message {
+                        seq,
+                        from,
+                        sent_at_ms,
+                        body,
+                    })
+                }
+                Ok(ServerFrame::Deleted { seq, .. }) => return Some(HostEvent::Deleted { seq }),
+                // Nothing else is ever queued to a host subscription.
+                _ => {}
+            }
+        }
+    }
+
+    /// The room subscribed to.
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.shared.rooms.leave(&self.room, self.id);
+    }
+}
+
+/// Host subscription ids live in the top half of the id space; session ids
+/// are random, so a clash is as likely as two sessions sharing an id.
+static NEXT_HOST_ID: AtomicU64 = AtomicU64::new(1 << 63);
+
+impl Handle {
+    /// Publishes `body` into `room` as the device (`device_name` in the
+    /// config): same seq, history, ordering and fan-out as any publish.
+    ///
+    /// # Errors
+    /// The body breaks the publish rules, or no room can be made.
+    pub fn publish(&self, room: &RoomName, body: Body) -> Result<u64, PublishError> {
+        body.validate(self.shared.limits.max_body as usize)
+            .map_err(PublishError::Body)?;
+        self.shared
+            .rooms
+            .publish_as_host(room, &self.shared.device_name, body)
+            .map_err(|_| PublishError::RoomsFull)
+    }
+
+    /// Joins `room` as the host; events arrive through a queue of
+    /// `capacity` that reports what it missed instead of slowing anyone.
+    ///
+    /// # Errors
+    /// No room can be made.
+    pub fn subscribe(
+        &self,
+        room: &RoomName,
+        capacity: usize,
+    ) -> Result<Subscription, PublishError> {
+        let id = NEXT_HOST_ID.fetch_add(1, Ordering::Relaxed);
+        let missed = Arc::new(AtomicU64::new(0));
+        let (outbox, inbox): (Outbox, Inbox) = host_outbox(id, capacity, Arc::clone(&missed));
+        self.shared
+            .rooms
+            .subscribe(room, &outbox)
+            .map_err(|_| PublishError::RoomsFull)?;
+        Ok(Subscription {
+            room: room.clone(),
+            id,
+            inbox,
+            missed,
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// Every live session.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared.sessions.list()
+    }
+
+    /// Closes a session with 4003 (removed); false if it is not live.
+    pub fn close_session(&self, id: u64) -> bool {
+        self.shared.sessions.close(id, close::REMOVED)
+    }
+
+    /// Connections counted now (handshakes under way included).
+    pub fn connections(&self) -> u32 {
+        self.shared.connections.open()
+    }
+
+    /// Rooms held now.
+    pub fn rooms(&self) -> usize {
+        self.shared.rooms.len()
+    }
+
+    /// Addresses banned now for auth failures.
+    pub fn banned_addresses(&self) -> usize {
+        self.shared.bans.active(std::time::Instant::now())
+    }
+}

@@ -1,0 +1,316 @@
+//! The browser page in a real browser: Debian's headless chromium, driven by
+//! `web/e2e/run.mjs` (playwright-core, no browser download), against a server
+//! this test starts. The test is also the Rust side of the conversation:
+//! `bob` talks with the page's user `alice`, and `eve`, who joined the sealed
+//! room without its passphrase, records what the server relays.
+//!
+//! Needs `/usr/bin/chromium` and `web/e2e/node_modules`:
+//!
+//! ```text
+//! apt-get install -y chromium nodejs npm && npm ci --prefix web/e2e
+//! ```
+//!
+//! Without them the test says what is missing and passes, unless
+//! `PALISADE_REQUIRE_EXTERNAL=1` (set in CI) makes that a failure. It saves a
+//! screenshot of the page under Cargo's test temp folder, or to
+//! `docs/screenshot.png` (the README's) with `PALISADE_WRITE_SCREENSHOT=1`.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{frame, room, within, TestServer};
+use palisade::client::Client;
+use palisade::protocol::{Body, ClientFrame, Role, RoomName, ServerFrame};
+use palisade::seal::RoomKey;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const REQUIRE_ENV: &str = "PALISADE_REQUIRE_EXTERNAL";
+/// Longest wait for one answer of the driver (it waits at most 20 s itself).
+const DRIVER_STEP: Duration = Duration::from_secs(60);
+
+const XSS: &str = "<img src=x onerror=alert(1)>";
+const PASSPHRASE: &str = "correct horse battery staple";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What is missing to run the browser, or None when all is there.
+fn missing_tools() -> Option<String> {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!("{CHROMIUM} (apt-get install -y chromium)"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        missing.push("node (apt-get install -y nodejs npm)".to_owned());
+    }
+    if !repo().join("web/e2e/node_modules/playwright-core").is_dir() {
+        missing.push("web/e2e/node_modules (npm ci --prefix web/e2e)".to_owned());
+    }
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// The page in chromium, one JSON command and answer at a time.
+struct Browser {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Browser {
+    fn launch(config: &Path) -> Self {
+        let mut child = Command::new("node")
+            .arg(repo().join("web/e2e/run.mjs"))
+            .arg(config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node web/e2e/run.mjs");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut browser = Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        };
+        assert_eq!(browser.answer("launch"), json!("ready"));
+        browser
+    }
+
+    fn answer(&mut self, what: &str) -> Value {
+        let line = match self.lines.recv_timeout(DRIVER_STEP) {
+            Ok(line) => line,
+            Err(e) => panic!("browser driver gave no answer to {what} ({e})"),
+        };
+        let answer: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("driver wrote {line:?}, not JSON: {e}"));
+        assert_eq!(
+            answer["ok"],
+            json!(true),
+            "{what} failed in the browser: {answer}"
+        );
+        answer["result"].clone()
+    }
+
+    fn run(&mut self, command: Value) -> Value {
+        let what = command["cmd"].as_str().unwrap_or("?").to_owned();
+        let stdin = self.stdin.as_mut().expect("driver is running");
+        writeln!(stdin, "{command}").expect("write to the driver");
+        stdin.flush().unwrap();
+        self.answer(&what)
+    }
+
+    /// Closes stdin so the driver closes chromium and exits; kills it if it
+    /// does not within a bound.
+    fn finish(&mut self) {
+        self.stdin = None;
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "browser driver exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("browser driver did not exit after its input closed");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.stdin = None;
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+async fn join(client: &mut Client, name: &str) {
+    let room = room(name);
+    client
+        .send(&ClientFrame::Join { room, since: None })
+        .await
+        .unwrap();
+    match frame(client).await {
+        ServerFrame::Joined { room: got, .. } if got.as_str() == name => {}
+        other => panic!("expected Joined {name}, got {other:?}"),
+    }
+}
+
+async fn publish(client: &mut Client, id: u32, name: &str, body: Body) {
+    let room = room(name);
+    client
+        .send(&ClientFrame::Publish { id, room, body })
+        .await
+        .unwrap();
+}
+
+/// The next Message in `name`, skipping Acks and other rooms.
+async fn next_message(client: &mut Client, name: &str) -> (String, Body) {
+    loop {
+        match frame(client).await {
+            ServerFrame::Message {
+                room, from, body, ..
+            } if room.as_str() == name => return (from, body),
+            ServerFrame::Message { .. } | ServerFrame::Ack { .. } => {}
+            other => panic!("unexpected frame while waiting in {name}: {other:?}"),
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn the_page_chats_seals_and_escapes_in_a_real_browser() {
+    if let Some(missing) = missing_tools() {
+        let msg = format!(
+            "the browser test needs {missing}.\n\
+             Install: apt-get install -y chromium nodejs npm && npm ci --prefix web/e2e"
+        );
+        assert!(std::env::var_os(REQUIRE_ENV).is_none(), "{msg}");
+        eprintln!("skipped: {msg}");
+        return;
+    }
+
+    let server = TestServer::start_with_page_origin();
+    let base = format!("https://localhost:{}", server.addr.port());
+    let alice = server.token("alice", Role::Member, &["*"], 3600);
+    let config_path = server.dir.join("browser.json");
+    let config = json!({
+        "base": base,
+        "cert": server.dir.join("server.pem"),
+        "chromium": CHROMIUM,
+        "token": alice,
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    let vault: RoomName = room("vault");
+    let key = RoomKey::derive(PASSPHRASE, &vault);
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    let (mut eve, _) = within(server.connect(&server.member("eve")));
+    within(async {
+        join(&mut bob, "lobby").await;
+        join(&mut bob, "vault").await;
+        join(&mut eve, "vault").await;
+    });
+
+    let mut browser = Browser::launch(&config_path);
+
+    // Log in with the token from the fragment, which must not stay visible.
+    let opened = browser.run(json!({"cmd": "open"}));
+    assert_eq!(opened["user"], json!("alice"), "{opened}");
+    assert_eq!(
+        opened["hash"],
+        json!(""),
+        "fragment still in location: {opened}"
+    );
+    assert_eq!(opened["href"], json!(format!("{base}/")), "{opened}");
+
+    // Plain room: the browser's message reaches bob with alice's name...
+    browser.run(json!({"cmd": "join", "room": "lobby"}));
+    browser.run(json!({"cmd": "send", "text": "hello from the browser"}));
+    let (from, body) = within(next_message(&mut bob, "lobby"));
+    assert_eq!(from, "alice");
+    assert_eq!(body, Body::Text("hello from the browser".into()));
+
+    // ...and bob's reach the page, markup shown as text.
+    within(async {
+        publish(&mut bob, 1, "lobby", Body::Text("hello from rust".into())).await;
+        publish(&mut bob, 2, "lobby", Body::Text(XSS.into())).await;
+    });
+    let shown = browser.run(json!({"cmd": "message", "text": "hello from rust"}));
+    assert_eq!(shown["from"], json!("bob"), "{shown}");
+    let shown = browser.run(json!({"cmd": "message", "text": XSS, "kind": "text"}));
+    assert_eq!(shown["text"], json!(XSS), "{shown}");
+    assert_eq!(
+        shown["textHtml"],
+        json!("&lt;img src=x onerror=alert(1)&gt;"),
+        "{shown}"
+    );
+
+    // Sealed room: both sides hold the passphrase, the server does not.
+    browser.run(json!({"cmd": "join", "room": "vault", "passphrase": PASSPHRASE}));
+    browser.run(json!({"cmd": "send", "text": "sealed hello from the browser"}));
+    let (from, body) = within(next_message(&mut bob, "vault"));
+    assert_eq!(from, "alice");
+    let Body::Sealed(bytes) = body else {
+        panic!("the browser sent a sealed room's message unsealed: {body:?}")
+    };
+    let plain = key
+        .open(&vault, "alice", &bytes)
+        .expect("bob opens alice's");
+    assert_eq!(plain, b"sealed hello from the browser");
+
+    let sealed = key.seal_text(&vault, "bob", "sealed hello from rust");
+    within(publish(&mut bob, 3, "vault", sealed));
+    let shown = browser.run(json!({
+        "cmd": "message", "text": "sealed hello from rust", "kind": "opened"
+    }));
+    assert_eq!(shown["from"], json!("bob"), "{shown}");
+    browser.run(json!({
+        "cmd": "message", "text": "sealed hello from the browser", "kind": "opened"
+    }));
+
+    // What the server relayed to a member without the passphrase.
+    for (sender, text) in [
+        ("alice", "sealed hello from the browser"),
+        ("bob", "sealed hello from rust"),
+    ] {
+        let (from, body) = within(next_message(&mut eve, "vault"));
+        assert_eq!(from, sender);
+        let Body::Sealed(bytes) = body else {
+            panic!("the server relayed plaintext in the sealed room: {body:?}")
+        };
+        assert!(!contains(&bytes, text.as_bytes()), "plaintext in {bytes:?}");
+        assert!(!contains(&bytes, b"sealed hello"), "plaintext in {bytes:?}");
+    }
+
+    // Leave the lobby and join it again at once: the page must not take
+    // the server's answer to the Leave for the end of the new membership.
+    browser.run(json!({"cmd": "tab", "room": "lobby"}));
+    browser.run(json!({"cmd": "rejoin", "room": "lobby"}));
+    within(publish(
+        &mut bob,
+        4,
+        "lobby",
+        Body::Text("still there".into()),
+    ));
+    browser.run(json!({"cmd": "message", "text": "still there"}));
+
+    // Nothing the peer sent became markup or ran (history replayed too).
+    browser.run(json!({"cmd": "message", "text": XSS, "kind": "text"}));
+    let seen = browser.run(json!({"cmd": "inspect"}));
+    assert_eq!(seen["images"], json!(0), "{seen}");
+    assert_eq!(seen["elementsInTexts"], json!(0), "{seen}");
+    assert_eq!(seen["dialogs"], json!([]), "a dialog fired: {seen}");
+    assert_eq!(seen["pageErrors"], json!([]), "{seen}");
+    assert_eq!(seen["consoleErrors"], json!([]), "{seen}");
+    assert_eq!(seen["state"], json!("connected"), "{seen}");
+
+    let shot = if std::env::var_os("PALISADE_WRITE_SCREENSHOT").is_some() {
+        repo().join("docs/screenshot.png")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshot.png")
+    };
+    browser.run(json!({"cmd": "screenshot", "path": shot}));
+    browser.finish();
+    println!("screenshot of the page: {}", shot.display());
+}

@@ -1,0 +1,337 @@
+//! The library API a host application (appliance firmware) uses: the
+//! device as a participant, subscriptions, the authorization hook, session
+//! control, and several servers in one process.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use palisade::auth::Identity;
+use palisade::protocol::{close, Body, ClientFrame, ErrorCode, Role, RoomName, ServerFrame};
+use palisade::server::{Authorize, HostEvent, PublishError};
+
+fn text(s: &str) -> Body {
+    Body::Text(s.to_owned())
+}
+
+#[test]
+fn host_publish_reaches_members_with_seq_from_and_history() {
+    let server = TestServer::start_with(|c| c.device_name = "thermostat".into());
+    within(async {
+        // Published before anyone joined: retained for later joiners.
+        assert_eq!(
+            server.handle.publish(&room("telemetry"), text("21.5")),
+            Ok(1)
+        );
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        alice
+            .send(&ClientFrame::Join {
+                room: room("telemetry"),
+                since: Some(0),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            frame(&mut alice).await,
+            ServerFrame::Joined {
+                room: room("telemetry"),
+                first_seq: 1,
+                last_seq: 1
+            }
+        );
+        match frame(&mut alice).await {
+            ServerFrame::Message {
+                seq: 1, from, body, ..
+            } => {
+                assert_eq!((from.as_str(), body), ("thermostat", text("21.5")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Live, interleaved with a client's publish: one seq order.
+        alice
+            .send(&ClientFrame::Publish {
+                id: 1,
+                room: room("telemetry"),
+                body: text("hi"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(frame(&mut alice).await, ServerFrame::Ack { id: 1, seq: 2 });
+        frame(&mut alice).await;
+        assert_eq!(
+            server.handle.publish(&room("telemetry"), text("21.6")),
+            Ok(3)
+        );
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Message { seq: 3, .. }
+        ));
+        // The host's publishes follow the same body rules.
+        assert_eq!(
+            server.handle.publish(&room("telemetry"), text("")),
+            Err(PublishError::Body(palisade::protocol::BodyError::Empty))
+        );
+    });
+}
+
+#[test]
+fn host_subscription_receives_client_messages_and_deletes() {
+    let server = TestServer::start();
+    within(async {
+        let sub = server.handle.subscribe(&room("control"), 16).unwrap();
+        let (mut admin, _) = server
+            .connect(&server.token("root", Role::Admin, &["*"], 600))
+            .await;
+        admin
+            .send(&ClientFrame::Join {
+                room: room("control"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        frame(&mut admin).await;
+        admin
+            .send(&ClientFrame::Publish {
+                id: 1,
+                room: room("control"),
+                body: text("set 20"),
+            })
+            .await
+            .unwrap();
+        match bounded(sub.recv()).await {
+            Some(HostEvent::Message {
+                seq: 1, from, body, ..
+            }) => {
+                assert_eq!((from.as_str(), body), ("root", text("set 20")));
+            }
+            other => panic!("{other:?}"),
+        }
+        admin
+            .send(&ClientFrame::Delete {
+                id: 2,
+                room: room("control"),
+                seq: 1,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::Deleted { seq: 1 })
+        );
+        // Dropping the subscription leaves the room.
+        drop(sub);
+        admin
+            .send(&ClientFrame::Leave {
+                room: room("control"),
+            })
+            .await
+            .unwrap();
+        while server.handle.rooms() != 0 {
+            smol::Timer::after(std::time::Duration::from_millis(10)).await;
+        }
+    });
+}
+
+#[test]
+fn a_lagging_host_subscription_reports_its_loss_without_stalling_clients() {
+    let server = TestServer::start_with(|c| {
+        c.limits.publish_per_sec = 1000;
+        c.limits.frames_per_sec = 1000;
+    });
+    within(async {
+        let sub = server.handle.subscribe(&room("busy"), 4).unwrap();
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        alice
+            .send(&ClientFrame::Join {
+                room: room("busy"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        frame(&mut alice).await;
+        for id in 0..20 {
+            alice
+                .send(&ClientFrame::Publish {
+                    id,
+                    room: room("busy"),
+                    body: text("x"),
+                })
+                .await
+                .unwrap();
+            assert!(matches!(frame(&mut alice).await, ServerFrame::Ack { .. }));
+            assert!(matches!(
+                frame(&mut alice).await,
+                ServerFrame::Message { .. }
+            ));
+        }
+        // The host never read: it gets the 4 it had room for after being
+        // told about the 16 it missed.
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::Lagged { missed: 16 })
+        );
+        for seq in 1..=4 {
+            assert!(
+                matches!(bounded(sub.recv()).await, Some(HostEvent::Message { seq: s, .. }) if s == seq)
+            );
+        }
+        assert_eq!(
+            server.handle.sessions().len(),
+            1,
+            "the client was not evicted"
+        );
+    });
+}
+
+/// Only admins may publish into `control`, and nobody may join `vault`.
+struct Policy;
+
+impl Authorize for Policy {
+    fn may_join(&self, _who: &Identity, room: &RoomName) -> bool {
+        room.as_str() != "vault"
+    }
+    fn may_publish(&self, who: &Identity, room: &RoomName, _body: &Body) -> bool {
+        room.as_str() != "control" || who.role == Role::Admin
+    }
+}
+
+#[test]
+fn the_authorization_hook_refuses_with_forbidden() {
+    let server = TestServer::start();
+    assert!(server.server.set_authorizer(Arc::new(Policy)).is_ok());
+    assert!(
+        server.server.set_authorizer(Arc::new(Policy)).is_err(),
+        "only one hook"
+    );
+    within(async {
+        let (mut member, _) = server.connect(&server.member("alice")).await;
+        member
+            .send(&ClientFrame::Join {
+                room: room("vault"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        match frame(&mut member).await {
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::Forbidden,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        member
+            .send(&ClientFrame::Join {
+                room: room("control"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        frame(&mut member).await;
+        member
+            .send(&ClientFrame::Publish {
+                id: 7,
+                room: room("control"),
+                body: text("set 99"),
+            })
+            .await
+            .unwrap();
+        match frame(&mut member).await {
+            ServerFrame::Error {
+                id: Some(7),
+                code: ErrorCode::Forbidden,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        let (mut admin, _) = server
+            .connect(&server.token("root", Role::Admin, &["*"], 600))
+            .await;
+        admin
+            .send(&ClientFrame::Join {
+                room: room("control"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        frame(&mut admin).await;
+        admin
+            .send(&ClientFrame::Publish {
+                id: 8,
+                room: room("control"),
+                body: text("set 20"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(frame(&mut admin).await, ServerFrame::Ack { id: 8, seq: 1 });
+    });
+}
+
+#[test]
+fn the_host_lists_sessions_and_closes_one_with_4003() {
+    let server = TestServer::start();
+    within(async {
+        let (mut alice, welcome) = server.connect(&server.member("alice")).await;
+        let ServerFrame::Welcome { session, .. } = welcome else {
+            unreachable!()
+        };
+        alice
+            .send(&ClientFrame::Join {
+                room: room("lobby"),
+                since: None,
+            })
+            .await
+            .unwrap();
+        frame(&mut alice).await;
+        let listed = server.handle.sessions();
+        assert_eq!(listed.len(), 1);
+        let info = &listed[0];
+        assert_eq!(
+            (info.id, info.user.as_str(), info.role),
+            (session, "alice", Role::Member)
+        );
+        assert_eq!(info.rooms, vec![room("lobby")]);
+        assert!(info.peer.ip().is_loopback());
+        assert!(server.handle.close_session(session));
+        assert_eq!(close_code(&mut alice).await, close::REMOVED);
+    });
+}
+
+#[test]
+fn two_servers_in_one_process_share_nothing() {
+    let one = TestServer::start_with(|c| c.device_name = "one".into());
+    let two = TestServer::start_with(|c| c.device_name = "two".into());
+    within(async {
+        let (mut a, _) = one.connect(&one.member("alice")).await;
+        let (mut b, _) = two.connect(&two.member("bob")).await;
+        // Each server trusts only its own keys.
+        match two
+            .try_connect(two.connect_opts(&one.member("alice")))
+            .await
+        {
+            Err(palisade::client::ClientError::Refused { status, .. }) => assert_eq!(status, 401),
+            other => panic!("{other:?}"),
+        }
+        for (c, srv) in [(&mut a, &one), (&mut b, &two)] {
+            c.send(&ClientFrame::Join {
+                room: room("same"),
+                since: None,
+            })
+            .await
+            .unwrap();
+            frame(c).await;
+            srv.handle.publish(&room("same"), text("hello")).unwrap();
+        }
+        for (c, name) in [(&mut a, "one"), (&mut b, "two")] {
+            match frame(c).await {
+                ServerFrame::Message { seq: 1, from, .. } => assert_eq!(from, name),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            (one.handle.sessions().len(), two.handle.sessions().len()),
+            (1, 1)
+        );
+    });
+}
