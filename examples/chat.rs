@@ -10,6 +10,9 @@
 //! section 6): text is encrypted before it leaves and opened on arrival,
 //! the server relays ciphertext only.
 //!
+//! With `--cert FILE --key FILE`, the client presents a certificate (for a
+//! server with `[tls] client_ca`, mutual TLS).
+//!
 //! Type a line to publish it into the current room. Commands:
 //! `/join ROOM [SINCE]`, `/leave ROOM`, `/room ROOM` (switch the current
 //! room), `/delete SEQ` (admins), `/quit`.
@@ -31,6 +34,8 @@ struct Args {
     token: String,
     rooms: Vec<RoomName>,
     passphrase: Option<String>,
+    /// A client certificate and its key, for servers with `[tls] client_ca`.
+    cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// Room keys, derived once per room (PBKDF2 is deliberately slow).
@@ -84,12 +89,15 @@ fn parse_args() -> Result<Args, String> {
     let mut parser = lexopt::Parser::from_env();
     let (mut url, mut ca, mut token, mut rooms) = (None, None, None, Vec::new());
     let mut passphrase = None;
+    let (mut cert, mut key) = (None, None);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("url") => url = Some(value(&mut parser)?),
             Long("ca") => ca = Some(PathBuf::from(value(&mut parser)?)),
             Long("token") => token = Some(value(&mut parser)?),
             Long("passphrase") => passphrase = Some(value(&mut parser)?),
+            Long("cert") => cert = Some(PathBuf::from(value(&mut parser)?)),
+            Long("key") => key = Some(PathBuf::from(value(&mut parser)?)),
             Long("room") => {
                 rooms.push(RoomName::new(&value(&mut parser)?).map_err(|e| e.to_string())?)
             }
@@ -102,6 +110,11 @@ fn parse_args() -> Result<Args, String> {
         token: token.ok_or("--token is required")?,
         rooms,
         passphrase,
+        cert: match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("--cert and --key go together".into()),
+        },
     })
 }
 
@@ -156,7 +169,11 @@ fn main() {
         eprintln!("chat: {e}");
         std::process::exit(2);
     });
-    let tls = palisade::tls::client_config(&args.ca).unwrap_or_else(|e| {
+    let tls = match &args.cert {
+        Some((cert, key)) => palisade::tls::client_config_with_cert(&args.ca, cert, key),
+        None => palisade::tls::client_config(&args.ca),
+    };
+    let tls = tls.unwrap_or_else(|e| {
         eprintln!("chat: {e}");
         std::process::exit(2);
     });

@@ -180,6 +180,42 @@ impl DevPki {
         })
     }
 
+    /// Signs a client certificate (client-auth usage) for mutual TLS, with a
+    /// new key, valid now and for a year. `common_name` goes into the
+    /// subject; `dns_names` (may be empty) into the subject alternative
+    /// names, which `require_cert_subject_match` compares too.
+    ///
+    /// # Errors
+    ///
+    /// As [`DevPki::generate_with`].
+    pub fn issue_client(
+        &self,
+        common_name: &str,
+        dns_names: &[&str],
+    ) -> Result<DevLeaf, rcgen::Error> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::new(
+            dns_names
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect::<Vec<_>>(),
+        )?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let now = SystemTime::now();
+        set_validity(&mut params, now - BACKDATE, now + 365 * DAY);
+        Ok(DevLeaf {
+            cert_pem: params.signed_by(&key, &self.ca)?.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
     /// Signs a leaf for a key made elsewhere (the RSA and SEC1 fixtures that
     /// rcgen cannot produce), returning the certificate PEM.
     #[cfg(test)]

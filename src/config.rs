@@ -31,6 +31,23 @@ pub struct Config {
     /// Resource limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[metrics]`: the Prometheus listener; absent means none.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where to listen. Default `127.0.0.1:9464`: metrics reveal traffic
+    /// patterns, so they stay on loopback unless moved on purpose.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
 }
 
 /// `[tls]`: the server's certificate chain and private key, PEM files.
@@ -41,6 +58,17 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// Private key: PKCS#8, SEC1 or PKCS#1.
     pub key: PathBuf,
+    /// CA certificates (PEM) a client certificate must chain to; set, every
+    /// connection needs one (mutual TLS). Default: none asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Revoked client certificates (PEM `X509 CRL`); needs `client_ca`.
+    #[serde(default)]
+    pub crl: Option<PathBuf>,
+    /// Also require the client certificate's CN or a DNS name to equal the
+    /// token's `sub` (403 otherwise); needs `client_ca`. Default false.
+    #[serde(default)]
+    pub require_cert_subject_match: bool,
 }
 
 /// `[auth]`: who may mint tokens and for whom.
@@ -106,6 +134,9 @@ pub struct LimitsConfig {
     /// Refuse to start when the computed worst-case memory exceeds this
     /// many MiB. Default: no budget (the bound is still printed).
     pub memory_budget_mb: Option<u32>,
+    /// Seconds a shutdown waits for sessions to write their queues and
+    /// close with 1001 before the server stops anyway. Default 10.
+    pub shutdown_timeout_s: u16,
 }
 
 impl Default for LimitsConfig {
@@ -127,6 +158,7 @@ impl Default for LimitsConfig {
             frames_per_sec: 50,
             violations_before_close: 20,
             memory_budget_mb: None,
+            shutdown_timeout_s: 10,
         }
     }
 }
@@ -142,7 +174,8 @@ impl LimitsConfig {
     /// # Errors
     /// A message naming the field and the rule it breaks.
     pub fn validate(&self) -> Result<(), String> {
-        let nonzero: [(&str, u64); 14] = [
+        let nonzero: [(&str, u64); 15] = [
+            ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
             ("max_body", self.max_body.into()),
             ("max_rooms", self.max_rooms.into()),
@@ -247,6 +280,12 @@ impl Config {
         let mut config: Config = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
         config.tls.cert = base.join(&config.tls.cert);
         config.tls.key = base.join(&config.tls.key);
+        for path in [&mut config.tls.client_ca, &mut config.tls.crl]
+            .into_iter()
+            .flatten()
+        {
+            *path = base.join(&*path);
+        }
         for key in &mut config.auth.public_keys {
             *key = base.join(&*key);
         }
@@ -261,6 +300,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if self.auth.public_keys.is_empty() {
             return Err("auth.public_keys must list at least one key file".into());
+        }
+        if self.tls.client_ca.is_none() && self.tls.crl.is_some() {
+            return Err("tls.crl needs tls.client_ca".into());
+        }
+        if self.tls.client_ca.is_none() && self.tls.require_cert_subject_match {
+            return Err("tls.require_cert_subject_match needs tls.client_ca".into());
         }
         let name = &self.device_name;
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {

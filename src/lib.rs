@@ -17,6 +17,7 @@
 //! - [`client`]: a Rust client, used by the examples and the tests.
 //! - [`seal`]: end-to-end sealed bodies (room keys from passphrases).
 //! - [`config`]: the TOML configuration and every limit's default.
+//! - [`metrics`]: counters for operators, Prometheus text.
 //!
 //! Without the default `server` feature only [`protocol`] is built, with
 //! `alloc` and no `std`, for devices that speak the protocol themselves.
@@ -42,6 +43,8 @@ pub mod demo;
 pub mod handshake;
 #[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod seal;
 #[cfg(feature = "server")]

@@ -1,28 +1,38 @@
-//! The `palisade` command: `serve`, `demo`, `keygen`, `token`.
+//! The `palisade` command: `serve`, `check-config`, `demo`, `keygen`, `token`.
+//!
+//! `serve` reloads certificates, keys and origins on SIGHUP and drains on
+//! SIGTERM or SIGINT (sessions get their queues and a 1001, bounded by
+//! `limits.shutdown_timeout_s`), then exits 0.
 //!
 //! A thin user of the library (mini-redis style): it parses arguments,
 //! sets up logging and calls into `palisade`. Any start-up problem is one
 //! line on stderr and exit code 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use async_signal::{Signal, Signals};
+use futures_util::StreamExt;
 use lexopt::prelude::*;
 use palisade::auth::{self, TokenRequest};
 use palisade::config::Config;
 use palisade::protocol::Role;
 use palisade::server::Server;
+use smol::future::FutureExt;
 
 const USAGE: &str = "\
 usage:
   palisade serve --config FILE
+  palisade check-config --config FILE
   palisade demo [--dir DIR] [--port PORT]
   palisade keygen --out DIR
   palisade token --key FILE --sub S --role observer|member|admin --rooms a,b*
                  --ttl SECS [--aud A] [--iss I]
 
-Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
+Signals (serve, demo): SIGHUP reloads certificates, keys and origins;
+SIGTERM/SIGINT drain and exit 0.";
 
 /// A start-up failure: printed as one line, exit code 2.
 struct Fail(String);
@@ -56,6 +66,7 @@ fn run() -> Result<(), Fail> {
     };
     match command.as_str() {
         "serve" => serve(&mut args),
+        "check-config" => check_config(&mut args),
         "demo" => demo(&mut args),
         "keygen" => keygen(&mut args),
         "token" => token(&mut args),
@@ -63,7 +74,7 @@ fn run() -> Result<(), Fail> {
     }
 }
 
-fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
+fn config_arg(args: &mut lexopt::Parser, command: &str) -> Result<PathBuf, Fail> {
     let mut config_path: Option<PathBuf> = None;
     while let Some(arg) = args.next()? {
         match arg {
@@ -71,21 +82,70 @@ fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
             other => return Err(other.unexpected().into()),
         }
     }
-    let path = config_path.ok_or_else(|| Fail("serve needs --config FILE".into()))?;
-    let config = Config::from_file(&path)?;
-    run_server(&config)
+    config_path.ok_or_else(|| Fail(format!("{command} needs --config FILE")))
 }
 
-fn run_server(config: &Config) -> Result<(), Fail> {
+fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let path = config_arg(args, "serve")?;
+    let config = Config::from_file(&path)?;
+    run_server(&config, &path)
+}
+
+/// Loads everything `serve` would (certificates, keys, the memory budget)
+/// and prints one line; errors exit 2 like `serve`'s.
+fn check_config(args: &mut lexopt::Parser) -> Result<(), Fail> {
+    let path = config_arg(args, "check-config")?;
+    let config = Config::from_file(&path)?;
+    let bound = Server::check(&config)?;
+    println!("ok: {}: {bound}", path.display());
+    Ok(())
+}
+
+fn run_server(config: &Config, path: &Path) -> Result<(), Fail> {
     let server = Server::new(config)?;
+    let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
+        .map_err(|e| Fail(format!("cannot install signal handlers: {e}")))?;
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| Fail(format!("cannot listen on {}: {e}", config.listen)))?;
+        let metrics = match &config.metrics {
+            Some(m) => Some(
+                smol::net::TcpListener::bind(m.listen)
+                    .await
+                    .map_err(|e| Fail(format!("cannot listen on {} (metrics): {e}", m.listen)))?,
+            ),
+            None => None,
+        };
+        // Resolves on SIGTERM/SIGINT; SIGHUP reloads and keeps waiting.
+        let shutdown = async {
+            while let Some(signal) = signals.next().await {
+                match signal {
+                    Ok(Signal::Hup) => {
+                        log::info!("SIGHUP: reloading {}", path.display());
+                        let _ = server.reload_file(path);
+                    }
+                    Ok(other) => {
+                        log::info!("{other:?}: draining");
+                        return;
+                    }
+                    Err(e) => log::warn!("signal stream: {e}"),
+                }
+            }
+        };
+        let metrics = async {
+            match metrics {
+                Some(listener) => server.serve_metrics(listener).await,
+                None => std::future::pending().await,
+            }
+        };
         server
-            .run(listener, std::future::pending())
+            .run(listener, shutdown)
+            .or(metrics)
             .await
-            .map_err(|e| Fail(format!("listener failed: {e}")))
+            .map_err(|e| Fail(format!("listener failed: {e}")))?;
+        log::info!("stopped");
+        Ok(())
     })
 }
 
@@ -101,7 +161,7 @@ fn demo(args: &mut lexopt::Parser) -> Result<(), Fail> {
     }
     let demo = palisade::demo::prepare(&dir, port)?;
     println!("{}", demo.instructions());
-    run_server(&demo.config)
+    run_server(&demo.config, &demo.dir.join("palisade.toml"))
 }
 
 fn keygen(args: &mut lexopt::Parser) -> Result<(), Fail> {

@@ -34,8 +34,12 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 #[cfg(test)]
 mod handshake_tests;
+mod mtls;
 #[cfg(test)]
 mod tests;
+pub mod x509;
+
+pub use mtls::{client_config_with_cert, client_verifier, server_config_with_client_ca};
 
 /// The only application protocol offered or accepted over TLS.
 ///
@@ -196,6 +200,20 @@ impl std::error::Error for TlsError {
 /// A [`TlsError`] naming the file that is missing, unreadable, not PEM,
 /// empty, or whose key does not match its certificate.
 pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    build_server_config(
+        cert_path,
+        key_path,
+        rustls::server::WebPkiClientVerifier::no_client_auth(),
+    )
+}
+
+/// [`server_config`] with a client certificate policy (`no_client_auth`, or
+/// a verifier from [`client_verifier`]).
+pub(crate) fn build_server_config(
+    cert_path: &Path,
+    key_path: &Path,
+    client_auth: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let chain = read_certs(cert_path)?;
     let key = read_key(key_path)?;
     let provider = ring_provider();
@@ -230,7 +248,7 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
             path: cert_path.to_path_buf(),
             detail: e.to_string(),
         })?
-        .with_no_client_auth()
+        .with_client_cert_verifier(client_auth)
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
 
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
@@ -259,7 +277,7 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
 /// no certificate, or holds one that cannot be a trust anchor.
 pub fn client_config(ca_path: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = read_certs(ca_path)?;
-    build_client_config(ca_path, &roots)
+    build_client_config(ca_path, &roots, None)
 }
 
 /// Like [`client_config`], with the CA certificates already in memory (tests
@@ -273,12 +291,20 @@ pub fn client_config(ca_path: &Path) -> Result<Arc<ClientConfig>, TlsError> {
 pub fn client_config_from_roots(
     ca_certs: &[CertificateDer<'static>],
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    build_client_config(Path::new("<in-memory CA list>"), ca_certs)
+    build_client_config(Path::new("<in-memory CA list>"), ca_certs, None)
 }
 
-fn build_client_config(
+/// A client certificate chain and its key, with the key's file for errors.
+pub(crate) type ClientIdentity<'a> = (
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+    &'a Path,
+);
+
+pub(crate) fn build_client_config(
     origin: &Path,
     ca_certs: &[CertificateDer<'static>],
+    identity: Option<ClientIdentity<'_>>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
     if ca_certs.is_empty() {
         return Err(TlsError::NoCertificate {
@@ -294,20 +320,30 @@ fn build_client_config(
                 detail: e.to_string(),
             })?;
     }
-    let mut config = ClientConfig::builder_with_provider(ring_provider())
+    let config = ClientConfig::builder_with_provider(ring_provider())
         .with_protocol_versions(&[&TLS13, &TLS12])
         .map_err(|e| TlsError::Config {
             path: origin.to_path_buf(),
             detail: e.to_string(),
         })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        None => config.with_no_client_auth(),
+        Some((chain, key, key_path)) => {
+            config
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TlsError::UnusableKey {
+                    path: key_path.to_path_buf(),
+                    detail: e.to_string(),
+                })?
+        }
+    };
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
     Ok(Arc::new(config))
 }
 
 /// The crypto provider every palisade config uses.
-fn ring_provider() -> Arc<CryptoProvider> {
+pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -315,7 +351,7 @@ fn ring_provider() -> Arc<CryptoProvider> {
 ///
 /// Other sections (a key pasted into the same file, say) are skipped, as
 /// every PEM tool does; an empty result is an error.
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| pem_error(path, e))?;
@@ -328,7 +364,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 }
 
 /// Reads the first private key (PKCS#8, SEC1 or PKCS#1) from a PEM file.
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
         pem::Error::NoItemsFound => TlsError::NoPrivateKey {
             path: path.to_path_buf(),
@@ -337,7 +373,7 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
-fn pem_error(path: &Path, err: pem::Error) -> TlsError {
+pub(crate) fn pem_error(path: &Path, err: pem::Error) -> TlsError {
     match err {
         pem::Error::Io(source) => TlsError::Read {
             path: path.to_path_buf(),

@@ -21,6 +21,7 @@ use super::registry::{NoPermit, Permit};
 use super::{session, Shared};
 use crate::handshake::{self, Route};
 use crate::http;
+use crate::metrics::Outcome;
 
 type Tls = TlsStream<TcpStream>;
 
@@ -62,17 +63,21 @@ pub(crate) async fn serve(
     match result {
         Ok(Some((ws, identity))) => {
             if let Ok(permit) = permit {
+                shared.metrics.connection(Outcome::Accepted);
                 session::run(ws, shared, identity, peer, permit).await;
             }
         }
         Ok(None) => {}
         Err(Failure::Timeout) => {
+            shared.metrics.connection(Outcome::Timeout);
             log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
         }
         Err(Failure::Tls(e)) => {
+            shared.metrics.connection(Outcome::TlsFailed);
             log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
         }
         Err(Failure::Head(e)) => {
+            shared.metrics.connection(Outcome::BadRequest);
             log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
         }
         Err(Failure::Write(e)) => {
@@ -87,7 +92,9 @@ async fn handshake(
     peer: SocketAddr,
     no_permit: Option<NoPermit>,
 ) -> Result<Option<(WebSocketStream<Metered<Tls>>, crate::auth::Identity)>, Failure> {
-    let mut tls = shared.tls.accept(tcp).await.map_err(Failure::Tls)?;
+    // Read once: a reload during this handshake does not change it.
+    let material = shared.material();
+    let mut tls = material.tls.accept(tcp).await.map_err(Failure::Tls)?;
     tls.get_mut().1.set_buffer_limit(Some(TLS_SEND_BUFFER));
     let (head, leftover) = match http::read_head(&mut tls).await {
         Ok(read) => read,
@@ -100,8 +107,9 @@ async fn handshake(
             return Err(Failure::Head(e));
         }
     };
-    let route = handshake::route(&head, &shared.allowed_origins);
+    let route = handshake::route(&head, &material.allowed_origins);
     let refuse = |status: u16, reason: &str| {
+        shared.metrics.connection(Outcome::Refused(status));
         log::info!(
             "conn peer={} outcome=refused status={status} reason={reason} path={}",
             peer.ip(),
@@ -111,16 +119,14 @@ async fn handshake(
     };
     let upgrade = match route {
         Route::Page(asset) => {
+            shared.metrics.connection(Outcome::Http);
             let body = http::asset(asset.content_type, asset.body, crate::web::CACHE_CONTROL);
             respond(&mut tls, body).await?;
             return Ok(None);
         }
         Route::Health => {
-            respond(
-                &mut tls,
-                http::response(200, "text/plain; charset=utf-8", b"ok\n", &[]),
-            )
-            .await?;
+            shared.metrics.connection(Outcome::Http);
+            respond(&mut tls, super::ops::health(shared)).await?;
             return Ok(None);
         }
         _ if no_permit.is_some() => {
@@ -141,8 +147,11 @@ async fn handshake(
     let identity = match shared.verify_token(&upgrade.token) {
         Ok(identity) => identity,
         Err(e) => {
-            respond(&mut tls, refuse(401, e.reason())).await?;
+            // Counted before answering: a peer that saw its 401 also sees
+            // the ban it caused.
+            shared.alerts.auth_failure(peer.ip());
             if shared.bans.record_failure(peer.ip(), Instant::now()) == Recorded::Banned {
+                shared.metrics.ban_issued();
                 log::warn!(
                     "alert=ban-issued peer={} failures={} ban_seconds={}",
                     peer.ip(),
@@ -150,16 +159,22 @@ async fn handshake(
                     shared.limits.ban_seconds
                 );
             }
+            respond(&mut tls, refuse(401, e.reason())).await?;
             return Ok(None);
         }
     };
+    if material.subject_match && !super::ops::cert_names(&tls, &identity.user) {
+        let answer = refuse(403, super::ops::SUBJECT_MISMATCH);
+        respond(&mut tls, answer).await?;
+        return Ok(None);
+    }
     tls.write_all(&http::switching_protocols(&upgrade.accept))
         .await
         .map_err(Failure::Write)?;
     tls.flush().await.map_err(Failure::Write)?;
     let budget = 2 * shared.limits.max_message_bytes as usize + READ_SLACK;
     let ws = WebSocketStream::from_partially_read(
-        Metered::new(tls, budget),
+        Metered::new(tls, budget, std::sync::Arc::clone(&shared.metrics)),
         leftover,
         WsRole::Server,
         Some(shared.ws_config),

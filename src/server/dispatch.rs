@@ -70,6 +70,7 @@ impl Session {
             self.id,
             self.identity.user
         );
+        self.shared.metrics.error_frame(code);
         self.outbox.send(&ServerFrame::Error {
             id,
             code,
@@ -83,6 +84,11 @@ impl Session {
             );
             self.outbox.close(close::POLICY);
         }
+    }
+
+    /// The server's counters.
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
     }
 
     /// The server's limits.

@@ -115,7 +115,7 @@ impl Subscription {
             if missed > 0 {
                 return Some(HostEvent::Lagged { missed });
             }
-            let bytes = self.inbox.frames.recv().await.ok()?;
+            let bytes = self.inbox.frames.recv().await.ok()?.bytes;
             match decode_server(&bytes) {
                 Ok(ServerFrame::Message {
                     seq,

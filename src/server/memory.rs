@@ -19,9 +19,9 @@ pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// tungstenite's read buffer chunk (`WebSocketConfig::read_buffer_size`).
 pub(crate) const WS_READ_BUFFER: u64 = 4 * 1024;
-/// A queued frame's bookkeeping: the `Bytes` handle, channel slot and
-/// allocation header, besides its payload.
-const FRAME_OVERHEAD: u64 = 64;
+/// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
+/// (48 bytes), channel slot and allocation header, besides its payload.
+const FRAME_OVERHEAD: u64 = 96;
 /// A `Message` frame's header bytes besides the body (variant, room, seq,
 /// sender up to 64 bytes, timestamp, length prefixes).
 const MESSAGE_HEADER: u64 = 128;

@@ -11,9 +11,12 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use smol::io::{AsyncRead, AsyncWrite};
+
+use crate::metrics::Metrics;
 
 /// The marker inside the `io::Error` a [`Metered`] stream returns.
 #[derive(Debug)]
@@ -33,20 +36,23 @@ pub(crate) fn is_budget_error(e: &io::Error) -> bool {
         .is_some_and(|inner| inner.is::<BudgetExceeded>())
 }
 
-/// Counts bytes read since the last [`Metered::message_seen`].
+/// Counts bytes read since the last [`Metered::message_seen`] (and every
+/// byte both ways into the server's metrics).
 #[derive(Debug)]
 pub(crate) struct Metered<S> {
     inner: S,
     since_message: AtomicUsize,
     budget: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl<S> Metered<S> {
-    pub(crate) fn new(inner: S, budget: usize) -> Self {
+    pub(crate) fn new(inner: S, budget: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             inner,
             since_message: AtomicUsize::new(0),
             budget,
+            metrics,
         }
     }
 
@@ -68,6 +74,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = read {
             self.since_message.fetch_add(n, Ordering::Relaxed);
+            self.metrics.bytes_in(n);
         }
         read
     }
@@ -79,7 +86,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            self.metrics.bytes_out(n);
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -100,7 +111,7 @@ mod tests {
     fn reading_past_the_budget_fails_until_a_message_is_seen() {
         smol::block_on(async {
             let data = vec![0u8; 100];
-            let mut m = Metered::new(smol::io::Cursor::new(data), 10);
+            let mut m = Metered::new(smol::io::Cursor::new(data), 10, Arc::default());
             let mut buf = [0u8; 8];
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);

@@ -8,12 +8,16 @@
 //! its seq and fans it out into each member's [`outbox`], from which each
 //! member's session task writes it.
 
+mod alerts;
 mod bans;
 mod connection;
 mod dispatch;
 mod host;
+mod material;
 mod memory;
 mod metered;
+mod metrics_http;
+mod ops;
 mod outbox;
 mod ratelimit;
 mod registry;
@@ -24,22 +28,23 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
-use futures_rustls::TlsAcceptor;
 use smol::future::FutureExt;
 use smol::net::TcpListener;
 
-use crate::auth::{self, Identity, TokenError, Verifier};
+use crate::auth::{self, Identity, TokenError};
 use crate::config::{Config, LimitsConfig};
+use crate::metrics::Metrics;
 use crate::tls;
 
 pub use dispatch::MAX_ROOMS_PER_SESSION;
 pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
+pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
 
 /// Why a server could not be built from its configuration. The message is
@@ -81,9 +86,12 @@ impl std::error::Error for StartError {}
 /// in one process share nothing.
 pub(crate) struct Shared {
     pub(crate) limits: LimitsConfig,
-    pub(crate) allowed_origins: Vec<String>,
-    pub(crate) tls: TlsAcceptor,
-    pub(crate) verifier: Verifier,
+    /// Certificate, keys and origins; swapped by [`Server::reload`].
+    material: material::Current,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) alerts: alerts::Alerts,
+    /// Set when shutdown starts: `/healthz` answers 503.
+    pub(crate) draining: AtomicBool,
     pub(crate) ws_config: WebSocketConfig,
     pub(crate) rooms: rooms::Rooms,
     pub(crate) sessions: registry::Sessions,
@@ -107,15 +115,15 @@ impl fmt::Debug for Shared {
     }
 }
 
+/// How often `run` checks the certificate's expiry (`alert=cert-expiring`).
+const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Locks a mutex, carrying on if a thread panicked while holding it: every
 /// mutation of the server's tables is a single insert or remove, so the data
 /// stays sound, and one bad task must not take the whole server down.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-/// How long `run` waits for sessions to close after shutdown.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Connections past a cap that still get a TLS answer at once.
 const REFUSAL_SLOTS: u32 = 16;
@@ -125,7 +133,7 @@ impl Shared {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        self.verifier.verify(token, now)
+        self.material().verifier.verify(token, now)
     }
 }
 
@@ -133,6 +141,18 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct Server {
     shared: Arc<Shared>,
+}
+
+/// Validates `config` and checks its memory bound against the budget.
+fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
+    config.validate().map_err(StartError::Config)?;
+    let bound = MemoryBound::new(&config.limits);
+    if let Some(budget_mb) = config.limits.memory_budget_mb {
+        if bound.total_mib() > u64::from(budget_mb) {
+            return Err(StartError::OverBudget { bound, budget_mb });
+        }
+    }
+    Ok(bound)
 }
 
 /// The WebSocket layer's buffers, sized for small hosts: tungstenite's
@@ -157,35 +177,17 @@ impl Server {
     /// # Errors
     /// [`StartError`] naming the file and the problem.
     pub fn new(config: &Config) -> Result<Self, StartError> {
-        config.validate().map_err(StartError::Config)?;
-        let bound = MemoryBound::new(&config.limits);
+        let bound = check_budget(config)?;
         log::info!("limits: {bound}");
-        if let Some(budget_mb) = config.limits.memory_budget_mb {
-            if bound.total_mib() > u64::from(budget_mb) {
-                return Err(StartError::OverBudget { bound, budget_mb });
-            }
-        }
-        let tls_config =
-            tls::server_config(&config.tls.cert, &config.tls.key).map_err(StartError::Tls)?;
-        let keys = config
-            .auth
-            .public_keys
-            .iter()
-            .map(|path| auth::load_public_key_file(path))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StartError::Key)?;
-        let verifier = Verifier::new(
-            keys,
-            config.auth.audience.clone(),
-            config.auth.issuer.clone(),
-        );
+        let material = material::Material::load(config)?;
         let limits = config.limits;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
-                allowed_origins: config.allowed_origins.clone(),
-                tls: TlsAcceptor::from(tls_config),
-                verifier,
+                material: material::Current::new(material, config),
+                metrics: Arc::new(Metrics::default()),
+                alerts: alerts::Alerts::default(),
+                draining: AtomicBool::new(false),
                 ws_config: ws_config(&limits),
                 rooms: rooms::Rooms::new(
                     usize::from(limits.history),
@@ -205,7 +207,10 @@ impl Server {
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then
-    /// closes every session with 1001 and returns.
+    /// drains: stops accepting, answers `/healthz` with 503 on connections
+    /// still in their handshake, has every session write what is queued
+    /// and close with 1001, and returns once they are gone or
+    /// `limits.shutdown_timeout_s` has passed.
     ///
     /// # Errors
     /// Only errors of the listening socket itself; a failing connection is
@@ -236,12 +241,21 @@ impl Server {
                 self.accept(tcp, peer);
             }
         };
-        accept_loop.or(shutdown).await;
-        log::info!("shutting down: closing sessions with 1001");
+        let expiry_checks = async {
+            loop {
+                self.shared.material.check_expiry();
+                smol::Timer::after(EXPIRY_CHECK).await;
+            }
+        };
+        accept_loop.or(expiry_checks).or(shutdown).await;
+        drop(listener);
+        self.shared.draining.store(true, Ordering::Release);
+        log::info!("shutting down: draining sessions, then closing them with 1001");
         self.shared
             .sessions
             .close_all(crate::protocol::close::GOING_AWAY);
         // Give sessions a bounded moment to write their queues and the close.
+        let grace = std::time::Duration::from_secs(self.shared.limits.shutdown_timeout_s.into());
         let drained = async {
             while !self.shared.sessions.list().is_empty() {
                 smol::Timer::after(std::time::Duration::from_millis(20)).await;
@@ -249,7 +263,7 @@ impl Server {
         };
         drained
             .or(async {
-                smol::Timer::after(SHUTDOWN_GRACE).await;
+                smol::Timer::after(grace).await;
             })
             .await;
         Ok(())
@@ -262,11 +276,15 @@ impl Server {
         } else {
             shared.connections.acquire(peer.ip())
         };
-        if permit.is_err() {
+        if let Err(no) = permit {
+            if no != registry::NoPermit::Banned {
+                self.shared.alerts.cap_reached(no.label(), peer.ip());
+            }
             // At a cap: answer a few (cheaply bounded) and drop the rest
             // before spending any TLS work on them.
             if shared.refusing.fetch_add(1, Ordering::AcqRel) >= REFUSAL_SLOTS {
                 shared.refusing.fetch_sub(1, Ordering::AcqRel);
+                shared.metrics.connection(crate::metrics::Outcome::Dropped);
                 log::info!("conn peer={} outcome=dropped reason=at-capacity", peer.ip());
                 return;
             }

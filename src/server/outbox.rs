@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 use smol::channel::{Receiver, Sender, TrySendError};
@@ -16,17 +17,25 @@ use crate::protocol::{close, server_to_vec, ServerFrame};
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     session: u64,
-    frames: Sender<Bytes>,
+    frames: Sender<Queued>,
     control: Sender<u16>,
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
 }
 
+/// One queued frame. `published` is when a `Message` was accepted, so the
+/// session can measure delivery latency when it writes the frame.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) bytes: Bytes,
+    pub(crate) published: Option<Instant>,
+}
+
 /// The receiving side, owned by the session's task.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    pub(crate) frames: Receiver<Bytes>,
+    pub(crate) frames: Receiver<Queued>,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
     pub(crate) control: Receiver<u16>,
@@ -68,7 +77,12 @@ impl Outbox {
     /// session is gone, or its queue is full and it is now being closed
     /// with 4009.
     pub(crate) fn push(&self, frame: Bytes) -> bool {
-        match self.frames.try_send(frame) {
+        self.push_published(frame, None)
+    }
+
+    /// [`Outbox::push`] for a `Message` accepted at `published`.
+    pub(crate) fn push_published(&self, bytes: Bytes, published: Option<Instant>) -> bool {
+        match self.frames.try_send(Queued { bytes, published }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 match &self.missed {

@@ -23,6 +23,17 @@ pub(crate) enum NoPermit {
     Banned,
 }
 
+impl NoPermit {
+    /// The `reason=` of the cap alert.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::ServerFull => "server-full",
+            Self::IpFull => "ip-full",
+            Self::Banned => "banned",
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counts {
     total: u32,

@@ -52,9 +52,11 @@ impl Room {
         self.members.is_empty() && self.retained.is_empty()
     }
 
-    fn broadcast(&self, frame: &Bytes) {
+    /// Queues `frame` to every member; `published` marks a `Message` for
+    /// the delivery latency histogram.
+    fn broadcast(&self, frame: &Bytes, published: Option<Instant>) {
         for member in self.members.values() {
-            member.push(frame.clone());
+            member.push_published(frame.clone(), published);
         }
     }
 }
@@ -225,7 +227,7 @@ impl Rooms {
         if let Some((publisher, id)) = ack {
             publisher.send(&ServerFrame::Ack { id, seq });
         }
-        room.broadcast(&frame);
+        room.broadcast(&frame, Some(Instant::now()));
         if self.history > 0 {
             if room.retained.len() >= self.history {
                 room.retained.pop_front();
@@ -256,7 +258,7 @@ impl Rooms {
             room: name.clone(),
             seq,
         }));
-        room.broadcast(&frame);
+        room.broadcast(&frame, None);
         if !room.members.contains_key(&also.session()) {
             also.push(frame);
         }
@@ -295,7 +297,7 @@ mod tests {
 
     fn drain(inbox: &Inbox) -> Vec<ServerFrame> {
         std::iter::from_fn(|| inbox.frames.try_recv().ok())
-            .map(|b| decode_server(&b).unwrap())
+            .map(|q| decode_server(&q.bytes).unwrap())
             .collect()
     }
 

@@ -22,11 +22,12 @@ use smol::Timer;
 
 use super::dispatch::{After, Session};
 use super::metered::{is_budget_error, Metered};
-use super::outbox::{outbox, Inbox};
+use super::outbox::{outbox, Inbox, Queued};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::Shared;
 use crate::auth::Identity;
+use crate::metrics::Metrics;
 use crate::protocol::{close, decode_client};
 
 /// Frames written before one flush; bounds how long a burst delays reads
@@ -38,7 +39,7 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 enum Event {
     CloseRequested(u16),
-    Outbound(Bytes),
+    Outbound(Queued),
     Inbound(Option<Result<Message, WsError>>),
     Timer(Due),
 }
@@ -109,6 +110,10 @@ pub(crate) async fn run<S>(
     shared.sessions.remove(id);
     let code = match end {
         End::Close(code, reason) => {
+            if code == close::GOING_AWAY {
+                // Shutdown: what was queued before it is still delivered.
+                drain(&mut ws, &inbox, &shared.metrics, grace(&shared)).await;
+            }
             finish(&mut ws, code, reason).await;
             Some(code)
         }
@@ -125,6 +130,7 @@ pub(crate) async fn run<S>(
         }
     };
     drop(permit);
+    shared.session_closed(code, matches!(end, End::Close(..)));
     log::info!(
         "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
         peer.ip(),
@@ -199,13 +205,13 @@ where
             Event::Timer(Due::Idle) => return End::Close(close::IDLE, "idle timeout"),
             Event::Timer(Due::Ping) => {
                 clock.pinged = true;
-                if let Some(end) = write_batch(ws, Message::Ping(Bytes::new()), inbox).await {
+                if let Some(end) = write_batch(ws, None, inbox, session).await {
                     return end;
                 }
                 continue;
             }
             Event::Outbound(first) => {
-                if let Some(code) = write_batch(ws, Message::Binary(first), inbox).await {
+                if let Some(code) = write_batch(ws, Some(first), inbox, session).await {
                     return code;
                 }
                 continue;
@@ -223,6 +229,7 @@ where
         match message {
             Message::Binary(bytes) => match decode_client(&bytes) {
                 Ok(frame) => {
+                    session.metrics().frame_in(&frame);
                     if session.handle(frame) == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
@@ -246,30 +253,103 @@ where
     }
 }
 
-/// Writes `first` and whatever else is queued (up to a batch), then
-/// flushes; a close request during the write wins.
-async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Message, inbox: &Inbox) -> Option<End>
+/// How long a shutdown lets a session write its queue.
+fn grace(shared: &Shared) -> Duration {
+    Duration::from_secs(u64::from(shared.limits.shutdown_timeout_s))
+}
+
+/// Feeds one queued frame, counting it (and remembering when its
+/// `Message` was published, for the latency histogram).
+async fn feed_queued<S>(
+    ws: &mut WebSocketStream<S>,
+    q: Queued,
+    metrics: &Metrics,
+    published: &mut heapless::Vec<Instant, WRITE_BATCH>,
+) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    metrics.frame_out(&q.bytes);
+    if let Some(at) = q.published {
+        let _ = published.push(at);
+    }
+    ws.feed(Message::Binary(q.bytes)).await
+}
+
+/// Writes `first` (a ping when `None`) and whatever else is queued (up to a
+/// batch), then flushes; a close request during the write wins, except a
+/// shutdown's 1001, which lets the write finish first (bounded).
+async fn write_batch<S>(
+    ws: &mut WebSocketStream<S>,
+    first: Option<Queued>,
+    inbox: &Inbox,
+    session: &Session,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = session.metrics();
     let write = async {
-        ws.feed(first).await?;
+        let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+        match first {
+            Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
+            None => ws.feed(Message::Ping(Bytes::new())).await?,
+        }
         for _ in 1..WRITE_BATCH {
             match inbox.frames.try_recv() {
-                Ok(frame) => ws.feed(Message::Binary(frame)).await?,
+                Ok(q) => feed_queued(ws, q, metrics, &mut published).await?,
                 Err(_) => break,
             }
         }
-        ws.flush().await
+        ws.flush().await?;
+        let now = Instant::now();
+        for at in published {
+            metrics.delivered(now.saturating_duration_since(at));
+        }
+        Ok(())
     };
-    let result = async { Ok(write.await) }
+    let mut write = std::pin::pin!(write);
+    let result = async { Ok((&mut write).await) }
         .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
         .await;
     match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(end_for_error(&e)),
+        Err(close::GOING_AWAY) => {
+            let linger = Duration::from_secs(u64::from(session.limits().shutdown_timeout_s));
+            let _ = write
+                .or(async {
+                    Timer::after(linger).await;
+                    Ok(())
+                })
+                .await;
+            Some(End::Close(close::GOING_AWAY, reason_for(close::GOING_AWAY)))
+        }
         Err(code) => Some(End::Close(code, reason_for(code))),
     }
+}
+
+/// Writes everything still queued (shutdown), within `grace`.
+async fn drain<S>(ws: &mut WebSocketStream<S>, inbox: &Inbox, metrics: &Metrics, grace: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let write = async {
+        while let Ok(q) = inbox.frames.try_recv() {
+            let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+            feed_queued(ws, q, metrics, &mut published).await?;
+            for at in published {
+                metrics.delivered(at.elapsed());
+            }
+        }
+        ws.flush().await
+    };
+    let _ = write
+        .or(async {
+            Timer::after(grace).await;
+            Ok(())
+        })
+        .await;
 }
 
 fn end_for_error(e: &WsError) -> End {

@@ -1,0 +1,200 @@
+//! What a reload replaces: the TLS acceptor (certificate, key, client CA,
+//! CRL), the token verifier and the Origin allowlist.
+//!
+//! The server holds them as one `Arc<Material>` behind a lock; each
+//! connection reads it once when it is accepted and keeps that `Arc` for its
+//! handshake. A reload builds a whole new `Material` first and swaps it in
+//! only if every file loaded, so a bad file never leaves the server half
+//! reloaded: established sessions keep going either way, and new
+//! connections get the new material from the swap on.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_rustls::TlsAcceptor;
+
+use super::{Server, Shared, StartError};
+use crate::auth::{self, Verifier};
+use crate::config::Config;
+use crate::tls;
+
+/// A certificate expiring within this many days raises `alert=cert-expiring`.
+pub(crate) const CERT_WARN_DAYS: u64 = 14;
+
+/// Everything a reload swaps.
+pub(crate) struct Material {
+    pub(crate) tls: TlsAcceptor,
+    pub(crate) verifier: Verifier,
+    pub(crate) allowed_origins: Vec<String>,
+    /// `tls.require_cert_subject_match`.
+    pub(crate) subject_match: bool,
+    /// The served leaf's `notAfter`, Unix seconds.
+    pub(crate) cert_not_after: Option<u64>,
+}
+
+impl Material {
+    /// Loads every file `config` names.
+    pub(crate) fn load(config: &Config) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let t = &config.tls;
+        let tls_config = match &t.client_ca {
+            Some(ca) => tls::server_config_with_client_ca(&t.cert, &t.key, ca, t.crl.as_deref()),
+            None => tls::server_config(&t.cert, &t.key),
+        }
+        .map_err(StartError::Tls)?;
+        let keys = config
+            .auth
+            .public_keys
+            .iter()
+            .map(|path| auth::load_public_key_file(path))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Key)?;
+        let verifier = Verifier::new(
+            keys,
+            config.auth.audience.clone(),
+            config.auth.issuer.clone(),
+        );
+        let cert_not_after = tls::read_certs(&t.cert)
+            .ok()
+            .and_then(|chain| tls::x509::parse(chain.first()?).ok())
+            .map(|info| info.not_after);
+        Ok(Self {
+            tls: TlsAcceptor::from(tls_config),
+            verifier,
+            allowed_origins: config.allowed_origins.clone(),
+            subject_match: t.require_cert_subject_match,
+            cert_not_after,
+        })
+    }
+
+    /// Logs `alert=cert-expiring` when the certificate expires within
+    /// [`CERT_WARN_DAYS`] (or has expired).
+    pub(crate) fn check_expiry(&self, cert: &std::path::Path) {
+        let Some(not_after) = self.cert_not_after else {
+            return;
+        };
+        let now = unix_now();
+        let left = not_after.saturating_sub(now);
+        if left < CERT_WARN_DAYS * 86_400 {
+            log::warn!(
+                "alert=cert-expiring file={} not_after={not_after} days_left={}",
+                cert.display(),
+                left / 86_400
+            );
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The lock holding the current material.
+pub(crate) struct Current {
+    material: RwLock<Arc<Material>>,
+    /// The certificate file, for expiry alerts.
+    cert_path: RwLock<std::path::PathBuf>,
+}
+
+impl Current {
+    pub(crate) fn new(material: Material, config: &Config) -> Self {
+        Self {
+            material: RwLock::new(Arc::new(material)),
+            cert_path: RwLock::new(config.tls.cert.clone()),
+        }
+    }
+
+    /// The material new connections use now.
+    pub(crate) fn get(&self) -> Arc<Material> {
+        Arc::clone(&self.material.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn set(&self, material: Material, config: &Config) {
+        *self
+            .material
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(material);
+        *self
+            .cert_path
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = config.tls.cert.clone();
+    }
+
+    /// Raises `alert=cert-expiring` if due (at start, daily, after reload).
+    pub(crate) fn check_expiry(&self) {
+        let path = self
+            .cert_path
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        self.get().check_expiry(&path);
+    }
+}
+
+impl Shared {
+    /// The material for a new connection.
+    pub(crate) fn material(&self) -> Arc<Material> {
+        self.material.get()
+    }
+}
+
+impl Server {
+    /// Re-reads the certificate chain and key, the client CA and CRL, the
+    /// token public keys and the Origin allowlist from `config`. New
+    /// connections use them; established sessions continue untouched.
+    /// Limits and listen addresses are not reloaded (restart for those).
+    ///
+    /// # Errors
+    /// The first file that cannot be used; the old material stays in
+    /// place, and `alert=reload-failed` is logged with the reason.
+    pub fn reload(&self, config: &Config) -> Result<(), StartError> {
+        match Material::load(config) {
+            Ok(material) => {
+                self.shared.material.set(material, config);
+                self.shared.metrics.reload(true);
+                if config.limits != self.shared.limits {
+                    log::warn!("reload: [limits] changed; limits apply only after a restart");
+                }
+                log::info!("reload: certificate, keys and origins reloaded");
+                self.shared.material.check_expiry();
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.metrics.reload(false);
+                log::warn!("alert=reload-failed error={e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
+    /// the binary); a file that does not parse fails the reload the same
+    /// way, with `alert=reload-failed`.
+    ///
+    /// # Errors
+    /// The one-line reason, already logged.
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), String> {
+        match Config::from_file(path) {
+            Ok(config) => self.reload(&config).map_err(|e| e.to_string()),
+            Err(e) => {
+                self.shared.metrics.reload(false);
+                log::warn!("alert=reload-failed error={e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Checks a configuration the way [`Server::new`] would (every file
+    /// loaded, the memory budget), without starting anything; returns the
+    /// memory bound. `palisade check-config` prints it.
+    ///
+    /// # Errors
+    /// As [`Server::new`].
+    pub fn check(config: &Config) -> Result<super::MemoryBound, StartError> {
+        let bound = super::check_budget(config)?;
+        Material::load(config)?;
+        Ok(bound)
+    }
+}

@@ -1,0 +1,339 @@
+//! Operating a server: metrics scraped over HTTP after a scripted session,
+//! reload swapping the served certificate, token key rotation, and
+//! `/healthz` during a drain. Real TLS on 127.0.0.1:0, every wait bounded.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::{bounded, frame, room, status_of, within, TestServer, AUDIENCE};
+use futures_rustls::TlsConnector;
+use palisade::auth::{self, TokenRequest};
+use palisade::certgen::{DevPki, LeafOptions};
+use palisade::client::ClientError;
+use palisade::config::Config;
+use palisade::metrics::Outcome;
+use palisade::protocol::{Body, ClientFrame, ErrorCode, Role, ServerFrame};
+use palisade::server::Server;
+use rustls::pki_types::ServerName;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+
+/// The configuration `TestServer` starts from, with `public_keys` listed.
+fn config(dir: &Path, public_keys: &[&str]) -> Config {
+    let keys: Vec<String> = public_keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+         [auth]\npublic_keys = [{}]\naudience = \"{AUDIENCE}\"\n",
+        keys.join(", ")
+    );
+    Config::from_toml(&text, dir).unwrap()
+}
+
+/// Serves `/metrics` for `server` on a fresh loopback port.
+fn metrics_listener(server: &Server) -> SocketAddr {
+    let listener = smol::block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = server.clone();
+    std::thread::spawn(move || smol::block_on(server.serve_metrics(listener)));
+    addr
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    bounded(tcp.read_to_string(&mut out)).await.unwrap();
+    out
+}
+
+/// The value of the sample `series` (name and labels, exactly as written).
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    bounded(async {
+        while !done() {
+            smol::Timer::after(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+#[test]
+fn metrics_count_a_scripted_session_exactly() {
+    let server = TestServer::start();
+    let metrics = metrics_listener(&server.server);
+    within(async {
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        let lobby = room("lobby");
+        alice
+            .send(&ClientFrame::Join {
+                room: lobby.clone(),
+                since: None,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Joined { .. }
+        ));
+        let body = Body::Text("hi".into());
+        let publish = ClientFrame::Publish {
+            id: 1,
+            room: lobby.clone(),
+            body,
+        };
+        alice.send(&publish).await.unwrap();
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Ack { id: 1, .. }
+        ));
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Message { .. }
+        ));
+        alice
+            .send(&ClientFrame::Leave {
+                room: room("elsewhere"),
+            })
+            .await
+            .unwrap();
+        let error = frame(&mut alice).await;
+        assert!(matches!(
+            error,
+            ServerFrame::Error {
+                code: ErrorCode::NotJoined,
+                ..
+            }
+        ));
+        let refused = server
+            .try_connect(server.connect_opts("v4.public.nope"))
+            .await;
+        assert!(
+            matches!(refused, Err(ClientError::Refused { status: 401, .. })),
+            "{refused:?}"
+        );
+        let health = server
+            .raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        assert_eq!(status_of(&health), 200);
+        alice.close().await.unwrap();
+        wait_until(|| server.server.metrics().gauges.sessions_open == 0).await;
+
+        let response = http_get(metrics, "/metrics").await;
+        assert_eq!(status_of(&response), 200, "{response}");
+        assert!(
+            response.contains("Content-Type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        let text = response.split_once("\r\n\r\n").unwrap().1;
+        for (series, want) in [
+            ("palisade_connections_total{outcome=\"accepted\"}", 1),
+            ("palisade_connections_total{outcome=\"http\"}", 1),
+            (
+                "palisade_connections_total{outcome=\"refused\",status=\"401\"}",
+                1,
+            ),
+            (
+                "palisade_connections_total{outcome=\"refused\",status=\"403\"}",
+                0,
+            ),
+            ("palisade_connections_total{outcome=\"tls_failed\"}", 0),
+            ("palisade_tls_handshake_failures_total", 0),
+            ("palisade_frames_in_total{type=\"join\"}", 1),
+            ("palisade_frames_in_total{type=\"publish\"}", 1),
+            ("palisade_frames_in_total{type=\"leave\"}", 1),
+            ("palisade_frames_in_total{type=\"reauth\"}", 0),
+            ("palisade_frames_out_total{type=\"welcome\"}", 1),
+            ("palisade_frames_out_total{type=\"joined\"}", 1),
+            ("palisade_frames_out_total{type=\"ack\"}", 1),
+            ("palisade_frames_out_total{type=\"message\"}", 1),
+            ("palisade_frames_out_total{type=\"error\"}", 1),
+            ("palisade_error_frames_total{code=\"not_joined\"}", 1),
+            ("palisade_error_frames_total{code=\"forbidden\"}", 0),
+            ("palisade_closes_total{code=\"none\",by=\"peer\"}", 1),
+            ("palisade_closes_total{code=\"1001\",by=\"server\"}", 0),
+            ("palisade_rate_limited_total", 0),
+            ("palisade_evictions_total", 0),
+            ("palisade_bans_active", 0),
+            ("palisade_sessions_open", 0),
+            // The room retains the message, so it stays.
+            ("palisade_rooms", 1),
+            ("palisade_delivery_latency_seconds_count", 1),
+            ("palisade_delivery_latency_seconds_bucket{le=\"+Inf\"}", 1),
+        ] {
+            assert_eq!(sample(text, series), want, "{series}");
+        }
+        assert!(sample(text, "palisade_bytes_in_total") > 0);
+        assert!(sample(text, "palisade_bytes_out_total") > 0);
+        assert!(sample(text, "process_resident_memory_bytes") > 0);
+        assert!(sample(text, "process_open_fds") > 0);
+        let snapshot = server.server.metrics();
+        assert_eq!(snapshot.connections(Outcome::Accepted), 1);
+        assert_eq!(snapshot.frames_out("message"), 1);
+        assert_eq!(status_of(&http_get(metrics, "/other").await), 404);
+    });
+}
+
+#[test]
+fn two_servers_count_separately() {
+    let a = TestServer::start();
+    let b = TestServer::start();
+    within(async {
+        let _ = a.connect(&a.member("alice")).await;
+    });
+    assert_eq!(a.server.metrics().connections(Outcome::Accepted), 1);
+    assert_eq!(b.server.metrics().connections(Outcome::Accepted), 0);
+}
+
+/// The serial of the certificate the server presents now.
+async fn served_serial(server: &TestServer) -> u64 {
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = TlsConnector::from(server.tls.clone())
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let leaf = &tls.get_ref().1.peer_certificates().unwrap()[0];
+    palisade::tls::x509::parse(leaf)
+        .unwrap()
+        .serial_u64()
+        .unwrap()
+}
+
+#[test]
+fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
+    let pki: Arc<Mutex<Option<DevPki>>> = Arc::default();
+    let keep = Arc::clone(&pki);
+    let server = TestServer::start_with(move |config| {
+        // Replace the generated PKI with one whose leaf has serial 1001.
+        let dir = config.tls.cert.parent().unwrap().to_path_buf();
+        let first = LeafOptions {
+            serial: Some(1001),
+            ..LeafOptions::default()
+        };
+        let generated = DevPki::generate_with(&first).unwrap();
+        std::fs::write(dir.join("ca.pem"), &generated.ca_cert_pem).unwrap();
+        std::fs::write(dir.join("server.pem"), &generated.cert_pem).unwrap();
+        std::fs::write(dir.join("server.key"), &generated.key_pem).unwrap();
+        *keep.lock().unwrap() = Some(generated);
+    });
+    let pki = pki.lock().unwrap().take().unwrap();
+    within(async {
+        assert_eq!(served_serial(&server).await, 1001);
+        let (mut established, _) = server.connect(&server.member("alice")).await;
+
+        let second = pki.issue_leaf(&LeafOptions {
+            serial: Some(1002),
+            ..LeafOptions::default()
+        });
+        let second = second.unwrap();
+        std::fs::write(server.dir.join("server.pem"), &second.cert_pem).unwrap();
+        std::fs::write(server.dir.join("server.key"), &second.key_pem).unwrap();
+        let config = config(&server.dir, &["token.public"]);
+        server.server.reload(&config).unwrap();
+        assert_eq!(served_serial(&server).await, 1002);
+
+        // A key that does not match: refused, the old material stays.
+        let third = pki.issue_leaf(&LeafOptions::default()).unwrap();
+        std::fs::write(server.dir.join("server.key"), &third.key_pem).unwrap();
+        let err = server.server.reload(&config).unwrap_err().to_string();
+        assert!(err.contains("server.key"), "{err}");
+        assert_eq!(served_serial(&server).await, 1002);
+        assert_eq!(server.server.metrics().reloads(), (1, 1));
+
+        // The session from before the reloads is still served.
+        let join = ClientFrame::Join {
+            room: room("r"),
+            since: None,
+        };
+        established.send(&join).await.unwrap();
+        assert!(matches!(
+            frame(&mut established).await,
+            ServerFrame::Joined { .. }
+        ));
+    });
+}
+
+fn mint(secret: &auth::SecretKey, sub: &str) -> String {
+    let request = TokenRequest {
+        sub: sub.to_owned(),
+        role: Role::Member,
+        rooms: vec!["*".into()],
+        ttl_secs: 600,
+        audience: AUDIENCE.to_owned(),
+        issuer: None,
+    };
+    auth::mint(secret, &request, common::now()).unwrap()
+}
+
+#[test]
+fn token_keys_rotate_through_reloads() {
+    let server = TestServer::start();
+    let new_dir = server.dir.join("new");
+    auth::write_keypair(&new_dir).unwrap();
+    let new_secret = auth::load_secret_key_file(&new_dir.join("token.secret")).unwrap();
+    within(async {
+        let old_token = server.member("alice");
+        let new_token = mint(&new_secret, "alice");
+        let refused = server.try_connect(server.connect_opts(&new_token)).await;
+        assert!(matches!(
+            refused,
+            Err(ClientError::Refused { status: 401, .. })
+        ));
+
+        // Add the new key: both tokens work.
+        let both = config(&server.dir, &["token.public", "new/token.public"]);
+        server.server.reload(&both).unwrap();
+        let (mut established, _) = server.connect(&old_token).await;
+        let _ = server.connect(&new_token).await;
+
+        // Remove the old key: old tokens are refused, new ones accepted.
+        server
+            .server
+            .reload(&config(&server.dir, &["new/token.public"]))
+            .unwrap();
+        let refused = server.try_connect(server.connect_opts(&old_token)).await;
+        assert!(
+            matches!(refused, Err(ClientError::Refused { status: 401, .. })),
+            "{refused:?}"
+        );
+        let _ = server.connect(&new_token).await;
+
+        // A session opened with the old key continues until it ends.
+        let join = ClientFrame::Join {
+            room: room("r"),
+            since: None,
+        };
+        established.send(&join).await.unwrap();
+        assert!(matches!(
+            frame(&mut established).await,
+            ServerFrame::Joined { .. }
+        ));
+    });
+}
+
+#[test]
+fn healthz_answers_503_while_draining() {
+    let mut server = TestServer::start();
+    let mut tls = within(server.tls_from([127, 0, 0, 1]));
+    // The handshake is under way (TLS done, no head yet) when the drain starts.
+    server.stop();
+    within(async {
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        let _ = bounded(tls.read_to_string(&mut out)).await;
+        assert_eq!(status_of(&out), 503, "{out}");
+        assert!(out.ends_with("draining\n"), "{out}");
+    });
+}

@@ -1,0 +1,223 @@
+//! The binary under signals: SIGTERM drains (sessions close with 1001) and
+//! exits 0; SIGHUP reloads; `check-config` validates without starting.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{close_code, frame, room, within, AUDIENCE};
+use palisade::auth::{self, TokenRequest};
+use palisade::client::{Client, Connect};
+use palisade::protocol::{ClientFrame, Role, ServerFrame};
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("palisade-sig-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    palisade::certgen::write_dev_pki(&dir).unwrap();
+    auth::write_keypair(&dir).unwrap();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+         [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n\
+         [limits]\nshutdown_timeout_s = 5\n"
+    );
+    std::fs::write(dir.join("palisade.toml"), config).unwrap();
+    dir
+}
+
+/// A running `palisade serve` and its stderr lines.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    port: u16,
+}
+
+impl Running {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["serve", "--config"])
+            .arg(dir.join("palisade.toml"))
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut running = Self {
+            child,
+            lines,
+            port: 0,
+        };
+        let line = running.wait_for("(wss)");
+        let addr = line.split("listening on ").nth(1).unwrap();
+        let addr = addr.split_whitespace().next().unwrap();
+        running.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        running
+    }
+
+    /// The first stderr line containing `needle`, within the test bound.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + common::STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("no stderr line containing {needle:?}");
+            });
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + common::STEP;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(dir: &Path, port: u16) -> Client {
+    let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
+    let request = TokenRequest {
+        sub: "alice".into(),
+        role: Role::Member,
+        rooms: vec!["*".into()],
+        ttl_secs: 600,
+        audience: AUDIENCE.into(),
+        issuer: None,
+    };
+    let token = auth::mint(&secret, &request, common::now()).unwrap();
+    let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
+    let url = format!("wss://localhost:{port}/ws");
+    let mut client = common::bounded(Client::connect(Connect::new(&url, tls, &token)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        frame(&mut client).await,
+        ServerFrame::Welcome { .. }
+    ));
+    client
+}
+
+#[test]
+fn sigterm_closes_sessions_with_1001_and_exits_0() {
+    let dir = dir("term");
+    let mut server = Running::start(&dir);
+    within(async {
+        let mut client = connect(&dir, server.port).await;
+        let join = ClientFrame::Join {
+            room: room("lobby"),
+            since: None,
+        };
+        client.send(&join).await.unwrap();
+        assert!(matches!(
+            frame(&mut client).await,
+            ServerFrame::Joined { .. }
+        ));
+        server.signal("TERM");
+        assert_eq!(close_code(&mut client).await, 1001);
+    });
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_file_logs_reload_failed() {
+    let dir = dir("hup");
+    let server = Running::start(&dir);
+    server.signal("HUP");
+    server.wait_for("reloaded");
+    std::fs::write(dir.join("server.key"), "not a key").unwrap();
+    server.signal("HUP");
+    let line = server.wait_for("alert=reload-failed");
+    assert!(line.contains("server.key"), "{line}");
+    // Still serving with the old material.
+    within(async {
+        let client = connect(&dir, server.port).await;
+        client.close().await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_config_prints_one_ok_line_or_exits_2() {
+    let dir = dir("check");
+    let config = dir.join("palisade.toml");
+    let bin = env!("CARGO_BIN_EXE_palisade");
+    let out = Command::new(bin)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("ok: ") && stdout.contains("MiB"),
+        "{stdout}"
+    );
+    std::fs::write(dir.join("token.public"), "k4.public.garbage").unwrap();
+    let out = Command::new(bin)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("token.public"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_certificate_expiring_within_14_days_raises_cert_expiring_at_start() {
+    let dir = dir("expiring");
+    let soon = palisade::certgen::LeafOptions {
+        not_after: std::time::SystemTime::now() + Duration::from_secs(5 * 86_400),
+        ..palisade::certgen::LeafOptions::default()
+    };
+    let pki = palisade::certgen::DevPki::generate_with(&soon).unwrap();
+    std::fs::write(dir.join("server.pem"), &pki.cert_pem).unwrap();
+    std::fs::write(dir.join("server.key"), &pki.key_pem).unwrap();
+    let server = Running::start(&dir);
+    let line = server.wait_for("alert=cert-expiring");
+    // Five days less the seconds since the certificate was made.
+    assert!(
+        line.contains("days_left=4") || line.contains("days_left=5"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
