@@ -641,16 +641,20 @@ async fn fanout(args: &Args) -> Result<String, String> {
             })
         })
         .collect();
+    let mut open = Vec::new();
     for p in publishers {
-        p.await;
+        open.push(p.await);
     }
     let published = counters.published.load(Ordering::Relaxed);
+    let publish_secs = start.elapsed().as_secs_f64();
     let expected = published * args.members as u64;
-    // Drain: wait for every delivery, or for arrivals to stop for 3 s.
+    // Drain: wait for every delivery, or for arrivals to stop for 3 s, or
+    // 30 s at most.
     let mut last = (counters.delivered.load(Ordering::Relaxed), Instant::now());
+    let drain_end = Instant::now() + Duration::from_secs(30);
     loop {
         let now = counters.delivered.load(Ordering::Relaxed);
-        if now >= expected {
+        if now >= expected || Instant::now() > drain_end {
             break;
         }
         if now != last.0 {
@@ -661,6 +665,7 @@ async fn fanout(args: &Args) -> Result<String, String> {
         Timer::after(Duration::from_millis(20)).await;
     }
     let after = sample(args.server_pid);
+    drop(open);
     drop(stop_tx);
     let mut latencies = Vec::new();
     let mut closed_early = 0u64;
@@ -682,6 +687,7 @@ async fn fanout(args: &Args) -> Result<String, String> {
         "window": args.window,
         "body": args.body,
         "published": published,
+        "publish_rate": round(published as f64 / publish_secs, 1),
         "refused": counters.refused.load(Ordering::Relaxed),
         "delivered": delivered,
         "lost": expected.saturating_sub(delivered),
@@ -840,6 +846,10 @@ async fn member(
 
 /// A publisher: publishes for `duration` seconds at `rate`/s, or with rate
 /// 0 as fast as a window of `window` messages not yet echoed back allows.
+/// Returns the connection, which must stay open until the members have
+/// drained: closing it with echoes still unread makes the kernel answer
+/// the server's writes with a reset, which discards the publishes the
+/// server has not read yet.
 #[allow(clippy::too_many_arguments)]
 async fn publisher(
     ws: Ws,
@@ -850,16 +860,14 @@ async fn publisher(
     rate: f64,
     window: usize,
     duration: f64,
-) {
+) -> (Option<Tx>, smol::Task<()>) {
     let (tx, rx) = ws.split();
     // One credit per message in flight: the sender takes one, the reader
     // returns it when the publisher's own copy comes back.
     let (credit_tx, credit_rx) = smol::channel::bounded::<()>(window);
     let reader = smol::spawn(echo_reader(rx, target, id, credit_rx, counters.clone()));
-    publish_loop(tx, target, id, &counters, body, rate, &credit_tx, duration).await;
-    // Leave the reader to drain a little while the members catch up.
-    Timer::after(Duration::from_millis(100)).await;
-    drop(reader);
+    let tx = publish_loop(tx, target, id, &counters, body, rate, &credit_tx, duration).await;
+    (tx, reader)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -872,7 +880,7 @@ async fn publish_loop(
     rate: f64,
     credit: &smol::channel::Sender<()>,
     duration: f64,
-) {
+) -> Option<Tx> {
     let room = RoomName::new(ROOM).expect("valid room name");
     let end = Instant::now() + Duration::from_secs_f64(duration);
     let mut ticks = (rate > 0.0).then(|| Timer::interval(Duration::from_secs_f64(1.0 / rate)));
@@ -910,10 +918,11 @@ async fn publish_loop(
             Target::Mqtt => mqtt::publish(ROOM, &bytes),
         };
         if tx.send(Message::Binary(message.into())).await.is_err() {
-            break;
+            return None;
         }
         counters.published.fetch_add(1, Ordering::Relaxed);
     }
+    Some(tx)
 }
 
 /// The publisher's own reader: returns a credit per own message echoed,
