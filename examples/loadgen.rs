@@ -519,7 +519,7 @@ async fn idle(args: &Args) -> Result<String, String> {
         "connect_secs": round(connect_secs, 3),
         "rss_before_kib": before.rss_kib,
         "rss_held_kib": held.rss_kib,
-        "bytes_per_session": if open > 0 { grown * 1024 / open } else { 0 },
+        "bytes_per_session": (grown * 1024).checked_div(open).unwrap_or(0),
     })
     .to_string())
 }

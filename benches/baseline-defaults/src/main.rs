@@ -97,9 +97,8 @@ async fn connection(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let _ = tcp.set_nodelay(true);
     let tls = acceptor.accept(tcp).await?;
-    let callback = |request: &Request, response: Response| {
-        check_token(&verifier, request).map(|()| response)
-    };
+    let callback =
+        |request: &Request, response: Response| check_token(&verifier, request).map(|()| response);
     let ws = async_tungstenite::accept_hdr_async(tls, callback).await?;
     let (mut sink, mut stream) = ws.split();
     let (tx, rx) = smol::channel::unbounded();
