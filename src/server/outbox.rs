@@ -1,15 +1,21 @@
 //! A session's outbound queue: the only way frames reach a peer.
 //!
-//! Publishers never wait on a reader: [`Outbox::push`] is `try_send` on a
-//! bounded channel, and a full queue is the signal to evict the session
-//! with 4009 (smol's chat-server example and mini-redis do the same).
+//! Publishers never wait on a reader: [`Outbox::push`] never blocks, and a
+//! full queue is the signal to evict the session with 4009 (smol's
+//! chat-server example and mini-redis do the same).
+//!
+//! The channel itself is unbounded and the limit is checked on its length:
+//! a bounded channel reserves every slot up front (about 40 bytes each, for
+//! every idle session), while this one allocates only for frames actually
+//! waiting. Two publishers racing past the check can overshoot the limit by
+//! one frame each, which the memory bound allows for.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
-use smol::channel::{Receiver, Sender, TrySendError};
+use smol::channel::{Receiver, Sender};
 
 use crate::protocol::{close, server_to_vec, ServerFrame};
 
@@ -18,6 +24,7 @@ use crate::protocol::{close, server_to_vec, ServerFrame};
 pub(crate) struct Outbox {
     session: u64,
     frames: Sender<Queued>,
+    capacity: usize,
     control: Sender<u16>,
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
@@ -43,12 +50,13 @@ pub(crate) struct Inbox {
 
 /// Makes a session's queue holding at most `capacity` frames.
 pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
-    let (frames_tx, frames_rx) = smol::channel::bounded(capacity.max(1));
+    let (frames_tx, frames_rx) = smol::channel::unbounded();
     let (control_tx, control_rx) = smol::channel::bounded(1);
     (
         Outbox {
             session,
             frames: frames_tx,
+            capacity: capacity.max(1),
             control: control_tx,
             missed: None,
         },
@@ -82,19 +90,16 @@ impl Outbox {
 
     /// [`Outbox::push`] for a `Message` accepted at `published`.
     pub(crate) fn push_published(&self, bytes: Bytes, published: Option<Instant>) -> bool {
-        match self.frames.try_send(Queued { bytes, published }) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                match &self.missed {
-                    Some(missed) => {
-                        missed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    None => self.close(close::TOO_SLOW),
+        if self.frames.len() >= self.capacity {
+            match &self.missed {
+                Some(missed) => {
+                    missed.fetch_add(1, Ordering::Relaxed);
                 }
-                false
+                None => self.close(close::TOO_SLOW),
             }
-            Err(TrySendError::Closed(_)) => false,
+            return false;
         }
+        self.frames.try_send(Queued { bytes, published }).is_ok()
     }
 
     /// Encodes and queues one frame (see [`Outbox::push`]).

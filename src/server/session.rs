@@ -183,8 +183,15 @@ where
     };
     let mut frame_budget =
         TokenBucket::new(limits.frames_per_sec, limits.frames_per_sec, Instant::now());
+    let (first_at, _) = clock.next();
+    let mut timer = Timer::at(first_at);
+    let mut armed = first_at;
     loop {
         let (at, due) = clock.next();
+        if at != armed {
+            timer.set_at(at);
+            armed = at;
+        }
         let event =
             async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
                 .or(async {
@@ -195,7 +202,7 @@ where
                 })
                 .or(async { Event::Inbound(ws.next().await) })
                 .or(async {
-                    Timer::at(at).await;
+                    (&mut timer).await;
                     Event::Timer(due)
                 })
                 .await;
