@@ -8,7 +8,7 @@ use std::fmt;
 
 use super::bans::{BAN_ENTRY_BYTES, BAN_TABLE_CAPACITY};
 use super::connection::{READ_SLACK, TLS_SEND_BUFFER};
-use super::session::WRITE_BATCH;
+use super::session::WRITE_BATCH_BYTES;
 use crate::config::LimitsConfig;
 
 /// rustls connection state besides the outgoing buffer: the incoming record
@@ -56,7 +56,7 @@ impl MemoryBound {
             + 2 * message
             + READ_SLACK as u64
             // One write batch inside tungstenite.
-            + WRITE_BATCH as u64 * frame
+            + WRITE_BATCH_BYTES as u64 + frame
             // The outbound queue, assuming every frame in it is distinct.
             + u64::from(limits.outbound_queue) * (frame + FRAME_OVERHEAD)
             + TASK_BYTES

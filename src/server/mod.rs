@@ -163,9 +163,10 @@ fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let largest_frame = limits.max_body as usize + 256;
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = memory::WS_READ_BUFFER as usize;
-    c.write_buffer_size = 0;
+    // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
+    c.write_buffer_size = session::WRITE_BATCH_BYTES + largest_frame;
     // Our queue is the backpressure; this only bounds one write batch.
-    c.max_write_buffer_size = session::WRITE_BATCH * largest_frame;
+    c.max_write_buffer_size = session::WRITE_BATCH_BYTES + 2 * largest_frame;
     c.max_message_size = Some(max);
     c.max_frame_size = Some(max);
     c

@@ -30,9 +30,14 @@ use crate::auth::Identity;
 use crate::metrics::Metrics;
 use crate::protocol::{close, decode_client};
 
-/// Frames written before one flush; bounds how long a burst delays reads
-/// and how much tungstenite buffers (see `memory.rs`).
-pub(crate) const WRITE_BATCH: usize = 8;
+/// Most frames written before one flush; bounds how long a burst delays
+/// reads.
+pub(crate) const WRITE_BATCH: usize = 32;
+/// Bytes after which a batch stops taking frames. tungstenite buffers the
+/// batch (`write_buffer_size`) and the flush hands it to rustls in one go:
+/// one TLS record and one write(2) for many small frames, instead of one
+/// each. A batch therefore holds at most this plus one frame (`memory.rs`).
+pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
 /// How long to wait for the peer's close reply (and to let our close frame
 /// reach it) before dropping the connection.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -302,9 +307,16 @@ where
             Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
             None => ws.feed(Message::Ping(Bytes::new())).await?,
         }
+        let mut bytes = 0;
         for _ in 1..WRITE_BATCH {
+            if bytes >= WRITE_BATCH_BYTES {
+                break;
+            }
             match inbox.frames.try_recv() {
-                Ok(q) => feed_queued(ws, q, metrics, &mut published).await?,
+                Ok(q) => {
+                    bytes += q.bytes.len();
+                    feed_queued(ws, q, metrics, &mut published).await?;
+                }
                 Err(_) => break,
             }
         }
