@@ -18,7 +18,12 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
 
-scratch="${FUZZ_SCRATCH:-$(mktemp -d)}"
+if [ -n "${FUZZ_SCRATCH:-}" ]; then
+    scratch="$FUZZ_SCRATCH"
+else
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+fi
 cargo +nightly fuzz build
 
 for t in "${targets[@]}"; do
