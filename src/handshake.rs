@@ -13,6 +13,12 @@
 //! [`switching_protocols`](crate::http::switching_protocols) are the
 //! caller's job; capacity and bans (`503`, `429`) come before all of this.
 
+// Peer-controlled bytes pass through here: no panicking shortcuts.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use std::fmt;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;

@@ -13,6 +13,12 @@
 //! - [`response`], [`refusal`] and [`switching_protocols`] build the bytes the
 //!   server writes back; every response closes the connection.
 
+// Peer-controlled bytes pass through here: no panicking shortcuts.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use std::fmt;
 use std::io;
 

@@ -40,6 +40,9 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod demo;
 #[cfg(feature = "server")]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(feature = "server")]
 pub mod handshake;
 #[cfg(feature = "server")]
 pub mod http;

@@ -15,6 +15,12 @@
 //! but not its `std` claims layer: that one pulls in regex and demands
 //! claims (`iat`, `nbf`) that other libraries' tokens may lack.
 
+// Peer-controlled bytes pass through here: no panicking shortcuts.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod claims;
 mod keyfile;
 pub mod keys;

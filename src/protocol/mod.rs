@@ -9,6 +9,12 @@
 //!   or a [`DecodeError`] (close 1007).
 //! - [`Body::validate`] checks the rules that need the server's limits.
 
+// Peer-controlled bytes pass through here: no panicking shortcuts.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod bytes;
 mod codec;
 mod frame;
