@@ -125,6 +125,10 @@ pub fn request_head(data: &[u8]) {
             assert_eq!(head.path(), handshake::WS_PATH);
         }
         Route::Health => assert_eq!(head.path(), handshake::HEALTH_PATH),
+        Route::Page(asset) => {
+            assert_eq!(head.method, "GET");
+            assert_eq!(head.path(), asset.path);
+        }
         Route::Refused(r) => assert!(matches!(r.status, 400 | 401 | 403 | 404)),
     }
 }
