@@ -8,7 +8,7 @@ use std::fmt;
 
 use super::bans::{BAN_ENTRY_BYTES, BAN_TABLE_CAPACITY};
 use super::connection::{READ_SLACK, TLS_SEND_BUFFER};
-use super::session::WRITE_BATCH_BYTES;
+use super::writer::WRITE_BATCH_BYTES;
 use crate::config::LimitsConfig;
 
 /// rustls connection state besides the outgoing buffer: the incoming record

@@ -23,6 +23,7 @@ mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
+mod writer;
 
 use std::fmt;
 use std::future::Future;
@@ -164,9 +165,9 @@ fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = memory::WS_READ_BUFFER as usize;
     // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
-    c.write_buffer_size = session::WRITE_BATCH_BYTES + largest_frame;
+    c.write_buffer_size = writer::WRITE_BATCH_BYTES + largest_frame;
     // Our queue is the backpressure; this only bounds one write batch.
-    c.max_write_buffer_size = session::WRITE_BATCH_BYTES + 2 * largest_frame;
+    c.max_write_buffer_size = writer::WRITE_BATCH_BYTES + 2 * largest_frame;
     c.max_message_size = Some(max);
     c.max_frame_size = Some(max);
     c

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
-use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
+use async_tungstenite::tungstenite::{Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
 use futures_util::{SinkExt, StreamExt};
 use smol::future::FutureExt;
@@ -25,19 +25,11 @@ use super::metered::{is_budget_error, Metered};
 use super::outbox::{outbox, Inbox, Queued};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
+use super::writer::{drain, grace, write_batch};
 use super::Shared;
 use crate::auth::Identity;
-use crate::metrics::Metrics;
 use crate::protocol::{close, decode_client};
 
-/// Most frames written before one flush; bounds how long a burst delays
-/// reads.
-pub(crate) const WRITE_BATCH: usize = 32;
-/// Bytes after which a batch stops taking frames. tungstenite buffers the
-/// batch (`write_buffer_size`) and the flush hands it to rustls in one go:
-/// one TLS record and one write(2) for many small frames, instead of one
-/// each. A batch therefore holds at most this plus one frame (`memory.rs`).
-pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
 /// How long to wait for the peer's close reply (and to let our close frame
 /// reach it) before dropping the connection.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -61,7 +53,7 @@ enum Due {
 }
 
 /// How the session ended.
-enum End {
+pub(super) enum End {
     /// We close with this code.
     Close(u16, &'static str),
     /// The peer closed (with its code, if any) or vanished.
@@ -265,113 +257,7 @@ where
     }
 }
 
-/// How long a shutdown lets a session write its queue.
-fn grace(shared: &Shared) -> Duration {
-    Duration::from_secs(u64::from(shared.limits.shutdown_timeout_s))
-}
-
-/// Feeds one queued frame, counting it (and remembering when its
-/// `Message` was published, for the latency histogram).
-async fn feed_queued<S>(
-    ws: &mut WebSocketStream<S>,
-    q: Queued,
-    metrics: &Metrics,
-    published: &mut heapless::Vec<Instant, WRITE_BATCH>,
-) -> Result<(), WsError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    metrics.frame_out(&q.bytes);
-    if let Some(at) = q.published {
-        let _ = published.push(at);
-    }
-    ws.feed(Message::Binary(q.bytes)).await
-}
-
-/// Writes `first` (a ping when `None`) and whatever else is queued (up to a
-/// batch), then flushes; a close request during the write wins, except a
-/// shutdown's 1001, which lets the write finish first (bounded).
-async fn write_batch<S>(
-    ws: &mut WebSocketStream<S>,
-    first: Option<Queued>,
-    inbox: &Inbox,
-    session: &Session,
-) -> Option<End>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let metrics = session.metrics();
-    let write = async {
-        let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-        match first {
-            Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
-            None => ws.feed(Message::Ping(Bytes::new())).await?,
-        }
-        let mut bytes = 0;
-        for _ in 1..WRITE_BATCH {
-            if bytes >= WRITE_BATCH_BYTES {
-                break;
-            }
-            match inbox.frames.try_recv() {
-                Ok(q) => {
-                    bytes += q.bytes.len();
-                    feed_queued(ws, q, metrics, &mut published).await?;
-                }
-                Err(_) => break,
-            }
-        }
-        ws.flush().await?;
-        let now = Instant::now();
-        for at in published {
-            metrics.delivered(now.saturating_duration_since(at));
-        }
-        Ok(())
-    };
-    let mut write = std::pin::pin!(write);
-    let result = async { Ok((&mut write).await) }
-        .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
-        .await;
-    match result {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(end_for_error(&e)),
-        Err(close::GOING_AWAY) => {
-            let linger = Duration::from_secs(u64::from(session.limits().shutdown_timeout_s));
-            let _ = write
-                .or(async {
-                    Timer::after(linger).await;
-                    Ok(())
-                })
-                .await;
-            Some(End::Close(close::GOING_AWAY, reason_for(close::GOING_AWAY)))
-        }
-        Err(code) => Some(End::Close(code, reason_for(code))),
-    }
-}
-
-/// Writes everything still queued (shutdown), within `grace`.
-async fn drain<S>(ws: &mut WebSocketStream<S>, inbox: &Inbox, metrics: &Metrics, grace: Duration)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let write = async {
-        while let Ok(q) = inbox.frames.try_recv() {
-            let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-            feed_queued(ws, q, metrics, &mut published).await?;
-            for at in published {
-                metrics.delivered(at.elapsed());
-            }
-        }
-        ws.flush().await
-    };
-    let _ = write
-        .or(async {
-            Timer::after(grace).await;
-            Ok(())
-        })
-        .await;
-}
-
-fn end_for_error(e: &WsError) -> End {
+pub(super) fn end_for_error(e: &WsError) -> End {
     match e {
         WsError::Io(io) if is_budget_error(io) => {
             End::Close(close::POLICY, "too many bytes without a message")
@@ -383,7 +269,7 @@ fn end_for_error(e: &WsError) -> End {
     }
 }
 
-fn reason_for(code: u16) -> &'static str {
+pub(super) fn reason_for(code: u16) -> &'static str {
     match code {
         close::TOO_SLOW => "too slow",
         close::GOING_AWAY => "server shutting down",

@@ -1,0 +1,136 @@
+//! Writing a session's queue to its peer: frames go out in batches, and a
+//! close request interrupts a write that the peer is not reading.
+
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
+use async_tungstenite::WebSocketStream;
+use futures_util::SinkExt;
+use smol::future::FutureExt;
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::Timer;
+
+use super::dispatch::Session;
+use super::outbox::{Inbox, Queued};
+use super::session::{end_for_error, reason_for, End};
+use super::Shared;
+use crate::metrics::Metrics;
+use crate::protocol::close;
+
+/// Most frames written before one flush; bounds how long a burst delays
+/// reads.
+pub(crate) const WRITE_BATCH: usize = 32;
+/// Bytes after which a batch stops taking frames. tungstenite buffers the
+/// batch (`write_buffer_size`) and the flush hands it to rustls in one go:
+/// one TLS record and one write(2) for many small frames, instead of one
+/// each. A batch therefore holds at most this plus one frame (`memory.rs`).
+pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
+/// How long a shutdown lets a session write its queue.
+pub(super) fn grace(shared: &Shared) -> Duration {
+    Duration::from_secs(u64::from(shared.limits.shutdown_timeout_s))
+}
+
+/// Feeds one queued frame, counting it (and remembering when its
+/// `Message` was published, for the latency histogram).
+async fn feed_queued<S>(
+    ws: &mut WebSocketStream<S>,
+    q: Queued,
+    metrics: &Metrics,
+    published: &mut heapless::Vec<Instant, WRITE_BATCH>,
+) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    metrics.frame_out(&q.bytes);
+    if let Some(at) = q.published {
+        let _ = published.push(at);
+    }
+    ws.feed(Message::Binary(q.bytes)).await
+}
+
+/// Writes `first` (a ping when `None`) and whatever else is queued (up to a
+/// batch), then flushes; a close request during the write wins, except a
+/// shutdown's 1001, which lets the write finish first (bounded).
+pub(super) async fn write_batch<S>(
+    ws: &mut WebSocketStream<S>,
+    first: Option<Queued>,
+    inbox: &Inbox,
+    session: &Session,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = session.metrics();
+    let write = async {
+        let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+        match first {
+            Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
+            None => ws.feed(Message::Ping(Bytes::new())).await?,
+        }
+        let mut bytes = 0;
+        for _ in 1..WRITE_BATCH {
+            if bytes >= WRITE_BATCH_BYTES {
+                break;
+            }
+            match inbox.frames.try_recv() {
+                Ok(q) => {
+                    bytes += q.bytes.len();
+                    feed_queued(ws, q, metrics, &mut published).await?;
+                }
+                Err(_) => break,
+            }
+        }
+        ws.flush().await?;
+        let now = Instant::now();
+        for at in published {
+            metrics.delivered(now.saturating_duration_since(at));
+        }
+        Ok(())
+    };
+    let mut write = std::pin::pin!(write);
+    let result = async { Ok((&mut write).await) }
+        .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
+        .await;
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(end_for_error(&e)),
+        Err(close::GOING_AWAY) => {
+            let linger = Duration::from_secs(u64::from(session.limits().shutdown_timeout_s));
+            let _ = write
+                .or(async {
+                    Timer::after(linger).await;
+                    Ok(())
+                })
+                .await;
+            Some(End::Close(close::GOING_AWAY, reason_for(close::GOING_AWAY)))
+        }
+        Err(code) => Some(End::Close(code, reason_for(code))),
+    }
+}
+
+/// Writes everything still queued (shutdown), within `grace`.
+pub(super) async fn drain<S>(
+    ws: &mut WebSocketStream<S>,
+    inbox: &Inbox,
+    metrics: &Metrics,
+    grace: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let write = async {
+        while let Ok(q) = inbox.frames.try_recv() {
+            let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+            feed_queued(ws, q, metrics, &mut published).await?;
+            for at in published {
+                metrics.delivered(at.elapsed());
+            }
+        }
+        ws.flush().await
+    };
+    let _ = write
+        .or(async {
+            Timer::after(grace).await;
+            Ok(())
+        })
+        .await;
+}
