@@ -118,12 +118,8 @@ async fn handshake(
         http::refusal(status, reason)
     };
     let upgrade = match route {
-        Route::Page(asset) => {
-            shared.metrics.connection(Outcome::Http);
-            let body = http::asset(asset.content_type, asset.body, crate::web::CACHE_CONTROL);
-            respond(&mut tls, body).await?;
-            return Ok(None);
-        }
+        // Monitoring keeps working at the caps: /healthz is answered before
+        // the capacity refusal; everything else, the page included, gets it.
         Route::Health => {
             shared.metrics.connection(Outcome::Http);
             respond(&mut tls, super::ops::health(shared)).await?;
@@ -136,6 +132,12 @@ async fn handshake(
                 _ => refuse(503, "server at its connection limit"),
             };
             respond(&mut tls, answer).await?;
+            return Ok(None);
+        }
+        Route::Page(asset) => {
+            shared.metrics.connection(Outcome::Http);
+            let body = http::asset(asset.content_type, asset.body, crate::web::CACHE_CONTROL);
+            respond(&mut tls, body).await?;
             return Ok(None);
         }
         Route::Refused(r) => {
