@@ -183,11 +183,11 @@ fn slow_consumer_is_evicted_with_4009_and_nobody_else_waits() {
         let mut honest = Honest::join(&server, "honest").await;
         // The slow member joins and then never reads.
         let mut slow = server.raw_ws(&server.member("slow")).await;
-        let join = client_to_vec(&ClientFrame::Join {
+        let join_bytes = client_to_vec(&ClientFrame::Join {
             room: room("honest"),
             since: None,
         });
-        slow.send(true, OP_BINARY, &join).await.unwrap();
+        slow.send(true, OP_BINARY, &join_bytes).await.unwrap();
         // Wait until the slow member is in the room before flooding it.
         loop {
             let (op, bytes) = slow.read_frame().await.unwrap();
@@ -201,14 +201,7 @@ fn slow_consumer_is_evicted_with_4009_and_nobody_else_waits() {
             }
         }
         let (mut publisher, _) = server.connect(&server.member("publisher")).await;
-        publisher
-            .send(&ClientFrame::Join {
-                room: room("honest"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut publisher).await;
+        join(&mut publisher, "honest", None).await;
         // The publisher writes without waiting; the honest member reads all.
         let reader = async {
             let mut seqs = Vec::new();
@@ -256,14 +249,7 @@ fn publish_flood_is_rate_limited_then_closed_with_1008() {
     within(async {
         let mut honest = Honest::join(&server, "honest").await;
         let (mut flooder, _) = server.connect(&server.member("flooder")).await;
-        flooder
-            .send(&ClientFrame::Join {
-                room: room("honest"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut flooder).await;
+        join(&mut flooder, "honest", None).await;
         for id in 0..200 {
             if flooder
                 .send(&ClientFrame::Publish {

@@ -83,14 +83,7 @@ fn host_subscription_receives_client_messages_and_deletes() {
         let (mut admin, _) = server
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
-        admin
-            .send(&ClientFrame::Join {
-                room: room("control"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut admin).await;
+        join(&mut admin, "control", None).await;
         admin
             .send(&ClientFrame::Publish {
                 id: 1,
@@ -142,14 +135,7 @@ fn a_lagging_host_subscription_reports_its_loss_without_stalling_clients() {
     within(async {
         let sub = server.handle.subscribe(&room("busy"), 4).unwrap();
         let (mut alice, _) = server.connect(&server.member("alice")).await;
-        alice
-            .send(&ClientFrame::Join {
-                room: room("busy"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut alice).await;
+        join(&mut alice, "busy", None).await;
         for id in 0..20 {
             alice
                 .send(&ClientFrame::Publish {
@@ -221,14 +207,7 @@ fn the_authorization_hook_refuses_with_forbidden() {
             } => {}
             other => panic!("{other:?}"),
         }
-        member
-            .send(&ClientFrame::Join {
-                room: room("control"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut member).await;
+        join(&mut member, "control", None).await;
         member
             .send(&ClientFrame::Publish {
                 id: 7,
@@ -248,14 +227,7 @@ fn the_authorization_hook_refuses_with_forbidden() {
         let (mut admin, _) = server
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
-        admin
-            .send(&ClientFrame::Join {
-                room: room("control"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut admin).await;
+        join(&mut admin, "control", None).await;
         admin
             .send(&ClientFrame::Publish {
                 id: 8,
@@ -276,14 +248,7 @@ fn the_host_lists_sessions_and_closes_one_with_4003() {
         let ServerFrame::Welcome { session, .. } = welcome else {
             unreachable!()
         };
-        alice
-            .send(&ClientFrame::Join {
-                room: room("lobby"),
-                since: None,
-            })
-            .await
-            .unwrap();
-        frame(&mut alice).await;
+        join(&mut alice, "lobby", None).await;
         let listed = server.handle.sessions();
         assert_eq!(listed.len(), 1);
         let info = &listed[0];

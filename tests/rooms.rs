@@ -11,17 +11,6 @@ fn text(s: &str) -> Body {
     Body::Text(s.to_owned())
 }
 
-async fn join(client: &mut Client, name: &str, since: Option<u64>) -> ServerFrame {
-    client
-        .send(&ClientFrame::Join {
-            room: room(name),
-            since,
-        })
-        .await
-        .unwrap();
-    frame(client).await
-}
-
 async fn publish(client: &mut Client, id: u32, name: &str, body: Body) {
     client
         .send(&ClientFrame::Publish {

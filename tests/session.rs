@@ -66,13 +66,7 @@ fn a_bad_session_does_not_disturb_others() {
     within(async {
         let (mut good, _) = server.connect(&server.member("good")).await;
         let (mut bad, _) = server.connect(&server.member("bad")).await;
-        good.send(&ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        })
-        .await
-        .unwrap();
-        frame(&mut good).await;
+        join(&mut good, "r", None).await;
         bad.send_raw(Message::Text("x".into())).await.unwrap();
         assert_eq!(close_code(&mut bad).await, close::UNSUPPORTED_DATA);
         good.send(&ClientFrame::Publish {

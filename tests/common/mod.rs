@@ -16,7 +16,7 @@ use futures_rustls::TlsConnector;
 use palisade::auth::{self, SecretKey, TokenRequest};
 use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
 use palisade::config::Config;
-use palisade::protocol::{Role, RoomName, ServerFrame};
+use palisade::protocol::{ClientFrame, Role, RoomName, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -251,6 +251,18 @@ pub fn upgrade_head(path: &str, extra: &[&str]) -> String {
     }
     head.push_str("\r\n");
     head
+}
+
+/// Sends `Join` and returns the answer (`Joined` or an `Error`).
+pub async fn join(client: &mut Client, name: &str, since: Option<u64>) -> ServerFrame {
+    client
+        .send(&ClientFrame::Join {
+            room: room(name),
+            since,
+        })
+        .await
+        .unwrap();
+    frame(client).await
 }
 
 /// The next frame; fails the test on a close or an error.
