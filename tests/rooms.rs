@@ -423,3 +423,41 @@ fn admin_delete_broadcasts_and_unknown_seq_is_not_found() {
         );
     });
 }
+
+#[test]
+fn a_replay_longer_than_the_queue_does_not_evict_the_joiner() {
+    let server = TestServer::start_with(|c| {
+        c.limits.history = 8;
+        c.limits.outbound_queue = 4;
+        c.limits.publish_per_sec = 100;
+    });
+    within(async {
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        join(&mut alice, "log", None).await;
+        for id in 1..=8 {
+            publish(&mut alice, id, "log", text("m")).await;
+            frame(&mut alice).await; // Ack
+            frame(&mut alice).await; // Message
+        }
+        let (mut bob, _) = server.connect(&server.member("bob")).await;
+        assert_eq!(
+            join(&mut bob, "log", Some(0)).await,
+            ServerFrame::Joined {
+                room: room("log"),
+                first_seq: 1,
+                last_seq: 8
+            }
+        );
+        for expected in 1..=8 {
+            assert!(
+                matches!(frame(&mut bob).await, ServerFrame::Message { seq, .. } if seq == expected)
+            );
+        }
+        // Still served afterwards.
+        publish(&mut alice, 9, "log", text("live")).await;
+        assert!(matches!(
+            frame(&mut bob).await,
+            ServerFrame::Message { seq: 9, .. }
+        ));
+    });
+}

@@ -58,7 +58,8 @@ impl MemoryBound {
             // One write batch inside tungstenite.
             + WRITE_BATCH_BYTES as u64 + frame
             // The outbound queue, assuming every frame in it is distinct.
-            + u64::from(limits.outbound_queue) * (frame + FRAME_OVERHEAD)
+            // (plus a `Join{since}` replay, which may exceed it by `history`).
+            + (u64::from(limits.outbound_queue) + u64::from(limits.history)) * (frame + FRAME_OVERHEAD)
             + TASK_BYTES
             + SESSION_ENTRY * (1 + u64::from(limits.max_rooms));
         let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512;

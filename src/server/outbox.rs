@@ -102,6 +102,20 @@ impl Outbox {
         self.frames.try_send(Queued { bytes, published }).is_ok()
     }
 
+    /// Queues a retained message replayed by `Join{since}`, past the
+    /// queue's limit if need be: the replay is bounded by `history` and is
+    /// what the joiner asked for, so it must not get the joiner evicted
+    /// (with `history >= outbound_queue` it otherwise would, every time).
+    /// The memory bound counts `history` more frames per session for it.
+    pub(crate) fn push_replay(&self, bytes: Bytes) -> bool {
+        self.frames
+            .try_send(Queued {
+                bytes,
+                published: None,
+            })
+            .is_ok()
+    }
+
     /// Encodes and queues one frame (see [`Outbox::push`]).
     pub(crate) fn send(&self, frame: &ServerFrame) -> bool {
         self.push(Bytes::from(server_to_vec(frame)))

@@ -139,7 +139,7 @@ impl Rooms {
         }
         if let Some(since) = since {
             for (_, frame) in room.retained.iter().filter(|(seq, _)| *seq > since) {
-                member.push(frame.clone());
+                member.push_replay(frame.clone());
             }
         }
         room.members.insert(member.session(), member.clone());
