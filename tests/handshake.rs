@@ -16,7 +16,7 @@ fn healthz_answers_ok_and_other_paths_404() {
             .raw_http("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .await;
         assert_eq!(status_of(&health), 200);
-        assert!(health.ends_with("\r\n\r\nok\n"), "{health:?}");
+        assert!(health.ends_with("\r\n\r\nok"), "{health:?}");
         for path in ["/nope", "/ws/extra", "/healthz/x", "/test/codec.test.mjs"] {
             let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
             assert_eq!(status_of(&server.raw_http(&head).await), 404, "{path}");

@@ -21,7 +21,7 @@ pub(crate) fn health(shared: &Shared) -> Vec<u8> {
     if shared.draining.load(Ordering::Acquire) {
         http::response(503, text, b"draining\n", &[])
     } else {
-        http::response(200, text, b"ok\n", &[])
+        http::response(200, text, b"ok", &[])
     }
 }
 
