@@ -150,9 +150,9 @@ impl Drop for Subscription {
     }
 }
 
-/// Host subscription ids live in the top half of the id space; session ids
+/// Host subscription ids start in the top half of the id space; session ids
 /// are random, so a clash is as likely as two sessions sharing an id.
-static NEXT_HOST_ID: AtomicU64 = AtomicU64::new(1 << 63);
+pub(crate) const FIRST_HOST_ID: u64 = 1 << 63;
 
 impl Handle {
     /// Publishes `body` into `room` as the device (`device_name` in the
@@ -179,7 +179,7 @@ impl Handle {
         room: &RoomName,
         capacity: usize,
     ) -> Result<Subscription, PublishError> {
-        let id = NEXT_HOST_ID.fetch_add(1, Ordering::Relaxed);
+        let id = self.shared.next_host_id.fetch_add(1, Ordering::Relaxed);
         let missed = Arc::new(AtomicU64::new(0));
         let (outbox, inbox): (Outbox, Inbox) = host_outbox(id, capacity, Arc::clone(&missed));
         self.shared

@@ -101,6 +101,8 @@ pub(crate) struct Shared {
     /// The `from` of the host's own messages.
     pub(crate) device_name: String,
     pub(crate) authorizer: std::sync::OnceLock<Arc<dyn Authorize>>,
+    /// The id of the next host subscription (per server: nothing global).
+    pub(crate) next_host_id: std::sync::atomic::AtomicU64,
     /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
     /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
     refusing: AtomicU32,
@@ -203,6 +205,7 @@ impl Server {
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
                 device_name: config.device_name.clone(),
                 authorizer: std::sync::OnceLock::new(),
+                next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
                 refusing: AtomicU32::new(0),
             }),
         })
