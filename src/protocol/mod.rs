@@ -21,6 +21,7 @@ mod codec;
 #[doc(hidden)]
 pub mod examples;
 mod frame;
+mod name;
 mod room;
 mod user;
 

@@ -16,6 +16,8 @@ use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
+use super::name::impl_name;
+
 /// The longest user name, in bytes (the longest `sub` a token may carry).
 pub const MAX_USER_LEN: usize = 64;
 
@@ -89,46 +91,11 @@ impl UserName {
     }
 }
 
-impl fmt::Debug for UserName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for UserName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl core::str::FromStr for UserName {
-    type Err = UserNameError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for UserName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for UserName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct UserVisitor;
-        impl Visitor<'_> for UserVisitor {
-            type Value = UserName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a user name of 1 to 64 bytes without control characters")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<UserName, E> {
-                UserName::new(v).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(UserVisitor)
-    }
-}
+impl_name!(
+    UserName,
+    UserNameError,
+    "a user name of 1 to 64 bytes without control characters"
+);
 
 /// The names in a `Members` frame: at most [`MAX_LISTED_USERS`], each once,
 /// in ascending byte order. The decoder refuses a list that breaks any of
