@@ -116,6 +116,14 @@ impl Session {
             ClientFrame::Publish { id, room, body } => self.publish(id, &room, body),
             ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq),
             ClientFrame::Reauth { token } => return self.reauth(&token),
+            // Their server side lands with presence and storage (issues 13
+            // and 11); until then they are refused, never half-served.
+            ClientFrame::Presence { .. } => {
+                self.refuse(None, ErrorCode::BadRequest, "not supported yet")
+            }
+            ClientFrame::PublishOnce { id, .. } => {
+                self.refuse(Some(id), ErrorCode::BadRequest, "not supported yet")
+            }
         }
         After::Continue
     }
