@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod presence;
+pub use presence::PresenceConfig;
+
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +37,9 @@ pub struct Config {
     /// `[metrics]`: the Prometheus listener; absent means none.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[presence]`: which rooms send join and leave events.
+    #[serde(default)]
+    pub presence: PresenceConfig,
 }
 
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
@@ -105,6 +111,13 @@ pub struct LimitsConfig {
     /// Rooms the server holds at once (with members or retained
     /// messages); bounds `rooms × history × max_body`. Default 256.
     pub max_total_rooms: u32,
+    /// Distinct rooms one user (token `sub`) may be in at once, across all
+    /// their sessions; more is `TooManyRooms`. Default 64: four sessions'
+    /// worth of `max_rooms` (phone, laptop, a bot...), and a quarter of
+    /// `max_total_rooms`, so one token cannot take the room table from
+    /// everyone else (at or above `max_total_rooms` it protects nothing,
+    /// and the server says so when it starts).
+    pub max_rooms_per_user: u32,
     /// Frames waiting to be written to one session; a session whose queue
     /// is full is closed with 4009. Default 32.
     pub outbound_queue: u16,
@@ -148,6 +161,7 @@ impl Default for LimitsConfig {
             publish_per_sec: 10,
             history: 32,
             max_total_rooms: 256,
+            max_rooms_per_user: 64,
             outbound_queue: 32,
             handshake_timeout_s: 10,
             idle_timeout_s: 60,
@@ -174,13 +188,14 @@ impl LimitsConfig {
     /// # Errors
     /// A message naming the field and the rule it breaks.
     pub fn validate(&self) -> Result<(), String> {
-        let nonzero: [(&str, u64); 15] = [
+        let nonzero: [(&str, u64); 16] = [
             ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
             ("max_body", self.max_body.into()),
             ("max_rooms", self.max_rooms.into()),
             ("publish_per_sec", self.publish_per_sec.into()),
             ("max_total_rooms", self.max_total_rooms.into()),
+            ("max_rooms_per_user", self.max_rooms_per_user.into()),
             ("outbound_queue", self.outbound_queue.into()),
             ("handshake_timeout_s", self.handshake_timeout_s.into()),
             ("max_connections", self.max_connections.into()),
@@ -203,6 +218,12 @@ impl LimitsConfig {
         let most = crate::server::MAX_ROOMS_PER_SESSION;
         if usize::from(self.max_rooms) > most {
             return Err(format!("limits.max_rooms must be at most {most}"));
+        }
+        if u32::from(self.max_rooms) > self.max_rooms_per_user {
+            return Err(format!(
+                "limits.max_rooms_per_user ({}) must be at least max_rooms ({})",
+                self.max_rooms_per_user, self.max_rooms
+            ));
         }
         let needed = self.max_body.saturating_add(PUBLISH_OVERHEAD);
         if self.max_message_bytes < needed {
@@ -323,6 +344,7 @@ impl Config {
                 "allowed_origins: {bad:?} is not an origin like \"https://host:port\""
             ));
         }
+        self.presence.patterns()?;
         self.limits.validate()
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::bans::{BAN_ENTRY_BYTES, BAN_TABLE_CAPACITY};
 use super::connection::{READ_SLACK, TLS_SEND_BUFFER};
+use super::presence::MAX_MEMBERS_FRAME;
 use super::writer::WRITE_BATCH_BYTES;
 use crate::config::LimitsConfig;
 
@@ -27,6 +28,14 @@ const FRAME_OVERHEAD: u64 = 96;
 const MESSAGE_HEADER: u64 = 128;
 /// One live-session table entry and one room membership.
 const SESSION_ENTRY: u64 = 256;
+/// What one room membership adds to presence and the per-user room
+/// quota: a (user, session count) of 80 bytes in a B-tree node that may
+/// be under half full (176), and the quota's room entry plus its user's
+/// entry (48 + 140).
+pub(crate) const PRESENCE_ENTRY: u64 = 384;
+/// What a room with members costs presence besides its entries: one
+/// B-tree leaf node (11 entries of 80 bytes) and its table slot.
+pub(crate) const PRESENCE_ROOM: u64 = 1024;
 
 /// The computed bound, term by term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +57,7 @@ impl MemoryBound {
     pub fn new(limits: &LimitsConfig) -> Self {
         let message = u64::from(limits.max_message_bytes);
         let frame = u64::from(limits.max_body) + MESSAGE_HEADER;
+        let members = MAX_MEMBERS_FRAME as u64;
         let per_connection = TLS_STATE_BYTES
             + TLS_SEND_BUFFER as u64
             + WS_READ_BUFFER
@@ -55,14 +65,18 @@ impl MemoryBound {
             // bytes a peer may send past them (`Metered`).
             + 2 * message
             + READ_SLACK as u64
-            // One write batch inside tungstenite.
-            + WRITE_BATCH_BYTES as u64 + frame
+            // One write batch inside tungstenite, ending in the largest frame.
+            + WRITE_BATCH_BYTES as u64 + frame.max(members)
             // The outbound queue, assuming every frame in it is distinct.
             // (plus a `Join{since}` replay, which may exceed it by `history`).
             + (u64::from(limits.outbound_queue) + u64::from(limits.history)) * (frame + FRAME_OVERHEAD)
+            // At most one `Members` answer queued (the session refuses a
+            // second until the first is written).
+            + members + FRAME_OVERHEAD
             + TASK_BYTES
-            + SESSION_ENTRY * (1 + u64::from(limits.max_rooms));
-        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512;
+            + SESSION_ENTRY * (1 + u64::from(limits.max_rooms))
+            + PRESENCE_ENTRY * u64::from(limits.max_rooms);
+        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512 + PRESENCE_ROOM;
         let tables = (BAN_TABLE_CAPACITY * BAN_ENTRY_BYTES) as u64;
         Self {
             per_connection,
@@ -123,6 +137,16 @@ mod tests {
         assert!(more(&|l| l.max_total_rooms *= 2) > b.total());
         assert!(more(&|l| l.max_message_bytes *= 2) > b.total());
         assert!(more(&|l| l.max_body /= 2) < b.total());
+    }
+
+    #[test]
+    fn presence_entries_fit_their_constants() {
+        use crate::protocol::{RoomName, UserName};
+        let entry = std::mem::size_of::<(UserName, u32)>() as u64;
+        assert!(entry <= 80, "{entry}");
+        assert!(11 * entry <= PRESENCE_ROOM);
+        let room_slot = std::mem::size_of::<(RoomName, u32)>() as u64;
+        assert!(room_slot <= 48, "{room_slot}");
     }
 
     #[test]

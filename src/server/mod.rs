@@ -14,11 +14,14 @@ mod connection;
 mod dispatch;
 mod host;
 mod material;
+mod membership;
 mod memory;
 mod metered;
 mod metrics_http;
 mod ops;
 mod outbox;
+mod presence;
+mod quota;
 mod ratelimit;
 mod registry;
 mod rooms;
@@ -43,7 +46,7 @@ use crate::metrics::Metrics;
 use crate::tls;
 
 pub use dispatch::MAX_ROOMS_PER_SESSION;
-pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
+pub use host::{Authorize, Handle, HostEvent, PublishError, RoomMembers, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
@@ -100,6 +103,10 @@ pub(crate) struct Shared {
     pub(crate) bans: bans::Bans,
     /// The `from` of the host's own messages.
     pub(crate) device_name: String,
+    /// The same, as the host's name in presence.
+    pub(crate) device_user: crate::protocol::UserName,
+    pub(crate) presence: presence::Presence,
+    pub(crate) quota: quota::RoomQuota,
     pub(crate) authorizer: std::sync::OnceLock<Arc<dyn Authorize>>,
     /// The id of the next host subscription (per server: nothing global).
     pub(crate) next_host_id: std::sync::atomic::AtomicU64,
@@ -163,7 +170,8 @@ fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
 /// session than everything else together.
 fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let max = limits.max_message_bytes as usize;
-    let largest_frame = limits.max_body as usize + 256;
+    // A `Members` answer may be larger than any message.
+    let largest_frame = (limits.max_body as usize + 256).max(presence::MAX_MEMBERS_FRAME);
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = memory::WS_READ_BUFFER as usize;
     // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
@@ -185,11 +193,23 @@ impl Server {
         log::info!("limits: {bound}");
         let material = material::Material::load(config)?;
         let limits = config.limits;
+        if limits.max_rooms_per_user >= limits.max_total_rooms {
+            log::warn!(
+                "limits: max_rooms_per_user = {} is not below max_total_rooms = {}: one user can hold every room",
+                limits.max_rooms_per_user,
+                limits.max_total_rooms
+            );
+        }
+        let metrics = Arc::new(Metrics::default());
+        let presence = presence::Presence::local(&config.presence, Arc::clone(&metrics))
+            .map_err(StartError::Config)?;
+        let device_user = crate::protocol::UserName::new(&config.device_name)
+            .map_err(|e| StartError::Config(format!("device_name: {e}")))?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
                 material: material::Current::new(material, config),
-                metrics: Arc::new(Metrics::default()),
+                metrics,
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: ws_config(&limits),
@@ -204,6 +224,9 @@ impl Server {
                 )),
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
                 device_name: config.device_name.clone(),
+                device_user,
+                presence,
+                quota: quota::RoomQuota::new(limits.max_rooms_per_user),
                 authorizer: std::sync::OnceLock::new(),
                 next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
                 refusing: AtomicU32::new(0),

@@ -187,6 +187,17 @@ impl Rooms {
         Err(ServerRoomsFull)
     }
 
+    /// Queues `frame` to every member of `name` but `except` (presence
+    /// events: never to the session that caused them).
+    pub(crate) fn to_others(&self, name: &RoomName, frame: &Bytes, except: u64) {
+        if let Some(room) = self.find(name) {
+            let room = lock(&room);
+            for (_, member) in room.members.iter().filter(|(id, _)| **id != except) {
+                member.push(frame.clone());
+            }
+        }
+    }
+
     /// Removes a session from a room; the room goes when nothing is left.
     pub(crate) fn leave(&self, name: &RoomName, session: u64) {
         let mut table = lock(&self.table);

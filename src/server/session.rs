@@ -99,7 +99,19 @@ pub(crate) async fn run<S>(
         identity.user,
         identity.role
     );
-    let mut session = Session::new(id, identity, outbox, Arc::clone(&shared));
+    let mut session = match Session::new(id, identity, outbox, Arc::clone(&shared)) {
+        Ok(session) => session,
+        Err(e) => {
+            // Unreachable with verified tokens (their `sub` rules are the
+            // user name rules); refused rather than counted wrong.
+            log::error!("session={id:016x} closing: sub is not a user name: {e}");
+            shared.sessions.remove(id);
+            finish(&mut ws, close::INTERNAL, "internal error").await;
+            drop(permit);
+            shared.session_closed(Some(close::INTERNAL), true);
+            return;
+        }
+    };
     session.welcome();
 
     let end = serve(&mut ws, &mut session, &inbox).await;
