@@ -110,9 +110,13 @@ impl Drop for Running {
 }
 
 fn alice_token(dir: &Path, ttl_secs: u64) -> String {
+    token_for(dir, "alice", ttl_secs)
+}
+
+fn token_for(dir: &Path, sub: &str, ttl_secs: u64) -> String {
     let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
     let request = TokenRequest {
-        sub: "alice".into(),
+        sub: sub.into(),
         role: Role::Member,
         rooms: vec!["*".into()],
         ttl_secs,
@@ -239,12 +243,19 @@ fn hex(s: &str) -> String {
 }
 
 #[test]
-fn rust_log_trace_shows_no_token_and_no_body() {
+fn rust_log_trace_shows_no_token_and_no_body_and_quotes_peer_text() {
     let dir = dir("trace");
     let mut server = Running::start_logging(&dir, "trace");
     let (first, second) = (alice_token(&dir, 600), alice_token(&dir, 900));
     let body = "the-secret-body-5f1d";
+    let forger = token_for(&dir, "eve alert=ban-issued", 600);
     within(async {
+        // A user name that reads as a log pair must stay inside its quotes.
+        connect_with(&dir, server.port, &forger)
+            .await
+            .close()
+            .await
+            .unwrap();
         let mut client = connect_with(&dir, server.port, &first).await;
         let reauth = ClientFrame::Reauth {
             token: second.clone(),
@@ -290,6 +301,16 @@ fn rust_log_trace_shows_no_token_and_no_body() {
     assert_eq!(server.wait_exit().code(), Some(0));
     // The process has exited: the reader thread ends at EOF.
     let lines: Vec<String> = server.lines.iter().collect();
+    let accepted = lines
+        .iter()
+        .find(|l| l.contains("outcome=accepted") && l.contains("eve"))
+        .expect("no accepted line for eve");
+    assert!(
+        accepted.contains(r#"user="eve alert\u{3d}ban-issued""#),
+        "{accepted}"
+    );
+    let forged = lines.iter().find(|l| l.contains("alert=ban-issued"));
+    assert!(forged.is_none(), "a forged alert: {forged:?}");
     // Verbose levels were on: palisade's own debug line is there.
     assert!(
         lines
