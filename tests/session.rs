@@ -303,24 +303,12 @@ async fn rejected_detail(c: &mut palisade::client::Client, token: String) -> Str
 #[test]
 fn a_rejected_reauth_never_says_why() {
     let server = TestServer::start();
-    let other_key = {
-        let key = palisade::auth::SecretKey::generate().unwrap();
-        let request = palisade::auth::TokenRequest {
-            sub: "alice".into(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 600,
-            audience: AUDIENCE.into(),
-            issuer: None,
-        };
-        palisade::auth::mint(&key, &request, now()).unwrap()
-    };
     within(async {
         let (mut c, _) = server.connect(&server.member("alice")).await;
         for token in [
             server.member("mallory"),
             server.token_unchecked("alice", 0),
-            other_key,
+            server.foreign_token("alice"),
             "v4.public.nope".into(),
         ] {
             assert_eq!(rejected_detail(&mut c, token).await, "invalid token");

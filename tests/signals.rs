@@ -257,44 +257,40 @@ fn rust_log_trace_shows_no_token_and_no_body_and_quotes_peer_text() {
             .await
             .unwrap();
         let mut client = connect_with(&dir, server.port, &first).await;
-        let reauth = ClientFrame::Reauth {
-            token: second.clone(),
+        let publish = |id, name: &str, text: &str| ClientFrame::Publish {
+            id,
+            room: room(name),
+            body: palisade::protocol::Body::Text(text.into()),
         };
-        client.send(&reauth).await.unwrap();
-        assert!(matches!(
-            frame(&mut client).await,
-            ServerFrame::Welcome { .. }
-        ));
-        // A publish to a room not joined: refused, and logged at debug.
-        let stray = ClientFrame::Publish {
-            id: 0,
-            room: room("elsewhere"),
-            body: palisade::protocol::Body::Text("stray".into()),
-        };
-        client.send(&stray).await.unwrap();
-        assert!(matches!(
-            frame(&mut client).await,
-            ServerFrame::Error { .. }
-        ));
-        let join = ClientFrame::Join {
-            room: room("lobby"),
-            since: None,
-        };
-        client.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut client).await,
-            ServerFrame::Joined { .. }
-        ));
-        let publish = ClientFrame::Publish {
-            id: 1,
-            room: room("lobby"),
-            body: palisade::protocol::Body::Text(body.into()),
-        };
-        client.send(&publish).await.unwrap();
-        // The Ack and the message itself: the body went both ways.
-        for _ in 0..2 {
-            frame(&mut client).await;
+        // A publish to a room not joined (refused, and logged at debug), a
+        // Reauth, a join, then the publish whose body must stay secret.
+        let script = [
+            ClientFrame::Reauth {
+                token: second.clone(),
+            },
+            publish(0, "elsewhere", "stray"),
+            ClientFrame::Join {
+                room: room("lobby"),
+                since: None,
+            },
+            publish(1, "lobby", body),
+        ];
+        for step in script {
+            client.send(&step).await.unwrap();
+            let answer = frame(&mut client).await;
+            let expected = match step {
+                ClientFrame::Reauth { .. } => matches!(answer, ServerFrame::Welcome { .. }),
+                ClientFrame::Publish { id: 0, .. } => matches!(answer, ServerFrame::Error { .. }),
+                ClientFrame::Join { .. } => matches!(answer, ServerFrame::Joined { .. }),
+                _ => matches!(answer, ServerFrame::Ack { .. }),
+            };
+            assert!(expected, "{answer:?}");
         }
+        // The message itself: the body went both ways.
+        assert!(matches!(
+            frame(&mut client).await,
+            ServerFrame::Message { .. }
+        ));
         server.signal("TERM");
         assert_eq!(close_code(&mut client).await, 1001);
     });

@@ -167,6 +167,21 @@ impl TestServer {
         PublicToken::sign(&key, claims.to_string().as_bytes(), None, None).unwrap()
     }
 
+    /// A well-formed member token for `sub` signed by a key the server does
+    /// not have.
+    pub fn foreign_token(&self, sub: &str) -> String {
+        let key = SecretKey::generate().unwrap();
+        let request = TokenRequest {
+            sub: sub.to_owned(),
+            role: Role::Member,
+            rooms: vec!["*".into()],
+            ttl_secs: 600,
+            audience: AUDIENCE.to_owned(),
+            issuer: None,
+        };
+        auth::mint(&key, &request, now()).unwrap()
+    }
+
     pub fn member(&self, sub: &str) -> String {
         self.token(sub, Role::Member, &["*"], 3600)
     }
