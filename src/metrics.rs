@@ -242,9 +242,9 @@ impl Metrics {
         }
     }
 
-    /// Counts a `MemberJoined` or `MemberLeft` sent to a room.
-    pub(crate) fn presence_event(&self) {
-        add(&self.presence_events, 1);
+    /// Counts a `MemberJoined` or `MemberLeft` queued to `members` members.
+    pub(crate) fn presence_events(&self, members: usize) {
+        add(&self.presence_events, members as u64);
     }
 
     /// Counts an event not sent: the room was over `events_max_members`.
@@ -335,7 +335,7 @@ pub struct Snapshot {
     closes: [[u64; CLOSE_CODES.len()]; 2],
     /// Sessions closed with 4009 (slow consumers).
     pub evictions: u64,
-    /// Presence events sent (one per arrival or departure told).
+    /// Presence event frames queued (one per member told).
     pub presence_events: u64,
     /// Presence events not sent: the room was over `events_max_members`.
     pub presence_suppressed: u64,

@@ -183,7 +183,7 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
     o.single(
         "palisade_presence_events_total",
         "counter",
-        "MemberJoined and MemberLeft events sent (each to a room's other members).",
+        "MemberJoined and MemberLeft frames queued to members.",
         s.presence_events,
     );
     o.single(

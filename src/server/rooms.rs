@@ -188,14 +188,18 @@ impl Rooms {
     }
 
     /// Queues `frame` to every member of `name` but `except` (presence
-    /// events: never to the session that caused them).
-    pub(crate) fn to_others(&self, name: &RoomName, frame: &Bytes, except: u64) {
-        if let Some(room) = self.find(name) {
-            let room = lock(&room);
-            for (_, member) in room.members.iter().filter(|(id, _)| **id != except) {
-                member.push(frame.clone());
-            }
+    /// events: never to the session that caused them); returns how many.
+    pub(crate) fn to_others(&self, name: &RoomName, frame: &Bytes, except: u64) -> usize {
+        let Some(room) = self.find(name) else {
+            return 0;
+        };
+        let room = lock(&room);
+        let mut told = 0;
+        for (_, member) in room.members.iter().filter(|(id, _)| **id != except) {
+            member.push(frame.clone());
+            told += 1;
         }
+        told
     }
 
     /// Removes a session from a room; the room goes when nothing is left.

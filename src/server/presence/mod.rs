@@ -60,8 +60,8 @@ pub(crate) enum Announce {
     Unselected,
     /// The room had more than `events_max_members` users.
     Suppressed,
-    /// The event went to the other members.
-    Sent,
+    /// The event went to this many other members.
+    Sent(usize),
 }
 
 /// Which kind of change an event reports.
@@ -75,8 +75,9 @@ pub(crate) enum Change {
 
 /// Where a due event goes: the room's members on this node, except one.
 pub(crate) trait Route {
-    /// Queues `frame` to every member of `room` but session `except`.
-    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64);
+    /// Queues `frame` to every member of `room` but session `except`;
+    /// returns how many it was queued to.
+    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64) -> usize;
 }
 
 /// Where presence state lives (see the module docs for the contract).
@@ -119,8 +120,7 @@ impl Policy {
             Change::Joined => ServerFrame::MemberJoined { room, user },
             Change::Left => ServerFrame::MemberLeft { room, user },
         };
-        route.to_others(who.room, &Bytes::from(server_to_vec(&frame)), who.session);
-        Announce::Sent
+        Announce::Sent(route.to_others(who.room, &Bytes::from(server_to_vec(&frame)), who.session))
     }
 }
 
@@ -160,7 +160,7 @@ impl Presence {
 
     fn count(&self, announce: Announce) {
         match announce {
-            Announce::Sent => self.metrics.presence_event(),
+            Announce::Sent(to) => self.metrics.presence_events(to),
             Announce::Suppressed => self.metrics.presence_suppressed(),
             Announce::Quiet | Announce::Unselected => {}
         }

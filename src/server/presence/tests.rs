@@ -8,9 +8,10 @@ use crate::protocol::decode_server;
 struct Recorded(Mutex<Vec<(ServerFrame, u64)>>);
 
 impl Route for Recorded {
-    fn to_others(&self, _room: &RoomName, frame: &Bytes, except: u64) {
+    fn to_others(&self, _room: &RoomName, frame: &Bytes, except: u64) -> usize {
         let frame = decode_server(frame).unwrap();
         self.0.lock().unwrap().push((frame, except));
+        1
     }
 }
 
