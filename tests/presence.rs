@@ -21,9 +21,11 @@ fn names(users: &[&str]) -> Vec<UserName> {
 async fn members(client: &mut Client, name: &str) -> (u32, Vec<UserName>) {
     client.presence(&room(name)).await.unwrap();
     match frame(client).await {
-        ServerFrame::Members { room: r, total, users } if r == room(name) => {
-            (total, users.as_slice().to_vec())
-        }
+        ServerFrame::Members {
+            room: r,
+            total,
+            users,
+        } if r == room(name) => (total, users.as_slice().to_vec()),
         other => panic!("expected Members, got {other:?}"),
     }
 }
@@ -123,9 +125,11 @@ fn first_join_and_last_leave_are_told_to_the_others_only() {
         let mut a2 = joined(&server, &server.member("alice"), "lobby").await;
         assert_eq!(members(&mut bob, "lobby").await.0, 2);
         // Her first session leaves: she is still there.
-        a1.send(&ClientFrame::Leave { room: room("lobby") })
-            .await
-            .unwrap();
+        a1.send(&ClientFrame::Leave {
+            room: room("lobby"),
+        })
+        .await
+        .unwrap();
         assert!(matches!(frame(&mut a1).await, ServerFrame::Left { .. }));
         assert_eq!(members(&mut bob, "lobby").await.0, 2);
         // Her last session closes: now she left.
@@ -147,12 +151,17 @@ fn an_explicit_leave_and_a_narrowing_reauth_are_departures() {
         let mut alice = joined(&server, &server.member("alice"), "team-a").await;
         expect_joined(&mut bob, "team-a", "alice").await;
         alice
-            .send(&ClientFrame::Leave { room: room("team-a") })
+            .send(&ClientFrame::Leave {
+                room: room("team-a"),
+            })
             .await
             .unwrap();
         assert!(matches!(frame(&mut alice).await, ServerFrame::Left { .. }));
         expect_left(&mut bob, "team-a", "alice").await;
-        assert_eq!(join(&mut alice, "team-a", None).await, joined_frame("team-a"));
+        assert_eq!(
+            join(&mut alice, "team-a", None).await,
+            joined_frame("team-a")
+        );
         expect_joined(&mut bob, "team-a", "alice").await;
         // A new token without team-a takes her out of it.
         let narrower = server.token("alice", Role::Member, &["lobby"], 600);

@@ -38,7 +38,10 @@ fn one_user_cannot_take_the_room_table_from_the_others() {
         })
         .await
         .unwrap();
-        assert!(matches!(frame(&mut eve).await, ServerFrame::Ack { seq: 1, .. }));
+        assert!(matches!(
+            frame(&mut eve).await,
+            ServerFrame::Ack { seq: 1, .. }
+        ));
         assert!(matches!(frame(&mut eve).await, ServerFrame::Message { .. }));
         eve.close().await.unwrap();
     });

@@ -55,10 +55,7 @@ mod tests {
     fn defaults_select_every_room() {
         let c = PresenceConfig::default();
         assert_eq!(c.events_max_members, 100);
-        assert!(c
-            .patterns()
-            .unwrap()
-            .allows(&RoomName::new("any").unwrap()));
+        assert!(c.patterns().unwrap().allows(&RoomName::new("any").unwrap()));
     }
 
     #[test]

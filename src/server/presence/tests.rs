@@ -35,7 +35,10 @@ fn presence(events: &[&str], max: u32) -> (Presence, Arc<Metrics>) {
         events: events.iter().map(|e| (*e).to_owned()).collect(),
         events_max_members: max,
     };
-    (Presence::local(&config, Arc::clone(&metrics)).unwrap(), metrics)
+    (
+        Presence::local(&config, Arc::clone(&metrics)).unwrap(),
+        metrics,
+    )
 }
 
 fn at<'a>(room: &'a RoomName, session: u64, user: &'a UserName) -> Member<'a> {
