@@ -15,7 +15,8 @@
 //!
 //! Type a line to publish it into the current room. Commands:
 //! `/join ROOM [SINCE]`, `/leave ROOM`, `/room ROOM` (switch the current
-//! room), `/delete SEQ` (admins), `/quit`.
+//! room), `/who [ROOM]` (who is in it; arrivals and departures print as
+//! they happen), `/delete SEQ` (admins), `/quit`.
 //!
 //! `cargo run --example chat -- ... --room secret --passphrase "correct horse"`
 
@@ -279,6 +280,9 @@ fn command(
             }
         }),
         Some("/leave") => room_arg(words.next()).map(|room| ClientFrame::Leave { room }),
+        Some("/who") => room_arg(words.next())
+            .or(current.clone())
+            .map(|room| ClientFrame::Presence { room }),
         Some("/room") => {
             *current = room_arg(words.next()).or(current.take());
             None
@@ -292,7 +296,9 @@ fn command(
             _ => None,
         },
         Some(w) if w.starts_with('/') => {
-            eprintln!("commands: /join ROOM [SINCE], /leave ROOM, /room ROOM, /delete SEQ, /quit");
+            eprintln!(
+                "commands: /join ROOM [SINCE], /leave ROOM, /room ROOM, /who [ROOM], /delete SEQ, /quit"
+            );
             None
         }
         Some(_) => current.clone().map(|room| ClientFrame::Publish {
