@@ -282,3 +282,17 @@ fn rooms_above_events_max_members_send_none() {
         assert_eq!(metrics.presence_suppressed, 2);
     });
 }
+
+#[test]
+fn presence_requests_count_against_the_frame_budget() {
+    let server = TestServer::start_with(|c| c.limits.frames_per_sec = 1);
+    within(async {
+        let mut alice = joined(&server, &server.member("alice"), "lobby").await;
+        for _ in 0..20 {
+            if alice.presence(&room("lobby")).await.is_err() {
+                break;
+            }
+        }
+        assert_eq!(close_code(&mut alice).await, close::POLICY);
+    });
+}
