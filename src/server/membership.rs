@@ -26,8 +26,8 @@ pub(crate) enum NoEntry {
 }
 
 impl Route for Rooms {
-    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64) -> usize {
-        Rooms::to_others(self, room, frame, except)
+    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64, slack: usize) -> usize {
+        Rooms::to_others(self, room, frame, except, slack)
     }
 }
 

@@ -156,7 +156,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::new(&config.limits, &config.presence);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });

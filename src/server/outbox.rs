@@ -10,7 +10,7 @@
 //! waiting. Two publishers racing past the check can overshoot the limit by
 //! one frame each, which the memory bound allows for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +29,27 @@ pub(crate) struct Outbox {
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
+    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
+    notices: Arc<AtomicUsize>,
+}
+
+/// A queued presence event's share of the room's one encoding; dropping
+/// it (once the frame is written, or never queued) uncounts it.
+struct Notice {
+    frame: Bytes,
+    queued: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for Notice {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One queued frame. `published` is when a `Message` was accepted, so the
@@ -59,6 +80,7 @@ pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
             capacity: capacity.max(1),
             control: control_tx,
             missed: None,
+            notices: Arc::new(AtomicUsize::new(0)),
         },
         Inbox {
             frames: frames_rx,
@@ -90,16 +112,48 @@ impl Outbox {
 
     /// [`Outbox::push`] for a `Message` accepted at `published`.
     pub(crate) fn push_published(&self, bytes: Bytes, published: Option<Instant>) -> bool {
-        if self.frames.len() >= self.capacity {
-            match &self.missed {
-                Some(missed) => {
-                    missed.fetch_add(1, Ordering::Relaxed);
-                }
-                None => self.close(close::TOO_SLOW),
-            }
+        // Presence events wait outside the limit (see `push_notice`).
+        let waiting = self.frames.len();
+        if waiting.saturating_sub(self.notices.load(Ordering::Relaxed)) >= self.capacity {
+            self.overflow();
             return false;
         }
         self.frames.try_send(Queued { bytes, published }).is_ok()
+    }
+
+    /// A full queue: a session is closed with 4009; a host subscription
+    /// counts the frame missed.
+    fn overflow(&self) {
+        match &self.missed {
+            Some(missed) => {
+                missed.fetch_add(1, Ordering::Relaxed);
+            }
+            None => self.close(close::TOO_SLOW),
+        }
+    }
+
+    /// Queues a presence event (`MemberJoined` / `MemberLeft`) beside the
+    /// queue's limit: at most `slack` of them wait at once, so a reconnect
+    /// storm (each arrival told to every member before their tasks have
+    /// had a turn to write) does not evict members who read fine. Beyond
+    /// `slack` the member is too slow, as with a full queue. The memory
+    /// bound counts `slack` of these per session.
+    pub(crate) fn push_notice(&self, frame: &Bytes, slack: usize) -> bool {
+        if self.notices.load(Ordering::Relaxed) >= slack {
+            self.overflow();
+            return false;
+        }
+        self.notices.fetch_add(1, Ordering::Relaxed);
+        let notice = Notice {
+            frame: frame.clone(),
+            queued: Arc::clone(&self.notices),
+        };
+        self.frames
+            .try_send(Queued {
+                bytes: Bytes::from_owner(notice),
+                published: None,
+            })
+            .is_ok()
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -124,5 +178,32 @@ impl Outbox {
     /// Asks the session to close with `code`; the first request wins.
     pub(crate) fn close(&self, code: u16) {
         let _ = self.control.try_send(code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_events_wait_beside_the_limit_up_to_their_slack() {
+        let (outbox, inbox) = outbox(1, 2);
+        let notice = Bytes::from_static(b"joined");
+        for _ in 0..3 {
+            assert!(outbox.push_notice(&notice, 3));
+        }
+        // The queue's own two frames still fit.
+        assert!(outbox.push(Bytes::from_static(b"m1")));
+        assert!(outbox.push(Bytes::from_static(b"m2")));
+        assert!(inbox.control.try_recv().is_err(), "nobody evicted yet");
+        // Writing a notice (dropping it) makes room for another.
+        let first = inbox.frames.try_recv().unwrap();
+        assert_eq!(&first.bytes[..], b"joined");
+        drop(first);
+        assert!(outbox.push_notice(&notice, 3));
+        // Past the slack the member is too slow.
+        assert!(!outbox.push_notice(&notice, 3));
+        assert_eq!(inbox.control.try_recv(), Ok(close::TOO_SLOW));
+        assert!(std::mem::size_of::<Notice>() <= 48);
     }
 }

@@ -188,15 +188,22 @@ impl Rooms {
     }
 
     /// Queues `frame` to every member of `name` but `except` (presence
-    /// events: never to the session that caused them); returns how many.
-    pub(crate) fn to_others(&self, name: &RoomName, frame: &Bytes, except: u64) -> usize {
+    /// events: never to the session that caused them), as notices of
+    /// which each member may hold `slack`; returns how many.
+    pub(crate) fn to_others(
+        &self,
+        name: &RoomName,
+        frame: &Bytes,
+        except: u64,
+        slack: usize,
+    ) -> usize {
         let Some(room) = self.find(name) else {
             return 0;
         };
         let room = lock(&room);
         let mut told = 0;
         for (_, member) in room.members.iter().filter(|(id, _)| **id != except) {
-            member.push(frame.clone());
+            member.push_notice(frame, slack);
             told += 1;
         }
         told

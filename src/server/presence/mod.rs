@@ -75,9 +75,10 @@ pub(crate) enum Change {
 
 /// Where a due event goes: the room's members on this node, except one.
 pub(crate) trait Route {
-    /// Queues `frame` to every member of `room` but session `except`;
-    /// returns how many it was queued to.
-    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64) -> usize;
+    /// Queues `frame` to every member of `room` but session `except`,
+    /// each of whom may have `slack` such events waiting (see
+    /// `Outbox::push_notice`); returns how many it was queued to.
+    fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64, slack: usize) -> usize;
 }
 
 /// Where presence state lives (see the module docs for the contract).
@@ -120,7 +121,11 @@ impl Policy {
             Change::Joined => ServerFrame::MemberJoined { room, user },
             Change::Left => ServerFrame::MemberLeft { room, user },
         };
-        Announce::Sent(route.to_others(who.room, &Bytes::from(server_to_vec(&frame)), who.session))
+        let frame = Bytes::from(server_to_vec(&frame));
+        // A member hears at most `max_members - 1` arrivals before its
+        // task can write, however fast they come: room for all of them.
+        let slack = self.max_members as usize;
+        Announce::Sent(route.to_others(who.room, &frame, who.session, slack))
     }
 }
 

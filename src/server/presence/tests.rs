@@ -8,7 +8,7 @@ use crate::protocol::decode_server;
 struct Recorded(Mutex<Vec<(ServerFrame, u64)>>);
 
 impl Route for Recorded {
-    fn to_others(&self, _room: &RoomName, frame: &Bytes, except: u64) -> usize {
+    fn to_others(&self, _room: &RoomName, frame: &Bytes, except: u64, _slack: usize) -> usize {
         let frame = decode_server(frame).unwrap();
         self.0.lock().unwrap().push((frame, except));
         1
