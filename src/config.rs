@@ -200,7 +200,7 @@ impl LimitsConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be at least 1"));
         }
-        let most = crate::server::MAX_ROOMS_PER_SESSION;
+        let most = crate::protocol::MAX_ROOMS_PER_SESSION;
         if usize::from(self.max_rooms) > most {
             return Err(format!("limits.max_rooms must be at most {most}"));
         }

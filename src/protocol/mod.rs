@@ -33,6 +33,10 @@ pub const SUBPROTOCOL: &str = "palisade.v1";
 /// The prefix of the `Sec-WebSocket-Protocol` entry that carries a token.
 pub const BEARER_PREFIX: &str = "bearer.";
 
+/// The most rooms one session can be in; a server's `limits.max_rooms` is
+/// at most this.
+pub const MAX_ROOMS_PER_SESSION: usize = 64;
+
 /// WebSocket close codes (PROTOCOL.md section 5).
 pub mod close {
     /// Normal close.

@@ -16,7 +16,7 @@ pub(crate) const BAN_TABLE_CAPACITY: usize = 4096;
 /// Bytes one entry costs, for the memory bound (key, value, hash overhead).
 pub(crate) const BAN_ENTRY_BYTES: usize = 64;
 
-use super::lock;
+use super::lock::lock;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {

@@ -12,32 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::outbox::{host_outbox, Inbox, Outbox};
-use super::{SessionInfo, Shared};
-use crate::auth::Identity;
+use super::registry::SessionInfo;
+use super::shared::Shared;
 use crate::protocol::{close, decode_server, Body, BodyError, RoomName, ServerFrame};
-
-/// Decides, beyond the token's claims, whether a session may act. Every
-/// method defaults to allowing; a `false` is answered with `Forbidden`.
-///
-/// Called on the session's task for every frame it concerns, so keep it
-/// quick and never block.
-pub trait Authorize: Send + Sync + 'static {
-    /// May `who` join `room`?
-    fn may_join(&self, who: &Identity, room: &RoomName) -> bool {
-        let _ = (who, room);
-        true
-    }
-    /// May `who` publish `body` into `room`?
-    fn may_publish(&self, who: &Identity, room: &RoomName, body: &Body) -> bool {
-        let _ = (who, room, body);
-        true
-    }
-    /// May `who` delete message `seq` of `room`?
-    fn may_delete(&self, who: &Identity, room: &RoomName, seq: u64) -> bool {
-        let _ = (who, room, seq);
-        true
-    }
-}
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::lock;
+use super::lock::lock;
 use super::outbox::Outbox;
 use crate::protocol::{Role, RoomName};
 

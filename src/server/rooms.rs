@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Bytes;
 
-use super::lock;
+use super::lock::lock;
 use super::outbox::Outbox;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 

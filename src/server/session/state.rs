@@ -1,4 +1,4 @@
-//! What each client frame does. Authorization is checked here, on every
+//! A session's state and what each client frame does to it. Authorization is checked here, on every
 //! frame, against the session's current identity (which `Reauth` may
 //! replace), never only at connect.
 
@@ -6,20 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
-use crate::config::LimitsConfig;
-use crate::protocol::{close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
+use crate::protocol::{
+    close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame, MAX_ROOMS_PER_SESSION,
+};
 
-use super::host::Authorize;
-use super::outbox::Outbox;
-use super::ratelimit::TokenBucket;
-use super::Shared;
+use super::super::authorize::Authorize;
+use super::super::outbox::Outbox;
+use super::super::ratelimit::TokenBucket;
+use super::super::shared::Shared;
 
-/// The most rooms one session can be in; `limits.max_rooms` is at most this.
-pub const MAX_ROOMS_PER_SESSION: usize = 64;
-
-/// One session's state, owned by its task.
+/// One session's state, owned by its task: who it is, what it joined, its
+/// rate limits. The task loop (`session/mod.rs`) feeds it decoded frames.
 #[derive(Debug)]
-pub(crate) struct Session {
+pub(crate) struct SessionState {
     pub(crate) id: u64,
     pub(crate) identity: Identity,
     pub(crate) outbox: Outbox,
@@ -39,7 +38,7 @@ pub(crate) enum After {
     Renewed,
 }
 
-impl Session {
+impl SessionState {
     pub(crate) fn new(id: u64, identity: Identity, outbox: Outbox, shared: Arc<Shared>) -> Self {
         let rate = shared.limits.publish_per_sec;
         Self {
@@ -84,16 +83,6 @@ impl Session {
             );
             self.outbox.close(close::POLICY);
         }
-    }
-
-    /// The server's counters.
-    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.shared.metrics
-    }
-
-    /// The server's limits.
-    pub(crate) fn limits(&self) -> LimitsConfig {
-        self.shared.limits
     }
 
     /// Asks the host's hook, if one is installed.
@@ -188,6 +177,11 @@ impl Session {
             return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
         }
         let user = &self.identity.user;
+        // The Ack is queued by `Rooms::publish`, under the room lock, not
+        // here after it returns: under the lock it goes into our queue
+        // ahead of our own copy of the Message, and no later publish by a
+        // member can slip between the seq being taken and the Ack (the
+        // contract: Ack before the publisher's Message, seq order for all).
         if self
             .shared
             .rooms

@@ -10,10 +10,8 @@ use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use super::dispatch::Session;
-use super::outbox::{Inbox, Queued};
-use super::session::{end_for_error, reason_for, End};
-use super::Shared;
+use super::super::outbox::{Inbox, Queued};
+use super::close::{end_for_error, requested, End};
 use crate::metrics::Metrics;
 use crate::protocol::close;
 
@@ -25,10 +23,6 @@ pub(crate) const WRITE_BATCH: usize = 32;
 /// one TLS record and one write(2) for many small frames, instead of one
 /// each. A batch therefore holds at most this plus one frame (`memory.rs`).
 pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
-/// How long a shutdown lets a session write its queue.
-pub(super) fn grace(shared: &Shared) -> Duration {
-    Duration::from_secs(u64::from(shared.limits.shutdown_timeout_s))
-}
 
 /// Feeds one queued frame, counting it (and remembering when its
 /// `Message` was published, for the latency histogram).
@@ -50,17 +44,17 @@ where
 
 /// Writes `first` (a ping when `None`) and whatever else is queued (up to a
 /// batch), then flushes; a close request during the write wins, except a
-/// shutdown's 1001, which lets the write finish first (bounded).
+/// shutdown's 1001, which lets the write finish first (within `grace`).
 pub(super) async fn write_batch<S>(
     ws: &mut WebSocketStream<S>,
     first: Option<Queued>,
     inbox: &Inbox,
-    session: &Session,
+    metrics: &Metrics,
+    grace: Duration,
 ) -> Option<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let metrics = session.metrics();
     let write = async {
         let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
         match first {
@@ -95,16 +89,15 @@ where
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(end_for_error(&e)),
         Err(close::GOING_AWAY) => {
-            let linger = Duration::from_secs(u64::from(session.limits().shutdown_timeout_s));
             let _ = write
                 .or(async {
-                    Timer::after(linger).await;
+                    Timer::after(grace).await;
                     Ok(())
                 })
                 .await;
-            Some(End::Close(close::GOING_AWAY, reason_for(close::GOING_AWAY)))
+            Some(requested(close::GOING_AWAY))
         }
-        Err(code) => Some(End::Close(code, reason_for(code))),
+        Err(code) => Some(requested(code)),
     }
 }
 

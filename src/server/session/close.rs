@@ -1,0 +1,102 @@
+//! How a session ends: the [`End`] a task loop returns, the close code a
+//! WebSocket error maps to (PROTOCOL.md section 5), the closing handshake
+//! with the peer, and what the end counts.
+
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::CloseFrame;
+use async_tungstenite::tungstenite::Error as WsError;
+use async_tungstenite::WebSocketStream;
+use futures_util::{SinkExt, StreamExt};
+use smol::future::FutureExt;
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::Timer;
+
+use super::super::metered::is_budget_error;
+use super::super::shared::Shared;
+use crate::protocol::close;
+
+/// How long to wait for the peer's close reply (and to let our close frame
+/// reach it) before dropping the connection.
+pub(super) const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+/// How the session ended.
+pub(super) enum End {
+    /// We close with this code.
+    Close(u16, &'static str),
+    /// The peer closed (with its code, if any) or vanished.
+    Peer(Option<u16>),
+}
+
+/// The end a WebSocket read or write error means.
+pub(super) fn end_for_error(e: &WsError) -> End {
+    match e {
+        WsError::Io(io) if is_budget_error(io) => {
+            End::Close(close::POLICY, "too many bytes without a message")
+        }
+        WsError::Capacity(_) => End::Close(close::TOO_BIG, "message too big"),
+        WsError::Protocol(_) => End::Close(1002, "protocol error"),
+        WsError::Utf8(_) => End::Close(close::INVALID_FRAME, "invalid utf-8"),
+        _ => End::Peer(None),
+    }
+}
+
+/// The reason sent with a close someone else requested.
+pub(super) fn reason_for(code: u16) -> &'static str {
+    match code {
+        close::TOO_SLOW => "too slow",
+        close::GOING_AWAY => "server shutting down",
+        close::REMOVED => "removed",
+        close::POLICY => "policy violation",
+        _ => "",
+    }
+}
+
+/// The end for a close requested through the session's control channel.
+pub(super) fn requested(code: u16) -> End {
+    End::Close(code, reason_for(code))
+}
+
+/// Sends our close frame, then waits briefly for the peer's reply so the
+/// close frame is not lost to a TCP reset from unread data.
+pub(super) async fn finish<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &'static str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let linger = async {
+        let _ = ws.close(Some(frame)).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    };
+    linger
+        .or(async {
+            Timer::after(CLOSE_LINGER).await;
+        })
+        .await;
+}
+
+/// Sends tungstenite's queued reply to the peer's close, bounded.
+pub(super) async fn answer_peer<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = ws
+        .flush()
+        .or(async {
+            Timer::after(CLOSE_LINGER).await;
+            Ok(())
+        })
+        .await;
+}
+
+/// Counts a session's end, and watches the eviction rate.
+pub(super) fn count(shared: &Shared, code: Option<u16>, by_server: bool) {
+    shared.metrics.close(code, by_server);
+    if by_server && code == Some(close::TOO_SLOW) {
+        shared.alerts.eviction();
+    }
+}
