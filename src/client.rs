@@ -139,7 +139,9 @@ pub enum Event {
     Frame(ServerFrame),
     /// The server closed the connection with this code and reason.
     Closed {
-        /// The close code (section 5), or 1005 when none was sent.
+        /// The close code (section 5), or 1005
+        /// ([`close::NO_STATUS`](crate::protocol::close::NO_STATUS)) when
+        /// none was sent.
         code: u16,
         /// The close reason.
         reason: String,
@@ -261,7 +263,7 @@ impl Client {
                             reason: f.reason.to_string(),
                         },
                         None => Event::Closed {
-                            code: 1005,
+                            code: crate::protocol::close::NO_STATUS,
                             reason: String::new(),
                         },
                     })

@@ -16,10 +16,12 @@
 )]
 
 mod bytes;
+pub mod close;
 mod codec;
 mod frame;
 mod room;
 
+pub use close::Close;
 pub use codec::{
     client_to_vec, decode_client, decode_server, encode_client, encode_server, server_to_vec,
     DecodeError,
@@ -36,29 +38,3 @@ pub const BEARER_PREFIX: &str = "bearer.";
 /// The most rooms one session can be in; a server's `limits.max_rooms` is
 /// at most this.
 pub const MAX_ROOMS_PER_SESSION: usize = 64;
-
-/// WebSocket close codes (PROTOCOL.md section 5).
-pub mod close {
-    /// Normal close.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A text message was received.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// A binary message that is not exactly one valid frame.
-    pub const INVALID_FRAME: u16 = 1007;
-    /// Repeated policy violations.
-    pub const POLICY: u16 = 1008;
-    /// A message larger than the server's maximum.
-    pub const TOO_BIG: u16 = 1009;
-    /// Internal error.
-    pub const INTERNAL: u16 = 1011;
-    /// The token expired and was not renewed.
-    pub const TOKEN_EXPIRED: u16 = 4001;
-    /// Removed by an administrator or banned.
-    pub const REMOVED: u16 = 4003;
-    /// Too slow: the outbound queue stayed full.
-    pub const TOO_SLOW: u16 = 4009;
-    /// Idle timeout.
-    pub const IDLE: u16 = 4010;
-}

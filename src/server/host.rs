@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::outbox::{host_outbox, Inbox, Outbox};
 use super::registry::SessionInfo;
 use super::shared::Shared;
-use crate::protocol::{close, decode_server, Body, BodyError, RoomName, ServerFrame};
+use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFrame};
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +179,7 @@ impl Handle {
 
     /// Closes a session with 4003 (removed); false if it is not live.
     pub fn close_session(&self, id: u64) -> bool {
-        self.shared.sessions.close(id, close::REMOVED)
+        self.shared.sessions.close(id, Close::Removed)
     }
 
     /// Connections counted now (handshakes under way included).

@@ -157,7 +157,7 @@ impl Server {
         log::info!("shutting down: draining sessions, then closing them with 1001");
         self.shared
             .sessions
-            .close_all(crate::protocol::close::GOING_AWAY);
+            .close_all(crate::protocol::Close::GoingAway);
         // Give sessions a bounded moment to write their queues and the close.
         let grace = std::time::Duration::from_secs(self.shared.limits.shutdown_timeout_s.into());
         let drained = async {

@@ -10,7 +10,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::lock::lock;
 use super::outbox::Outbox;
-use crate::protocol::{Role, RoomName};
+use crate::protocol::{Close, Role, RoomName};
 
 /// Why a connection gets no permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl Sessions {
     }
 
     /// Asks one session to close with `code`; false if it is not live.
-    pub(crate) fn close(&self, id: u64, code: u16) -> bool {
+    pub(crate) fn close(&self, id: u64, code: Close) -> bool {
         match lock(&self.live).get(&id) {
             Some(e) => {
                 e.outbox.close(code);
@@ -211,7 +211,7 @@ impl Sessions {
     }
 
     /// Asks every session to close with `code`.
-    pub(crate) fn close_all(&self, code: u16) {
+    pub(crate) fn close_all(&self, code: Close) {
         for e in lock(&self.live).values() {
             e.outbox.close(code);
         }

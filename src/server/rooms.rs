@@ -56,7 +56,7 @@ impl Room {
     /// the delivery latency histogram.
     fn broadcast(&self, frame: &Bytes, published: Option<Instant>) {
         for member in self.members.values() {
-            member.push_published(frame.clone(), published);
+            member.push_or_evict(frame.clone(), published);
         }
     }
 }
@@ -131,7 +131,7 @@ impl Rooms {
                 (Some((first, _)), Some((last, _))) => (*first, *last),
                 _ => (0, 0),
             };
-            member.send(&ServerFrame::Joined {
+            member.send_or_evict(&ServerFrame::Joined {
                 room: name.clone(),
                 first_seq,
                 last_seq,
@@ -225,7 +225,7 @@ impl Rooms {
             body,
         }));
         if let Some((publisher, id)) = ack {
-            publisher.send(&ServerFrame::Ack { id, seq });
+            publisher.send_or_evict(&ServerFrame::Ack { id, seq });
         }
         room.broadcast(&frame, Some(Instant::now()));
         if self.history > 0 {
@@ -260,7 +260,7 @@ impl Rooms {
         }));
         room.broadcast(&frame, None);
         if !room.members.contains_key(&also.session()) {
-            also.push(frame);
+            also.push_or_evict(frame, None);
         }
         room.last_active = Instant::now();
         Ok(())

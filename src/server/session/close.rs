@@ -1,4 +1,4 @@
-//! How a session ends: the [`End`] a task loop returns, the close code a
+//! How a session ends: the [`End`] a task loop returns, the [`Close`] a
 //! WebSocket error maps to (PROTOCOL.md section 5), the closing handshake
 //! with the peer, and what the end counts.
 
@@ -15,7 +15,7 @@ use smol::Timer;
 
 use super::super::metered::is_budget_error;
 use super::super::shared::Shared;
-use crate::protocol::close;
+use crate::protocol::Close;
 
 /// How long to wait for the peer's close reply (and to let our close frame
 /// reach it) before dropping the connection.
@@ -23,8 +23,8 @@ pub(super) const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// How the session ended.
 pub(super) enum End {
-    /// We close with this code.
-    Close(u16, &'static str),
+    /// We close with this code and reason.
+    Close(Close),
     /// The peer closed (with its code, if any) or vanished.
     Peer(Option<u16>),
 }
@@ -32,41 +32,23 @@ pub(super) enum End {
 /// The end a WebSocket read or write error means.
 pub(super) fn end_for_error(e: &WsError) -> End {
     match e {
-        WsError::Io(io) if is_budget_error(io) => {
-            End::Close(close::POLICY, "too many bytes without a message")
-        }
-        WsError::Capacity(_) => End::Close(close::TOO_BIG, "message too big"),
-        WsError::Protocol(_) => End::Close(1002, "protocol error"),
-        WsError::Utf8(_) => End::Close(close::INVALID_FRAME, "invalid utf-8"),
+        WsError::Io(io) if is_budget_error(io) => End::Close(Close::TooManyBytes),
+        WsError::Capacity(_) => End::Close(Close::TooBig),
+        WsError::Protocol(_) => End::Close(Close::ProtocolError),
+        WsError::Utf8(_) => End::Close(Close::InvalidUtf8),
         _ => End::Peer(None),
     }
 }
 
-/// The reason sent with a close someone else requested.
-pub(super) fn reason_for(code: u16) -> &'static str {
-    match code {
-        close::TOO_SLOW => "too slow",
-        close::GOING_AWAY => "server shutting down",
-        close::REMOVED => "removed",
-        close::POLICY => "policy violation",
-        _ => "",
-    }
-}
-
-/// The end for a close requested through the session's control channel.
-pub(super) fn requested(code: u16) -> End {
-    End::Close(code, reason_for(code))
-}
-
 /// Sends our close frame, then waits briefly for the peer's reply so the
 /// close frame is not lost to a TCP reset from unread data.
-pub(super) async fn finish<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &'static str)
+pub(super) async fn finish<S>(ws: &mut WebSocketStream<S>, close: Close)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.into(),
+        code: CloseCode::from(close.code()),
+        reason: close.reason().into(),
     };
     let linger = async {
         let _ = ws.close(Some(frame)).await;
@@ -94,9 +76,14 @@ where
 }
 
 /// Counts a session's end, and watches the eviction rate.
-pub(super) fn count(shared: &Shared, code: Option<u16>, by_server: bool) {
-    shared.metrics.close(code, by_server);
-    if by_server && code == Some(close::TOO_SLOW) {
-        shared.alerts.eviction();
+pub(super) fn count(shared: &Shared, end: &End) {
+    match *end {
+        End::Close(close) => {
+            shared.metrics.close(Some(close.code()), true);
+            if close == Close::TooSlow {
+                shared.alerts.eviction();
+            }
+        }
+        End::Peer(code) => shared.metrics.close(code, false),
     }
 }

@@ -27,7 +27,7 @@ use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use self::close::{answer_peer, end_for_error, finish, requested, End};
+use self::close::{answer_peer, end_for_error, finish, End};
 use self::state::{After, SessionState};
 use self::writer::{drain, write_batch};
 use super::metered::Metered;
@@ -36,12 +36,12 @@ use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
 use crate::auth::Identity;
-use crate::protocol::{close as codes, decode_client};
+use crate::protocol::{decode_client, Close};
 
 pub(crate) use self::writer::WRITE_BATCH_BYTES;
 
 enum Event {
-    CloseRequested(u16),
+    CloseRequested(Close),
     Outbound(Queued),
     Inbound(Option<Result<Message, WsError>>),
     Timer(Due),
@@ -104,13 +104,13 @@ pub(crate) async fn run<S>(
     session.leave_all();
     shared.sessions.remove(id);
     let code = match end {
-        End::Close(code, reason) => {
-            if code == codes::GOING_AWAY {
+        End::Close(close) => {
+            if close == Close::GoingAway {
                 // Shutdown: what was queued before it is still delivered.
                 drain(&mut ws, &inbox, &shared.metrics, grace_of(&shared.limits)).await;
             }
-            finish(&mut ws, code, reason).await;
-            Some(code)
+            finish(&mut ws, close).await;
+            Some(close.code())
         }
         End::Peer(code) => {
             // tungstenite queued the reply to the peer's close; send it.
@@ -119,7 +119,7 @@ pub(crate) async fn run<S>(
         }
     };
     drop(permit);
-    close::count(&shared, code, matches!(end, End::Close(..)));
+    close::count(&shared, &end);
     log::info!(
         "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
         peer.ip(),
@@ -189,11 +189,11 @@ where
             armed = at;
         }
         let event =
-            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(codes::INTERNAL)) }
+            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(Close::Internal)) }
                 .or(async {
                     match inbox.frames.recv().await {
                         Ok(frame) => Event::Outbound(frame),
-                        Err(_) => Event::CloseRequested(codes::INTERNAL),
+                        Err(_) => Event::CloseRequested(Close::Internal),
                     }
                 })
                 .or(async { Event::Inbound(ws.next().await) })
@@ -203,9 +203,9 @@ where
                 })
                 .await;
         let message = match event {
-            Event::CloseRequested(code) => return requested(code),
-            Event::Timer(Due::Expiry) => return End::Close(codes::TOKEN_EXPIRED, "token expired"),
-            Event::Timer(Due::Idle) => return End::Close(codes::IDLE, "idle timeout"),
+            Event::CloseRequested(close) => return End::Close(close),
+            Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
+            Event::Timer(Due::Idle) => return End::Close(Close::Idle),
             Event::Timer(Due::Ping) => {
                 clock.pinged = true;
                 if let Some(end) = write_batch(ws, None, inbox, metrics, grace).await {
@@ -227,7 +227,7 @@ where
         clock.last_seen = Instant::now();
         clock.pinged = false;
         if !frame_budget.try_take(clock.last_seen) {
-            return End::Close(codes::POLICY, "too many frames");
+            return End::Close(Close::TooManyFrames);
         }
         match message {
             Message::Binary(bytes) => match decode_client(&bytes) {
@@ -239,12 +239,10 @@ where
                 }
                 Err(e) => {
                     log::debug!("session={:016x} bad frame: {e}", session.id);
-                    return End::Close(codes::INVALID_FRAME, "invalid frame");
+                    return End::Close(Close::InvalidFrame);
                 }
             },
-            Message::Text(_) => {
-                return End::Close(codes::UNSUPPORTED_DATA, "text messages are not accepted")
-            }
+            Message::Text(_) => return End::Close(Close::TextMessage),
             Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }

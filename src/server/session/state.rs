@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::auth::Identity;
 use crate::protocol::{
-    close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame, MAX_ROOMS_PER_SESSION,
+    Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, MAX_ROOMS_PER_SESSION,
 };
 
 use super::super::authorize::Authorize;
@@ -54,7 +54,7 @@ impl SessionState {
 
     /// The first frame of every session, and the answer to `Reauth`.
     pub(crate) fn welcome(&self) {
-        self.outbox.send(&ServerFrame::Welcome {
+        self.outbox.send_or_evict(&ServerFrame::Welcome {
             session: self.id,
             user: self.identity.user.clone(),
             role: self.identity.role,
@@ -70,7 +70,7 @@ impl SessionState {
             self.identity.user
         );
         self.shared.metrics.error_frame(code);
-        self.outbox.send(&ServerFrame::Error {
+        self.outbox.send_or_evict(&ServerFrame::Error {
             id,
             code,
             detail: detail.to_owned(),
@@ -81,7 +81,7 @@ impl SessionState {
                 self.id,
                 self.identity.user
             );
-            self.outbox.close(close::POLICY);
+            self.outbox.close(Close::Violations);
         }
     }
 
@@ -149,7 +149,8 @@ impl SessionState {
         self.joined.swap_remove(at);
         self.shared.rooms.leave(room, self.id);
         self.shared.sessions.set_rooms(self.id, &self.joined);
-        self.outbox.send(&ServerFrame::Left { room: room.clone() });
+        self.outbox
+            .send_or_evict(&ServerFrame::Left { room: room.clone() });
     }
 
     fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body) {

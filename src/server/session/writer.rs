@@ -11,9 +11,9 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use super::super::outbox::{Inbox, Queued};
-use super::close::{end_for_error, requested, End};
+use super::close::{end_for_error, End};
 use crate::metrics::Metrics;
-use crate::protocol::close;
+use crate::protocol::Close;
 
 /// Most frames written before one flush; bounds how long a burst delays
 /// reads.
@@ -83,21 +83,21 @@ where
     };
     let mut write = std::pin::pin!(write);
     let result = async { Ok((&mut write).await) }
-        .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
+        .or(async { Err(inbox.control.recv().await.unwrap_or(Close::Internal)) })
         .await;
     match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(end_for_error(&e)),
-        Err(close::GOING_AWAY) => {
+        Err(Close::GoingAway) => {
             let _ = write
                 .or(async {
                     Timer::after(grace).await;
                     Ok(())
                 })
                 .await;
-            Some(requested(close::GOING_AWAY))
+            Some(End::Close(Close::GoingAway))
         }
-        Err(code) => Some(requested(code)),
+        Err(close) => Some(End::Close(close)),
     }
 }
 
