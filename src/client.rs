@@ -32,6 +32,7 @@ use crate::protocol::{
 
 /// Where the token goes in the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenPlacement {
     /// `Authorization: Bearer <token>` (native clients).
     Header,
@@ -80,6 +81,7 @@ impl Connect {
 
 /// What went wrong on the client side.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URL is not `wss://host:port/path`.
     Url(String),

@@ -20,6 +20,7 @@ pub use render::{process_stats, ProcessStats};
 /// How a connection attempt ended, the `outcome` (and `status`) labels of
 /// `palisade_connections_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Upgraded to a session.
     Accepted,

@@ -35,6 +35,7 @@ pub struct TokenRequest {
 
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MintError {
     /// `sub` breaks a rule; the phrase says which.
     BadSubject(&'static str),

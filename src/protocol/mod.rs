@@ -9,6 +9,13 @@
 //!   or a [`DecodeError`] (close 1007).
 //! - [`Body::validate`] checks the rules that need the server's limits.
 
+// The no_std core names `core` and `alloc`, never `std`, so it keeps
+// building without the standard library.
+#![warn(
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 // Peer-controlled bytes pass through here: no panicking shortcuts.
 #![cfg_attr(
     not(test),

@@ -18,6 +18,7 @@ use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFra
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PublishError {
     /// The body breaks the rules every publish must meet.
     Body(BodyError),
@@ -50,6 +51,7 @@ impl std::fmt::Debug for Handle {
 
 /// What a [`Subscription`] yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostEvent {
     /// A message published into the room.
     Message {

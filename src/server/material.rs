@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_rustls::TlsAcceptor;
 
-use super::error::StartError;
+use super::error::{ReloadError, StartError};
 use crate::auth::{self, Verifier};
 use crate::config::Config;
 use crate::config::LimitsConfig;
@@ -168,13 +168,13 @@ pub(crate) fn reload_file(
     metrics: &Metrics,
     running: &LimitsConfig,
     path: &std::path::Path,
-) -> Result<(), String> {
+) -> Result<(), ReloadError> {
     match Config::from_file(path) {
-        Ok(config) => reload(current, metrics, running, &config).map_err(|e| e.to_string()),
+        Ok(config) => reload(current, metrics, running, &config).map_err(ReloadError::Start),
         Err(e) => {
             metrics.reload(false);
             log::warn!("alert=reload-failed error={e}");
-            Err(e.to_string())
+            Err(ReloadError::Config(e))
         }
     }
 }

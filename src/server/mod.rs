@@ -44,7 +44,7 @@ use shared::Shared;
 
 pub use crate::protocol::MAX_ROOMS_PER_SESSION;
 pub use authorize::Authorize;
-pub use error::StartError;
+pub use error::{ReloadError, StartError};
 pub use host::{Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
@@ -238,8 +238,8 @@ impl Server {
     /// way, with `alert=reload-failed`.
     ///
     /// # Errors
-    /// The one-line reason, already logged.
-    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), String> {
+    /// [`ReloadError`], already logged.
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), ReloadError> {
         let s = &self.shared;
         material::reload_file(&s.material, &s.metrics, &s.limits, path)
     }
