@@ -16,6 +16,7 @@ mod close;
 mod state;
 mod writer;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -188,20 +189,21 @@ where
             timer.set_at(at);
             armed = at;
         }
-        let event =
-            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(Close::Internal)) }
-                .or(async {
-                    match inbox.frames.recv().await {
-                        Ok(frame) => Event::Outbound(frame),
-                        Err(_) => Event::CloseRequested(Close::Internal),
-                    }
-                })
-                .or(async { Event::Inbound(ws.next().await) })
-                .or(async {
-                    (&mut timer).await;
-                    Event::Timer(due)
-                })
-                .await;
+        let event = next_event(
+            async {
+                (&mut timer).await;
+                Event::Timer(due)
+            },
+            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(Close::Internal)) },
+            async {
+                match inbox.frames.recv().await {
+                    Ok(frame) => Event::Outbound(frame),
+                    Err(_) => Event::CloseRequested(Close::Internal),
+                }
+            },
+            async { Event::Inbound(ws.next().await) },
+        )
+        .await;
         let message = match event {
             Event::CloseRequested(close) => return End::Close(close),
             Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
@@ -254,7 +256,58 @@ where
     }
 }
 
+/// The session's race, in its priority order: `futures_lite::or` polls its
+/// first future first, so whatever is listed first wins when several are
+/// ready. The deadline (expiry, ping, idle) comes first, so a busy queue or
+/// a peer that never stops sending cannot delay it; then a close request,
+/// so eviction and shutdown beat more writing; then our queue, so replies
+/// go out before we read more; then the peer.
+async fn next_event(
+    deadline: impl Future<Output = Event>,
+    close: impl Future<Output = Event>,
+    outbound: impl Future<Output = Event>,
+    inbound: impl Future<Output = Event>,
+) -> Event {
+    deadline.or(close).or(outbound).or(inbound).await
+}
+
 /// How long a shutdown lets a session write its queue.
 fn grace_of(limits: &crate::config::LimitsConfig) -> Duration {
     Duration::from_secs(u64::from(limits.shutdown_timeout_s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::ready;
+
+    #[test]
+    fn a_due_deadline_wins_over_everything_ready() {
+        let queued = Queued {
+            bytes: async_tungstenite::tungstenite::Bytes::new(),
+            published: None,
+        };
+        let event = smol::block_on(next_event(
+            ready(Event::Timer(Due::Expiry)),
+            ready(Event::CloseRequested(Close::Removed)),
+            ready(Event::Outbound(queued)),
+            ready(Event::Inbound(None)),
+        ));
+        assert!(matches!(event, Event::Timer(Due::Expiry)));
+    }
+
+    #[test]
+    fn a_close_request_wins_over_traffic() {
+        let queued = Queued {
+            bytes: async_tungstenite::tungstenite::Bytes::new(),
+            published: None,
+        };
+        let event = smol::block_on(next_event(
+            std::future::pending(),
+            ready(Event::CloseRequested(Close::TooSlow)),
+            ready(Event::Outbound(queued)),
+            ready(Event::Inbound(None)),
+        ));
+        assert!(matches!(event, Event::CloseRequested(Close::TooSlow)));
+    }
 }

@@ -21,8 +21,37 @@ pub(crate) const WRITE_BATCH: usize = 32;
 /// Bytes after which a batch stops taking frames. tungstenite buffers the
 /// batch (`write_buffer_size`) and the flush hands it to rustls in one go:
 /// one TLS record and one write(2) for many small frames, instead of one
-/// each. A batch therefore holds at most this plus one frame (`memory.rs`).
+/// each. A batch therefore holds at most this plus one frame (`memory.rs`):
+/// [`Batch`] counts the first frame too.
 pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
+
+/// What a batch has taken so far.
+#[derive(Debug)]
+struct Batch {
+    frames: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// A batch that starts with a frame of `first` bytes (0 for a ping).
+    fn new(first: usize) -> Self {
+        Self {
+            frames: 1,
+            bytes: first,
+        }
+    }
+
+    /// Whether another frame may join: while under both limits, so the
+    /// batch ends at most one frame past `WRITE_BATCH_BYTES`.
+    fn has_room(&self) -> bool {
+        self.frames < WRITE_BATCH && self.bytes < WRITE_BATCH_BYTES
+    }
+
+    fn add(&mut self, bytes: usize) {
+        self.frames += 1;
+        self.bytes += bytes;
+    }
+}
 
 /// Feeds one queued frame, counting it (and remembering when its
 /// `Message` was published, for the latency histogram).
@@ -57,18 +86,15 @@ where
 {
     let write = async {
         let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+        let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
         match first {
             Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
             None => ws.feed(Message::Ping(Bytes::new())).await?,
         }
-        let mut bytes = 0;
-        for _ in 1..WRITE_BATCH {
-            if bytes >= WRITE_BATCH_BYTES {
-                break;
-            }
+        while batch.has_room() {
             match inbox.frames.try_recv() {
                 Ok(q) => {
-                    bytes += q.bytes.len();
+                    batch.add(q.bytes.len());
                     feed_queued(ws, q, metrics, &mut published).await?;
                 }
                 Err(_) => break,
@@ -126,4 +152,31 @@ pub(super) async fn drain<S>(
             Ok(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_frame_counts_towards_the_batch_bytes() {
+        // A first frame of the whole budget leaves no room: the batch is
+        // that one frame, within WRITE_BATCH_BYTES plus one frame.
+        assert!(!Batch::new(WRITE_BATCH_BYTES).has_room());
+        let mut batch = Batch::new(WRITE_BATCH_BYTES - 1);
+        assert!(batch.has_room());
+        batch.add(4096);
+        assert!(!batch.has_room());
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_write_batch_frames() {
+        let mut batch = Batch::new(0);
+        let mut taken = 1;
+        while batch.has_room() {
+            batch.add(1);
+            taken += 1;
+        }
+        assert_eq!(taken, WRITE_BATCH);
+    }
 }
