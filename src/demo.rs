@@ -5,7 +5,6 @@
 use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::auth::{self, TokenRequest};
 use crate::certgen;
@@ -108,18 +107,9 @@ pub fn prepare(dir: &Path, port: u16) -> Result<Demo, DemoError> {
     std::fs::write(&config_path, config_text(port))
         .map_err(|e| DemoError::WriteConfig(config_path.clone(), e))?;
     let config = Config::from_file(&config_path).map_err(DemoError::Config)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::clock::unix_now();
     let mint = |sub: &str, role: Role| {
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role,
-            rooms: vec!["*".to_owned()],
-            ttl_secs: DEMO_TTL,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
+        let request = TokenRequest::new(sub, role, ["*"], DEMO_TTL, AUDIENCE);
         auth::mint(&secret, &request, now).map_err(DemoError::Mint)
     };
     Ok(Demo {

@@ -264,14 +264,7 @@ fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
 }
 
 fn mint(secret: &auth::SecretKey, sub: &str) -> String {
-    let request = TokenRequest {
-        sub: sub.to_owned(),
-        role: Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 600,
-        audience: AUDIENCE.to_owned(),
-        issuer: None,
-    };
+    let request = TokenRequest::new(sub, Role::Member, ["*"], 600, AUDIENCE);
     auth::mint(secret, &request, common::now()).unwrap()
 }
 

@@ -106,14 +106,7 @@ impl Drop for Running {
 
 async fn connect(dir: &Path, port: u16) -> Client {
     let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
-    let request = TokenRequest {
-        sub: "alice".into(),
-        role: Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 600,
-        audience: AUDIENCE.into(),
-        issuer: None,
-    };
+    let request = TokenRequest::new("alice", Role::Member, ["*"], 600, AUDIENCE);
     let token = auth::mint(&secret, &request, common::now()).unwrap();
     let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
     let url = format!("wss://localhost:{port}/ws");

@@ -9,12 +9,12 @@
 //! connections get the new material from the swap on.
 
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_rustls::TlsAcceptor;
 
 use super::error::{ReloadError, StartError};
 use crate::auth::{self, Verifier};
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
@@ -85,12 +85,6 @@ impl Material {
             );
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The lock holding the current material.

@@ -12,12 +12,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 
 use super::lock::lock;
 use super::outbox::Outbox;
+use crate::clock::unix_now_ms;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
 /// Why a join was refused by the room table.
@@ -67,12 +68,6 @@ pub(crate) struct Rooms {
     table: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
     history: usize,
     max_rooms: usize,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Rooms {
@@ -221,7 +216,7 @@ impl Rooms {
             room: name.clone(),
             seq,
             from: from.to_owned(),
-            sent_at_ms: now_ms(),
+            sent_at_ms: unix_now_ms(),
             body,
         }));
         if let Some((publisher, id)) = ack {

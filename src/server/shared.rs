@@ -50,10 +50,9 @@ impl fmt::Debug for Shared {
 
 impl Shared {
     pub(crate) fn verify_token(&self, token: &str) -> Result<Identity, TokenError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.material().verifier.verify(token, now)
+        self.material()
+            .verifier
+            .verify(token, crate::clock::unix_now())
     }
 }
 

@@ -142,14 +142,7 @@ impl TestServer {
 
     /// A token for `sub` with `role` and `rooms`, valid for `ttl` seconds.
     pub fn token(&self, sub: &str, role: Role, rooms: &[&str], ttl: u64) -> String {
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role,
-            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
-            ttl_secs: ttl,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
+        let request = TokenRequest::new(sub, role, rooms.iter().copied(), ttl, AUDIENCE);
         auth::mint(&self.secret, &request, now()).unwrap()
     }
 

@@ -19,7 +19,7 @@ mod writer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_tungstenite::tungstenite::{Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
@@ -37,6 +37,7 @@ use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
 use crate::auth::Identity;
+use crate::clock::unix_now;
 use crate::protocol::{decode_client, Close};
 
 pub(crate) use self::writer::WRITE_BATCH_BYTES;
@@ -57,12 +58,6 @@ enum Due {
     Ping,
     /// The whole idle time passed without a frame or pong (4010).
     Idle,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn expiry_instant(expires_at: u64) -> Instant {
