@@ -276,16 +276,19 @@ mod tests {
     use super::*;
     use std::future::ready;
 
-    #[test]
-    fn a_due_deadline_wins_over_everything_ready() {
-        let queued = Queued {
+    fn empty() -> Queued {
+        Queued {
             bytes: async_tungstenite::tungstenite::Bytes::new(),
             published: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_due_deadline_wins_over_everything_ready() {
         let event = smol::block_on(next_event(
             ready(Event::Timer(Due::Expiry)),
             ready(Event::CloseRequested(Close::Removed)),
-            ready(Event::Outbound(queued)),
+            ready(Event::Outbound(empty())),
             ready(Event::Inbound(None)),
         ));
         assert!(matches!(event, Event::Timer(Due::Expiry)));
@@ -293,14 +296,10 @@ mod tests {
 
     #[test]
     fn a_close_request_wins_over_traffic() {
-        let queued = Queued {
-            bytes: async_tungstenite::tungstenite::Bytes::new(),
-            published: None,
-        };
         let event = smol::block_on(next_event(
             std::future::pending(),
             ready(Event::CloseRequested(Close::TooSlow)),
-            ready(Event::Outbound(queued)),
+            ready(Event::Outbound(empty())),
             ready(Event::Inbound(None)),
         ));
         assert!(matches!(event, Event::CloseRequested(Close::TooSlow)));
