@@ -62,8 +62,8 @@ impl Thermostat {
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let mut demo =
-        palisade::demo::prepare("palisade-appliance".as_ref(), 8444).unwrap_or_else(|e| fail(&e));
+    let mut demo = palisade::demo::prepare("palisade-appliance".as_ref(), 8444)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     demo.config.device_name = "thermostat".to_owned();
     println!("{}", demo.instructions());
 

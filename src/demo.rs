@@ -2,9 +2,9 @@
 //! and reused: a development CA and localhost certificate, token keys, a
 //! config, and fresh tokens to connect with.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::auth::{self, TokenRequest};
 use crate::certgen;
@@ -47,36 +47,70 @@ audience = "{AUDIENCE}"
     )
 }
 
+/// Why the demo folder could not be prepared; displayed as one line naming
+/// the file and the problem.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The folder could not be created.
+    CreateDir(PathBuf, io::Error),
+    /// The development certificates could not be written.
+    Pki(io::Error),
+    /// The token keys could not be written or read.
+    Key(auth::KeyFileError),
+    /// `palisade.toml` could not be written.
+    WriteConfig(PathBuf, io::Error),
+    /// `palisade.toml` did not load.
+    Config(crate::config::ConfigError),
+    /// A demo token could not be minted.
+    Mint(auth::MintError),
+}
+
+impl fmt::Display for DemoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateDir(dir, e) => write!(f, "{}: cannot create: {e}", dir.display()),
+            Self::Pki(e) => e.fmt(f),
+            Self::Key(e) => e.fmt(f),
+            Self::WriteConfig(file, e) => write!(f, "{}: cannot write: {e}", file.display()),
+            Self::Config(e) => e.fmt(f),
+            Self::Mint(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DemoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::CreateDir(_, e) | Self::Pki(e) | Self::WriteConfig(_, e) => Some(e),
+            Self::Key(e) => Some(e),
+            Self::Config(e) => Some(e),
+            Self::Mint(e) => Some(e),
+        }
+    }
+}
+
 /// Creates (or reuses) the demo folder and mints tokens.
 ///
 /// # Errors
-/// A one-line message naming the file that could not be written or read.
-pub fn prepare(dir: &Path, port: u16) -> Result<Demo, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-    certgen::write_dev_pki(dir).map_err(|e| e.to_string())?;
+/// [`DemoError`] naming the file that could not be written or read.
+pub fn prepare(dir: &Path, port: u16) -> Result<Demo, DemoError> {
+    std::fs::create_dir_all(dir).map_err(|e| DemoError::CreateDir(dir.to_path_buf(), e))?;
+    certgen::write_dev_pki(dir).map_err(DemoError::Pki)?;
     let secret_path = dir.join("token.secret");
     if !secret_path.exists() {
-        auth::write_keypair(dir).map_err(|e| e.to_string())?;
+        auth::write_keypair(dir).map_err(DemoError::Key)?;
     }
-    let secret = auth::load_secret_key_file(&secret_path).map_err(|e| e.to_string())?;
+    let secret = auth::load_secret_key_file(&secret_path).map_err(DemoError::Key)?;
     let config_path = dir.join("palisade.toml");
     // The port may change between runs; the config is always rewritten.
     std::fs::write(&config_path, config_text(port))
-        .map_err(|e| format!("{}: cannot write: {e}", config_path.display()))?;
-    let config = Config::from_file(&config_path).map_err(|e| e.to_string())?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_err(|e| DemoError::WriteConfig(config_path.clone(), e))?;
+    let config = Config::from_file(&config_path).map_err(DemoError::Config)?;
+    let now = crate::clock::unix_now();
     let mint = |sub: &str, role: Role| {
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role,
-            rooms: vec!["*".to_owned()],
-            ttl_secs: DEMO_TTL,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
-        auth::mint(&secret, &request, now).map_err(|e| e.to_string())
+        let request = TokenRequest::new(sub, role, ["*"], DEMO_TTL, AUDIENCE);
+        auth::mint(&secret, &request, now).map_err(DemoError::Mint)
     };
     Ok(Demo {
         admin_token: mint("admin", Role::Admin)?,

@@ -10,7 +10,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_signal::{Signal, Signals};
 use futures_util::StreamExt;
@@ -276,9 +275,9 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
         audience,
         issuer,
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    println!("{}", auth::mint(&key, &request, now)?);
+    println!(
+        "{}",
+        auth::mint(&key, &request, palisade::clock::unix_now())?
+    );
     Ok(())
 }
