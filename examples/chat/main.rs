@@ -6,27 +6,48 @@
 //!     --ca palisade-demo/ca.pem --token v4.public.… --room lobby
 //! ```
 //!
+//! Type a line to send it to the current room (the prompt shows it);
+//! `/help` lists the commands. Text arrives as text: only characters a
+//! terminal would act on (ESC, CR, ...) are shown as visible stand-ins.
+//!
+//! When the connection drops, the client reconnects with backoff and
+//! resumes every joined room after the last message it saw
+//! (`Join{since}`), saying so when messages were lost meanwhile.
+//!
 //! With `--passphrase P`, every room is sealed end to end (PROTOCOL.md
-//! section 6): text is encrypted before it leaves and opened on arrival,
-//! the server relays ciphertext only.
-//!
-//! With `--cert FILE --key FILE`, the client presents a certificate (for a
-//! server with `[tls] client_ca`, mutual TLS).
-//!
-//! Type a line to publish it into the current room. Commands:
-//! `/join ROOM [SINCE]`, `/leave ROOM`, `/room ROOM` (switch the current
-//! room), `/delete SEQ` (admins), `/quit`.
-//!
-//! `cargo run --example chat -- ... --room secret --passphrase "correct horse"`
+//! section 6). With `--cert FILE --key FILE`, the client presents a
+//! certificate (for a server with `[tls] client_ca`, mutual TLS).
 
-use std::collections::HashMap;
+mod input;
+mod link;
+mod session;
+mod text;
+
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use palisade::client::{Client, Connect, Event};
-use palisade::protocol::{Body, ClientFrame, RoomName, ServerFrame};
-use palisade::seal::RoomKey;
+use palisade::protocol::RoomName;
 use smol::io::{AsyncBufReadExt, BufReader};
 use smol::stream::StreamExt;
+
+use session::{Action, Session};
+
+const USAGE: &str = "\
+usage: chat --url wss://HOST:PORT/ws --ca CA.pem --token TOKEN [options]
+
+  --url URL          the server's WebSocket endpoint (its path is /ws)
+  --ca FILE          the CA that signed the server's certificate
+                     (palisade-demo/ca.pem for the demo)
+  --token TOKEN      your token; --token-file FILE reads it from FILE
+  --room ROOM        join ROOM on connect (repeatable); the first is current
+  --passphrase P     seal every room end to end with P
+  --cert FILE --key FILE
+                     present a client certificate (mutual TLS)
+  --help             this text
+
+Commands, once connected:
+";
 
 struct Args {
     url: String,
@@ -34,80 +55,48 @@ struct Args {
     token: String,
     rooms: Vec<RoomName>,
     passphrase: Option<String>,
-    /// A client certificate and its key, for servers with `[tls] client_ca`.
     cert: Option<(PathBuf, PathBuf)>,
-}
-
-/// Room keys, derived once per room (PBKDF2 is deliberately slow).
-struct Sealer {
-    passphrase: Option<String>,
-    keys: HashMap<RoomName, RoomKey>,
-}
-
-impl Sealer {
-    fn key(&mut self, room: &RoomName) -> Option<&RoomKey> {
-        let passphrase = self.passphrase.as_deref()?;
-        Some(
-            self.keys
-                .entry(room.clone())
-                .or_insert_with(|| RoomKey::derive(passphrase, room)),
-        )
-    }
-
-    fn body(&mut self, room: &RoomName, me: &str, text: &str) -> Body {
-        match self.key(room) {
-            Some(key) => key.seal_text(room, me, text),
-            None => Body::Text(text.to_owned()),
-        }
-    }
-
-    fn show(&mut self, frame: &ServerFrame) -> String {
-        if let ServerFrame::Message {
-            room,
-            seq,
-            from,
-            body: Body::Sealed(bytes),
-            ..
-        } = frame
-        {
-            let opened = self.key(room).map(|key| key.open(room, from, bytes));
-            return match opened {
-                Some(Ok(plain)) => format!(
-                    "[{room} #{seq}] {from} (sealed): {}",
-                    String::from_utf8_lossy(&plain).escape_debug()
-                ),
-                Some(Err(e)) => format!("[{room} #{seq}] {from}: <cannot decrypt: {e}>"),
-                None => format!("[{room} #{seq}] {from}: <sealed, {} bytes>", bytes.len()),
-            };
-        }
-        show(frame)
-    }
 }
 
 fn parse_args() -> Result<Args, String> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let (mut url, mut ca, mut token, mut rooms) = (None, None, None, Vec::new());
-    let mut passphrase = None;
-    let (mut cert, mut key) = (None, None);
+    let (mut passphrase, mut cert, mut key) = (None, None, None);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
+            Long("help") | Short('h') => {
+                println!("{USAGE}{}", input::COMMANDS);
+                std::process::exit(0);
+            }
             Long("url") => url = Some(value(&mut parser)?),
             Long("ca") => ca = Some(PathBuf::from(value(&mut parser)?)),
             Long("token") => token = Some(value(&mut parser)?),
+            Long("token-file") => {
+                let path = value(&mut parser)?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("--token-file: cannot read {path}: {e}"))?;
+                token = Some(text.trim().to_owned());
+            }
             Long("passphrase") => passphrase = Some(value(&mut parser)?),
             Long("cert") => cert = Some(PathBuf::from(value(&mut parser)?)),
             Long("key") => key = Some(PathBuf::from(value(&mut parser)?)),
             Long("room") => {
-                rooms.push(RoomName::new(&value(&mut parser)?).map_err(|e| e.to_string())?)
+                let name = value(&mut parser)?;
+                rooms.push(RoomName::new(&name).map_err(|_| {
+                    format!(
+                        "--room: '{name}' is not a room name (1 to 32 of a-z, 0-9, '.', '_', '-')"
+                    )
+                })?);
             }
-            other => return Err(other.unexpected().to_string()),
+            other => return Err(format!("{}; --help lists the options", other.unexpected())),
         }
     }
+    let need = |what: &str| format!("{what} is required; --help lists the options");
     Ok(Args {
-        url: url.ok_or("--url is required")?,
-        ca: ca.ok_or("--ca is required")?,
-        token: token.ok_or("--token is required")?,
+        url: url.ok_or_else(|| need("--url"))?,
+        ca: ca.ok_or_else(|| need("--ca"))?,
+        token: token.ok_or_else(|| need("--token (or --token-file)"))?,
         rooms,
         passphrase,
         cert: match (cert, key) {
@@ -120,49 +109,31 @@ fn parse_args() -> Result<Args, String> {
 
 fn value(parser: &mut lexopt::Parser) -> Result<String, String> {
     let v = parser.value().map_err(|e| e.to_string())?;
-    v.into_string().map_err(|v| format!("not UTF-8: {v:?}"))
+    v.into_string()
+        .map_err(|v| format!("not UTF-8: {}", v.to_string_lossy()))
 }
 
-fn show(frame: &ServerFrame) -> String {
-    match frame {
-        ServerFrame::Welcome {
-            user,
-            role,
-            expires_at,
-            ..
-        } => {
-            format!("* welcome {user} ({role}), token expires at {expires_at}")
-        }
-        ServerFrame::Joined {
-            room,
-            first_seq,
-            last_seq,
-        } => {
-            format!("* joined {room} (retains {first_seq}..={last_seq})")
-        }
-        ServerFrame::Left { room } => format!("* left {room}"),
-        ServerFrame::Message {
-            room,
-            seq,
-            from,
-            body,
-            ..
-        } => match body {
-            Body::Text(t) => format!("[{room} #{seq}] {from}: {}", t.escape_debug()),
-            Body::Sealed(b) => format!("[{room} #{seq}] {from}: <sealed, {} bytes>", b.len()),
-        },
-        ServerFrame::Ack { id, seq } => format!("* sent #{id} as seq {seq}"),
-        ServerFrame::Deleted { room, seq } => format!("* {room} #{seq} deleted"),
-        ServerFrame::Error { id, code, detail } => {
-            format!("! error {code:?} (id {id:?}): {detail}")
-        }
-    }
+fn fail(message: &str) -> ! {
+    eprintln!("chat: {message}");
+    std::process::exit(1);
+}
+
+/// Why a connection ended.
+enum End {
+    Quit,
+    /// Lost; reconnecting may help when `retry`.
+    Lost {
+        why: String,
+        retry: bool,
+    },
 }
 
 enum Input {
     Line(Option<String>),
     Server(Result<Event, palisade::client::ClientError>),
 }
+
+type Lines = smol::io::Lines<BufReader<smol::Unblock<std::io::Stdin>>>;
 
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
@@ -177,129 +148,154 @@ fn main() {
         eprintln!("chat: {e}");
         std::process::exit(2);
     });
+    let interactive = std::io::stdin().is_terminal();
+    let mut session = Session::new(
+        args.token.clone(),
+        args.rooms.clone(),
+        args.passphrase.clone(),
+    );
+    let mut lines: Lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
     smol::block_on(async {
-        let mut client = match Client::connect(Connect::new(&args.url, tls, &args.token)).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("chat: {e}");
-                std::process::exit(1);
-            }
-        };
-        let mut current = args.rooms.first().cloned();
-        for room in &args.rooms {
-            let _ = client
-                .send(&ClientFrame::Join {
-                    room: room.clone(),
-                    since: Some(0),
-                })
-                .await;
-        }
-        let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
-        let mut next_id = 1u32;
-        let mut sealer = Sealer {
-            passphrase: args.passphrase.clone(),
-            keys: HashMap::new(),
-        };
-        let mut me = String::new();
+        let mut attempt = 0u32;
+        let mut ever_welcomed = false;
         loop {
-            let input = smol::future::or(
-                async { Input::Line(lines.next().await.and_then(Result::ok)) },
-                async { Input::Server(client.recv().await) },
-            )
-            .await;
-            let frame = match input {
-                Input::Server(Ok(Event::Frame(f))) => {
-                    if let ServerFrame::Welcome { user, .. } = &f {
-                        me = user.clone();
+            let opts = Connect::new(&args.url, tls.clone(), &session.token);
+            let end = match link::connect(&opts, &args.ca).await {
+                Ok(client) => {
+                    let (end, welcomed) =
+                        converse(client, &mut session, &mut lines, interactive).await;
+                    if welcomed {
+                        attempt = 0;
+                        ever_welcomed = true;
                     }
-                    println!("{}", sealer.show(&f));
-                    continue;
+                    end
                 }
-                Input::Server(Ok(Event::Closed { code, reason })) => {
-                    println!("* closed by server: {code} {reason}");
-                    return;
-                }
-                Input::Server(Err(e)) => {
-                    eprintln!("chat: {e}");
-                    return;
-                }
-                Input::Line(None) => {
-                    let _ = client.close().await;
-                    return;
-                }
-                Input::Line(Some(line)) => match command(&line, &mut current, &mut next_id) {
-                    Ok(Some(ClientFrame::Publish {
-                        id,
-                        room,
-                        body: Body::Text(text),
-                    })) => {
-                        let body = sealer.body(&room, &me, &text);
-                        ClientFrame::Publish { id, room, body }
-                    }
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => continue,
-                    Err(Quit) => {
-                        let _ = client.close().await;
-                        return;
-                    }
+                Err(f) => End::Lost {
+                    why: f.message,
+                    retry: f.retry,
                 },
             };
-            if let Err(e) = client.send(&frame).await {
-                eprintln!("chat: {e}");
+            let (why, retry) = match end {
+                End::Quit => return,
+                End::Lost { why, retry } => (why, retry),
+            };
+            // A first connection that fails is a setup problem: say it and stop.
+            if !retry || !ever_welcomed {
+                fail(&why);
+            }
+            session.lost();
+            let wait = link::backoff(attempt);
+            attempt = attempt.saturating_add(1);
+            println!("! {why}; reconnecting in {} s", wait.as_secs().max(1));
+            if wait_or_quit(wait, &mut lines).await {
                 return;
             }
         }
     });
 }
 
-struct Quit;
-
-/// Turns a typed line into a frame (or a local action).
-fn command(
-    line: &str,
-    current: &mut Option<RoomName>,
-    next_id: &mut u32,
-) -> Result<Option<ClientFrame>, Quit> {
-    let line = line.trim_end_matches(['\r', '\n']);
-    let mut words = line.split_whitespace();
-    let room_arg = |w: Option<&str>| w.and_then(|r| RoomName::new(r).ok());
-    let frame = match words.next() {
-        Some("/quit") => return Err(Quit),
-        Some("/join") => room_arg(words.next()).map(|room| {
-            *current = Some(room.clone());
-            ClientFrame::Join {
-                room,
-                since: words.next().and_then(|s| s.parse().ok()),
-            }
-        }),
-        Some("/leave") => room_arg(words.next()).map(|room| ClientFrame::Leave { room }),
-        Some("/room") => {
-            *current = room_arg(words.next()).or(current.take());
+/// Waits before the next attempt; typed lines are not sent meanwhile (and
+/// say so), `/quit` or end of input ends the client. Returns whether to quit.
+async fn wait_or_quit(wait: std::time::Duration, lines: &mut Lines) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let line = smol::future::or(async { Some(lines.next().await) }, async {
+            smol::Timer::at(deadline).await;
             None
+        })
+        .await;
+        match line {
+            None => return false,
+            Some(None | Some(Err(_))) => return true,
+            Some(Some(Ok(line))) => match input::parse(&line) {
+                Ok(Some(input::Command::Quit)) => return true,
+                _ => println!("! not connected; that line was not sent"),
+            },
         }
-        Some("/delete") => match (current.clone(), words.next().and_then(|s| s.parse().ok())) {
-            (Some(room), Some(seq)) => Some(ClientFrame::Delete {
-                id: bump(next_id),
-                room,
-                seq,
-            }),
-            _ => None,
-        },
-        Some(w) if w.starts_with('/') => {
-            eprintln!("commands: /join ROOM [SINCE], /leave ROOM, /room ROOM, /delete SEQ, /quit");
-            None
-        }
-        Some(_) => current.clone().map(|room| ClientFrame::Publish {
-            id: bump(next_id),
-            room,
-            body: Body::Text(line.to_owned()),
-        }),
-        None => None,
-    };
-    Ok(frame)
+    }
 }
 
-fn bump(id: &mut u32) -> u32 {
-    *id = id.wrapping_add(1);
-    *id
+/// One connection: joins (or resumes) the rooms, then relays lines and
+/// frames until it ends. Returns why, and whether a Welcome came.
+async fn converse(
+    mut client: Client,
+    session: &mut Session,
+    lines: &mut Lines,
+    interactive: bool,
+) -> (End, bool) {
+    let mut welcomed = false;
+    for join in session.joins() {
+        if let Err(e) = client.send(&join).await {
+            return (
+                End::Lost {
+                    why: e.to_string(),
+                    retry: true,
+                },
+                welcomed,
+            );
+        }
+    }
+    loop {
+        if interactive {
+            print!("{}", session.prompt());
+            let _ = std::io::stdout().flush();
+        }
+        let input = smol::future::or(
+            async { Input::Line(lines.next().await.and_then(Result::ok)) },
+            async { Input::Server(client.recv().await) },
+        )
+        .await;
+        if interactive {
+            // Clear the prompt, so output starts at the left margin.
+            print!("\r\x1b[K");
+        }
+        let frame = match input {
+            Input::Server(Ok(Event::Frame(f))) => {
+                welcomed |= session.frame(f);
+                continue;
+            }
+            Input::Server(Ok(Event::Closed { code, .. })) => {
+                let why = text::close_words(code);
+                let retry = text::may_reconnect(code);
+                return (End::Lost { why, retry }, welcomed);
+            }
+            Input::Server(Err(e)) => {
+                return (
+                    End::Lost {
+                        why: format!("connection lost: {e}"),
+                        retry: true,
+                    },
+                    welcomed,
+                )
+            }
+            Input::Line(None) => {
+                let _ = client.close().await;
+                return (End::Quit, welcomed);
+            }
+            Input::Line(Some(line)) => match input::parse(&line).and_then(|c| match c {
+                Some(c) => session.command(c),
+                None => Ok(Action::Nothing),
+            }) {
+                Ok(Action::Send(frame)) => frame,
+                Ok(Action::Nothing) => continue,
+                Ok(Action::Quit) => {
+                    let _ = client.close().await;
+                    return (End::Quit, welcomed);
+                }
+                Err(why) => {
+                    println!("! {why}");
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = client.send(&frame).await {
+            return (
+                End::Lost {
+                    why: format!("connection lost: {e}"),
+                    retry: true,
+                },
+                welcomed,
+            );
+        }
+    }
 }
