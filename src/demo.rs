@@ -49,9 +49,13 @@ impl Reach {
         Self { port, host: None }
     }
 
-    /// The name the instructions use.
-    fn name(&self) -> &str {
-        self.host.as_deref().unwrap_or("localhost")
+    /// The name the instructions use in URLs (an IPv6 address in brackets).
+    fn name(&self) -> String {
+        match self.host.as_deref() {
+            None => "localhost".to_owned(),
+            Some(h) if h.contains(':') => format!("[{h}]"),
+            Some(h) => h.to_owned(),
+        }
     }
 
     /// The names the certificate must carry.
@@ -181,7 +185,7 @@ pub fn prepare_for(dir: &Path, reach: &Reach) -> Result<Demo, String> {
         member_token: mint("alice", Role::Member)?,
         config,
         dir: dir.to_path_buf(),
-        name: reach.name().to_owned(),
+        name: reach.name(),
     })
 }
 

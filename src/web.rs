@@ -45,7 +45,7 @@ macro_rules! asset {
 
 /// Every file the page consists of (its tests under `web/test/` are not
 /// served).
-pub static ASSETS: [Asset; 12] = [
+pub static ASSETS: [Asset; 13] = [
     asset!("/", "index.html", HTML),
     asset!("/index.html", "index.html", HTML),
     asset!("/app.js", "app.js", JS),
@@ -53,6 +53,7 @@ pub static ASSETS: [Asset; 12] = [
     asset!("/seal.js", "seal.js", JS),
     asset!("/words.js", "words.js", JS),
     asset!("/rooms.js", "rooms.js", JS),
+    asset!("/bodies.js", "bodies.js", JS),
     asset!("/members.js", "members.js", JS),
     asset!("/token.js", "token.js", JS),
     asset!("/view.js", "view.js", JS),

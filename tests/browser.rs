@@ -13,7 +13,8 @@
 //! Without them the test says what is missing and passes, unless
 //! `PALISADE_REQUIRE_EXTERNAL=1` (set in CI) makes that a failure. It saves a
 //! screenshot of the page under Cargo's test temp folder, or to
-//! `docs/screenshot.png` (the README's) with `PALISADE_WRITE_SCREENSHOT=1`.
+//! `docs/screenshot.png` and `docs/screenshot-narrow.png` (the README's) with
+//! `PALISADE_WRITE_SCREENSHOT=1`: one at 1400 px, one at 360 px wide.
 #![cfg(feature = "server")]
 
 mod common;

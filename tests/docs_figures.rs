@@ -36,7 +36,10 @@ fn the_docs_quote_the_computed_memory_bound() {
         format!("worst-case memory {total} MiB ("),
         format!("the worst case is about\n{total} MiB"),
         format!("(about {each} each at\nthe worst"),
-        format!("(128 connections\nis about {} of connections", mib(small.connections)),
+        format!(
+            "(128 connections\nis about {} of connections",
+            mib(small.connections)
+        ),
     ] {
         assert_quotes("docs/DEPLOY.md", &deploy, &expected);
     }

@@ -10,7 +10,8 @@
 //   so override characters cannot reorder what surrounds it.
 // - No inline script or style: the page runs under a strict CSP.
 import { CodecError, decodeServer, encodeClient, isRoomName } from "./codec.js";
-import { OVERHEAD, deriveRoomKey, openText, seal } from "./seal.js";
+import { OVERHEAD, seal } from "./seal.js";
+import { setPassphrase, shownBody } from "./bodies.js";
 import { Room } from "./rooms.js";
 import { MemberList } from "./members.js";
 import { exactRooms } from "./token.js";
@@ -214,33 +215,6 @@ const HANDLERS = {
 
 // ---- rooms and messages ----
 
-function setPassphrase(room, passphrase) {
-  room.keyGeneration += 1;
-  room.key = passphrase ? deriveRoomKey(passphrase, room.name) : null;
-  for (const entry of room.messages.values()) entry.shown = null;
-}
-
-/** What to show for a message body; opens sealed bodies in the background. */
-function shownBody(room, entry) {
-  if (entry.body.type === "Text") return { text: entry.body.text, kind: "text" };
-  if (!room.key) return { text: "Sealed message: set this room's passphrase to read it.", kind: "sealed" };
-  if (entry.shown && entry.shown.generation === room.keyGeneration) return entry.shown;
-  const generation = room.keyGeneration;
-  entry.shown = { text: "Opening…", kind: "sealed", generation };
-  room.key
-    .then((key) => openText(key, room.name, entry.from, entry.body.bytes))
-    .then(
-      (text) => ({ text, kind: "opened", generation }),
-      (e) => ({ text: `Cannot decrypt (${e.message}).`, kind: "undecryptable", generation }),
-    )
-    .then((shown) => {
-      if (room.keyGeneration !== generation) return;
-      entry.shown = shown;
-      if (room.name === st.current) render("same");
-    });
-  return entry.shown;
-}
-
 function deleteControls(room, entry) {
   const key = `${room.name}/${entry.seq}`;
   if (st.confirmDelete !== key) {
@@ -270,7 +244,7 @@ function renderMessages(mode) {
   const isAdmin = st.welcome?.role === "Admin";
   const items = room.list().map((entry) => {
     const time = formatMs(entry.sentAtMs);
-    const body = shownBody(room, entry);
+    const body = shownBody(room, entry, () => { if (room.name === st.current) render("same"); });
     const li = el("li", { "data-testid": "message", "data-seq": entry.seq.toString(), "data-kind": body.kind },
       el("bdi", { class: "from", "data-testid": "message-from", text: entry.from }),
       el("time", { "data-testid": "message-time", datetime: time.iso, title: time.text, text: time.short }),

@@ -58,8 +58,14 @@ export class Follower {
   constructor(list, marker) {
     this.list = list;
     this.marker = marker;
-    list.addEventListener("scroll", () => { if (this.atEnd()) marker.hidden = true; });
+    this.pinned = true; // the reader is at the end (as of their last scroll)
+    list.addEventListener("scroll", () => {
+      this.pinned = this.atEnd();
+      if (this.pinned) marker.hidden = true;
+    });
     marker.addEventListener("click", () => this.toEnd());
+    // A smaller window (a phone turned, a keyboard opening) keeps the end in view.
+    window.addEventListener("resize", () => { if (this.pinned) this.toEnd(); });
   }
 
   atEnd() {
@@ -74,7 +80,7 @@ export class Follower {
    * position (an item changed, nothing arrived).
    */
   replace(items, mode) {
-    const wasAtEnd = this.atEnd();
+    const wasAtEnd = this.pinned || this.atEnd();
     const top = this.list.scrollTop;
     this.list.replaceChildren(...items);
     if (mode === "end" || (mode === "new" && wasAtEnd)) this.toEnd();
@@ -86,6 +92,7 @@ export class Follower {
 
   toEnd() {
     this.list.scrollTop = this.list.scrollHeight;
+    this.pinned = true;
     this.marker.hidden = true;
   }
 }

@@ -72,6 +72,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ("delete", _) => return Err("usage: /delete SEQ".into()),
         ("reauth", [_, ..]) => Command::Reauth(PathBuf::from(rest["reauth".len()..].trim())),
         ("reauth", []) => return Err("usage: /reauth FILE (a file holding the new token)".into()),
+        // `/who` (the members of the current room) belongs here once the
+        // server reports presence: a `Command::Who` answered from the
+        // session's member list, which the presence frames keep.
         ("help", _) => Command::Help,
         ("quit" | "exit", _) => Command::Quit,
         _ => return Err(format!("unknown command /{verb}; /help lists the commands")),
