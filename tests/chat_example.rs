@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{frame, room, within, TestServer};
+use common::{frame, join, room, within, TestServer};
 use palisade::client::Client;
 use palisade::protocol::{Body, ClientFrame, ServerFrame};
 
@@ -133,19 +133,6 @@ impl Drop for Chat {
     }
 }
 
-async fn joined(client: &mut Client, name: &str) {
-    let since = None;
-    client
-        .send(&ClientFrame::Join {
-            room: room(name),
-            since,
-        })
-        .await
-        .unwrap();
-    let got = frame(client).await;
-    assert!(matches!(got, ServerFrame::Joined { .. }), "{got:?}");
-}
-
 /// Publishes and returns the seq of the Ack.
 async fn publish(client: &mut Client, text: &str) -> u64 {
     let body = Body::Text(text.into());
@@ -169,7 +156,8 @@ fn text_arrives_as_text_and_mistakes_get_a_sentence() {
     let binary = chat_binary(); // before any session exists: it may build
     let server = TestServer::start();
     let (mut bob, _) = within(server.connect(&server.member("bob")));
-    within(joined(&mut bob, "lobby"));
+    let answer = within(join(&mut bob, "lobby", None));
+    assert!(matches!(answer, ServerFrame::Joined { .. }), "{answer:?}");
     let mut chat = Chat::start(&binary, &server, &server.member("alice"), &[]);
     chat.line_where("welcoming alice", |l| {
         l.starts_with("* connected as alice (member)")
