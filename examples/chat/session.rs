@@ -76,7 +76,17 @@ impl Session {
     /// the last seq seen.
     pub fn lost(&mut self) {
         self.me = None;
-        self.awaiting.clear();
+        // Joins still unanswered are asked again on the next connection.
+        for pending in std::mem::take(&mut self.awaiting) {
+            if let Pending::Join {
+                room,
+                since,
+                resume,
+            } = pending
+            {
+                self.rejoin.push((room, since, resume));
+            }
+        }
         self.publishes.clear();
         let rooms = std::mem::take(&mut self.rooms);
         self.rejoin
@@ -252,10 +262,15 @@ impl Session {
                 if let Some(seen) = self.rooms.get_mut(&room) {
                     *seen = (*seen).max(seq);
                 }
+                // The sender as sent opens the seal; the printable form is shown.
+                let opened = match &body {
+                    Body::Sealed(bytes) => self.key(&room).map(|k| k.open(&room, &from, bytes)),
+                    Body::Text(_) => None,
+                };
                 let from = printable(&from);
                 let line = match body {
                     Body::Text(t) => format!("[{room} #{seq}] {from}: {}", printable(&t)),
-                    Body::Sealed(bytes) => match self.key(&room).map(|k| k.open(&room, &from, &bytes)) {
+                    Body::Sealed(bytes) => match opened {
                         Some(Ok(plain)) => format!(
                             "[{room} #{seq}] {from} (sealed): {}",
                             printable(&String::from_utf8_lossy(&plain))
