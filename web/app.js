@@ -200,6 +200,10 @@ const HANDLERS = {
     else { room.unread += 1; renderTabs(); }
   },
   Ack(f) { st.pending.delete(f.id); },
+  // Presence (PROTOCOL.md section 8): the answer to Presence, then events.
+  Members(f) { if (st.rooms.has(f.room)) { st.members.set(f.room, f.users, f.total); renderMembers(); } },
+  MemberJoined(f) { st.members.add(f.room, f.user); if (f.room === st.current) renderMembers(); },
+  MemberLeft(f) { st.members.remove(f.room, f.user); if (f.room === st.current) renderMembers(); },
   Deleted(f) {
     const room = st.rooms.get(f.room);
     if (room && room.remove(f.seq) && f.room === st.current) render("same");
@@ -273,8 +277,12 @@ function renderMembers() {
   const known = st.current !== null && st.members.known(st.current);
   $("members").hidden = !known;
   if (!known) return;
-  $("member-list").replaceChildren(...st.members.of(st.current).map((user) =>
-    el("li", { "data-testid": "member" }, el("bdi", { text: user }))));
+  const users = st.members.of(st.current);
+  const more = st.members.total(st.current) - users.length;
+  $("members-title").textContent = `In this room (${st.members.total(st.current)})`;
+  $("member-list").replaceChildren(...users.map((user) =>
+    el("li", { "data-testid": "member" }, el("bdi", { text: user }))),
+  ...(more > 0 ? [el("li", { class: "more", text: `and ${more} more` })] : []));
 }
 
 /** Redraws the page; `mode` is how the message list scrolls (see Follower.replace). */

@@ -1,39 +1,36 @@
-// Who is in each room, as the server reports it (presence frames). State
-// only, no DOM, so it is testable in Node; app.js renders it.
+// Who is in each room, as the server reports it (PROTOCOL.md section 8).
+// State only, no DOM, so it is testable in Node; app.js renders it.
 //
-// How the presence frames plug in (one call each):
-//   Members{room, users}     -> members.set(room, users)
-//   MemberJoined{room, user} -> members.add(room, user)
-//   MemberLeft{room, user}   -> members.remove(room, user)
-//   our own Left / a close   -> members.forget(room) / members.clear()
-// A room the server has not reported yet is "unknown", and the page shows
-// no member list for it rather than an empty one.
+// The presence frames plug in one call each:
+//   Members{room, total, users} -> members.set(room, users, total)
+//   MemberJoined{room, user}    -> members.add(room, user)
+//   MemberLeft{room, user}      -> members.remove(room, user)
+//   our own Left / a close      -> members.forget(room) / members.clear()
+// Events are per user (a user's first session arriving, last one leaving),
+// so a user is in the list or not. A room the server has not described
+// yet (no Members) is "unknown", and the page shows no list for it rather
+// than an empty one.
 
 export class MemberList {
   constructor() {
-    this.rooms = new Map(); // room -> Map(user -> count of sessions)
+    this.rooms = new Map(); // room -> { users: Set, total }
   }
 
-  /** Replaces what we know of `room` with the server's full list. */
-  set(room, users) {
-    const counts = new Map();
-    for (const user of users) counts.set(user, (counts.get(user) ?? 0) + 1);
-    this.rooms.set(room, counts);
+  /** Replaces what we know of `room` with a Members answer. */
+  set(room, users, total = users.length) {
+    this.rooms.set(room, { users: new Set(users), total: Number(total) });
   }
 
-  /** One more session of `user` is in `room`; ignored while `room` is unknown. */
+  /** `user` arrived in `room`; ignored while `room` is unknown. */
   add(room, user) {
-    const counts = this.rooms.get(room);
-    if (counts) counts.set(user, (counts.get(user) ?? 0) + 1);
+    const r = this.rooms.get(room);
+    if (r && !r.users.has(user)) { r.users.add(user); r.total += 1; }
   }
 
-  /** One session of `user` left `room`. */
+  /** `user` left `room`. */
   remove(room, user) {
-    const counts = this.rooms.get(room);
-    const n = counts?.get(user);
-    if (n === undefined) return;
-    if (n > 1) counts.set(user, n - 1);
-    else counts.delete(user);
+    const r = this.rooms.get(room);
+    if (r && r.users.delete(user)) r.total = Math.max(r.users.size, r.total - 1);
   }
 
   forget(room) {
@@ -49,8 +46,13 @@ export class MemberList {
     return this.rooms.has(room);
   }
 
-  /** The users in `room`, sorted, each once; [] when unknown. */
+  /** The users listed for `room`, sorted; [] when unknown. */
   of(room) {
-    return [...(this.rooms.get(room)?.keys() ?? [])].sort();
+    return [...(this.rooms.get(room)?.users ?? [])].sort();
+  }
+
+  /** How many users are in `room` (the server may list only the first 256). */
+  total(room) {
+    return this.rooms.get(room)?.total ?? 0;
   }
 }

@@ -12,6 +12,7 @@ pub const COMMANDS: &str = "\
   /leave [ROOM]     leave ROOM (default: the current room)
   /room ROOM        switch the current room to ROOM (one you joined)
   /rooms            list the rooms you joined
+  /who [ROOM]       who is in ROOM (default: the current room)
   /delete SEQ       delete message SEQ of the current room (admins)
   /reauth FILE      renew the session with the token in FILE
   /help             this list
@@ -25,6 +26,7 @@ pub enum Command {
     Leave(Option<RoomName>),
     Room(RoomName),
     Rooms,
+    Who(Option<RoomName>),
     Delete(u64),
     Reauth(PathBuf),
     Help,
@@ -72,9 +74,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ("delete", _) => return Err("usage: /delete SEQ".into()),
         ("reauth", [_, ..]) => Command::Reauth(PathBuf::from(rest["reauth".len()..].trim())),
         ("reauth", []) => return Err("usage: /reauth FILE (a file holding the new token)".into()),
-        // `/who` (the members of the current room) belongs here once the
-        // server reports presence: a `Command::Who` answered from the
-        // session's member list, which the presence frames keep.
+        ("who", []) => Command::Who(None),
+        ("who", [room]) => Command::Who(Some(room_name(room)?)),
+        ("who", _) => return Err("usage: /who [ROOM]".into()),
         ("help", _) => Command::Help,
         ("quit" | "exit", _) => Command::Quit,
         _ => return Err(format!("unknown command /{verb}; /help lists the commands")),

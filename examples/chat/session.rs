@@ -21,6 +21,7 @@ enum Pending {
         resume: bool,
     },
     Leave(RoomName),
+    Presence(RoomName),
 }
 
 /// What to do after a typed line.
@@ -158,6 +159,13 @@ impl Session {
                 self.awaiting.push_back(Pending::Leave(room.clone()));
                 ClientFrame::Leave { room }
             }
+            Command::Who(room) => {
+                let room = room
+                    .or_else(|| self.current.clone())
+                    .ok_or("/who: you are in no room")?;
+                self.awaiting.push_back(Pending::Presence(room.clone()));
+                ClientFrame::Presence { room }
+            }
             Command::Delete(seq) => {
                 let room = self.current.clone().ok_or("/delete: join a room first")?;
                 ClientFrame::Delete {
@@ -288,6 +296,30 @@ impl Session {
                 println!("* message #{seq} in {room} was deleted")
             }
             ServerFrame::Error { id, code, detail } => self.error(id, code, &detail),
+            ServerFrame::Members { room, total, users } => {
+                self.awaiting
+                    .retain(|p| !matches!(p, Pending::Presence(r) if *r == room));
+                let names: Vec<String> = users
+                    .as_slice()
+                    .iter()
+                    .map(|u| printable(u.as_str()))
+                    .collect();
+                let more = usize::try_from(total)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(names.len());
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                println!("* in {room} ({total}): {}{more}", names.join(", "));
+            }
+            ServerFrame::MemberJoined { room, user } => {
+                println!("* {} joined {room}", printable(user.as_str()))
+            }
+            ServerFrame::MemberLeft { room, user } => {
+                println!("* {} left {room}", printable(user.as_str()))
+            }
         }
         false
     }
@@ -337,6 +369,7 @@ impl Session {
             None => match self.awaiting.pop_front() {
                 Some(Pending::Join { room, .. }) => format!("could not join {room}"),
                 Some(Pending::Leave(room)) => format!("could not leave {room}"),
+                Some(Pending::Presence(room)) => format!("could not list who is in {room}"),
                 None => "the server refused a request".to_owned(),
             },
         };

@@ -57,6 +57,9 @@ pub fn error_words(code: ErrorCode) -> &'static str {
         ErrorCode::TooManyRooms => "you are in as many rooms as allowed",
         ErrorCode::NotFound => "that message is no longer kept",
         ErrorCode::TokenRejected => "the new token was refused; the current one stays in use",
+        ErrorCode::Unavailable => {
+            "the server could not carry out or confirm that; try again in a moment"
+        }
     }
 }
 

@@ -12,15 +12,18 @@ test("the member list follows Members, MemberJoined and MemberLeft", () => {
   assert.equal(m.known("lobby"), false);
   m.add("lobby", "zed"); // before the full list: ignored, not guessed
   assert.deepEqual(m.of("lobby"), []);
-  m.set("lobby", ["bob", "alice", "bob"]);
+  m.set("lobby", ["alice", "bob"], 300);
   assert.equal(m.known("lobby"), true);
   assert.deepEqual(m.of("lobby"), ["alice", "bob"]);
+  assert.equal(m.total("lobby"), 300);
   m.add("lobby", "carol");
-  m.remove("lobby", "bob"); // bob had two sessions
+  m.add("lobby", "bob"); // already there (an event crossing the list): once
   assert.deepEqual(m.of("lobby"), ["alice", "bob", "carol"]);
+  assert.equal(m.total("lobby"), 301);
   m.remove("lobby", "bob");
   m.remove("lobby", "nobody");
   assert.deepEqual(m.of("lobby"), ["alice", "carol"]);
+  assert.equal(m.total("lobby"), 300);
   m.forget("lobby");
   assert.equal(m.known("lobby"), false);
 });
