@@ -1,5 +1,5 @@
 //! A small Rust client: connects over WSS, sends [`ClientFrame`]s and
-//! receives [`ServerFrame`]s. Used by `examples/chat.rs` and the tests.
+//! receives [`ServerFrame`]s. Used by `examples/chat/` and the tests.
 //!
 //! [`Client::send`] sends any frame; [`Client::presence`] and
 //! [`Client::publish_once`] spell out the two requests whose answers need

@@ -237,6 +237,12 @@ impl LimitsConfig {
         Ok(())
     }
 
+    /// Limits that make another unreachable, one sentence each naming
+    /// both keys (`serve` logs them, `check-config` prints them).
+    pub fn incoherences(&self) -> Vec<String> {
+        crate::startup::incoherent_limits(self)
+    }
+
     /// The limits announced to clients in `Welcome`.
     pub fn announced(&self) -> crate::protocol::Limits {
         crate::protocol::Limits {

@@ -136,7 +136,13 @@ async fn handshake(
         _ if no_permit.is_some() => {
             let answer = match no_permit {
                 Some(NoPermit::IpFull) => refuse(429, "too many connections from this address"),
-                Some(NoPermit::Banned) => refuse(429, "address temporarily banned"),
+                Some(NoPermit::Banned) => refuse(
+                    429,
+                    &format!(
+                        "address banned after repeated refused tokens; a ban lasts {} s (limits.ban_seconds)",
+                        shared.limits.ban_seconds
+                    ),
+                ),
                 _ => refuse(503, "server at its connection limit"),
             };
             respond(&mut tls, answer).await?;

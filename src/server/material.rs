@@ -81,8 +81,12 @@ impl Material {
         let left = not_after.saturating_sub(now);
         if left < CERT_WARN_DAYS * 86_400 {
             log::warn!(
-                "alert=cert-expiring file={} not_after={not_after} days_left={}",
+                "alert=cert-expiring file={} not_after={} days_left={}",
                 cert.display(),
+                i64::try_from(not_after)
+                    .ok()
+                    .and_then(crate::auth::time::format_rfc3339)
+                    .unwrap_or_else(|| not_after.to_string()),
                 left / 86_400
             );
         }
