@@ -1,13 +1,23 @@
 //! The seed corpora under `fuzz/corpus/`, and the committed corpora run
-//! through every hook on each `cargo test`.
+//! through every fuzz hook (`palisade::fuzzing`) on each `cargo test`.
 //!
 //! Regenerate the seeds (after a frame or token format change) with
-//! `cargo test --lib write_seed_corpus -- --ignored`.
+//! `cargo test --test fuzz_corpus write_seed_corpus -- --ignored`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::*;
-use crate::protocol::{client_to_vec, server_to_vec, Body, ErrorCode, Limits, Role, RoomName};
+use palisade::auth::TokenError;
+use palisade::config::Config;
+use palisade::fuzzing::{
+    client_frame, config, frame_roundtrip, request_head, token, token_fixture, FUZZ_NOW,
+    FUZZ_ORIGIN,
+};
+use palisade::handshake::{self, Route};
+use palisade::http;
+use palisade::protocol::{
+    client_to_vec, decode_client, server_to_vec, Body, ClientFrame, ErrorCode, Limits, Role,
+    RoomName, ServerFrame,
+};
 
 fn room(s: &str) -> RoomName {
     RoomName::new(s).unwrap()
