@@ -21,9 +21,16 @@
 //!
 //! Without the default `server` feature only [`protocol`] is built, with
 //! `alloc` and no `std`, for devices that speak the protocol themselves.
+//! The default `cli` feature adds the binary's tooling (`certgen`, the
+//! development PKI; `demo`); an embedder leaves it out. `fuzzing` exposes
+//! the fuzz hooks to fuzz/ and the corpus test.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// The library's API is what `pub` reaches from the crate root; anything
+// else is `pub(crate)`, so a reader can tell the two apart (the binary,
+// tests and examples are exempt: their `pub` reaches nothing).
+#![warn(unreachable_pub)]
 
 extern crate alloc;
 
@@ -31,15 +38,17 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod auth;
-#[cfg(feature = "server")]
+#[cfg(feature = "cli")]
 pub mod certgen;
 #[cfg(feature = "server")]
 pub mod client;
 #[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
 pub mod config;
-#[cfg(feature = "server")]
+#[cfg(feature = "cli")]
 pub mod demo;
-#[cfg(feature = "server")]
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "server")]
@@ -54,6 +63,8 @@ mod quoted;
 pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod startup;
 #[cfg(feature = "server")]
 pub mod tls;
 #[cfg(feature = "server")]

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::Invalid;
 use crate::auth::{RoomPattern, RoomPatterns};
 
 /// `[presence]` in the config file.
@@ -34,15 +35,16 @@ impl PresenceConfig {
     /// The parsed `events` patterns.
     ///
     /// # Errors
-    /// A line naming the key and the first bad pattern.
-    pub fn patterns(&self) -> Result<RoomPatterns, String> {
+    /// `presence.events` and the first bad pattern.
+    pub fn patterns(&self) -> Result<RoomPatterns, Invalid> {
         if let Some(bad) = self.events.iter().find(|p| RoomPattern::parse(p).is_err()) {
-            return Err(format!(
-                "presence.events: {bad:?} is not a room pattern (a room name, a prefix ending in *, or *)"
+            return Err(Invalid::field(
+                "presence.events:",
+                format!("{bad:?} is not a room pattern (a room name, a prefix ending in *, or *)"),
             ));
         }
         RoomPatterns::parse(self.events.iter().map(String::as_str))
-            .map_err(|e| format!("presence.events: {e}"))
+            .map_err(|e| Invalid::field("presence.events:", e.to_string()))
     }
 }
 
@@ -65,7 +67,7 @@ mod tests {
             ..PresenceConfig::default()
         };
         assert_eq!(
-            c.patterns().unwrap_err(),
+            c.patterns().unwrap_err().to_string(),
             "presence.events: \"Bad*\" is not a room pattern (a room name, a prefix ending in *, or *)"
         );
         let many = PresenceConfig {
@@ -73,7 +75,7 @@ mod tests {
             ..PresenceConfig::default()
         };
         assert_eq!(
-            many.patterns().unwrap_err(),
+            many.patterns().unwrap_err().to_string(),
             "presence.events: more than 64 room patterns"
         );
     }

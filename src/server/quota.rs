@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::lock;
+use super::lock::lock;
 use crate::protocol::{RoomName, UserName};
 
 /// The user is at `max_rooms_per_user` distinct rooms.

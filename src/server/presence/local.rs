@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::{Announce, Change, Engine, Member, Policy, Route};
 use crate::protocol::{RoomName, UserList, UserName, MAX_LISTED_USERS};
-use crate::server::lock;
+use crate::server::lock::lock;
 
 /// A room's users, in byte order (so the first 256 are the first 256
 /// entries), each with how many of their sessions are in the room.

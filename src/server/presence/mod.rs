@@ -141,8 +141,11 @@ impl Presence {
     /// Presence kept in this process.
     ///
     /// # Errors
-    /// A line naming the bad `[presence] events` pattern.
-    pub(crate) fn local(config: &PresenceConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
+    /// The bad `[presence] events` pattern.
+    pub(crate) fn local(
+        config: &PresenceConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, crate::config::Invalid> {
         Ok(Self {
             engine: Box::new(local::Local::default()),
             policy: Policy {
