@@ -625,6 +625,34 @@ audience = "palisade"
     }
 
     #[test]
+    fn presence_and_rooms_per_user_are_checked() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[presence]\nevents = [\"team-*\", \"Lobby\"]"),
+            "presence.events: \"Lobby\" is not a room pattern (a room name, a prefix ending in *, or *)"
+        );
+        assert!(err("[presence]\nevent = []").contains("event"));
+        assert_eq!(
+            err("[limits]\nmax_rooms_per_user = 8"),
+            "limits.max_rooms_per_user (8) must be at least max_rooms (16)"
+        );
+        let c = Config::from_toml(
+            &format!("{MINIMAL}\n[presence]\nevents = []\nevents_max_members = 5\n"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.presence.events.len(), c.presence.events_max_members),
+            (0, 5)
+        );
+        assert_eq!(c.limits.max_rooms_per_user, 64);
+    }
+
+    #[test]
     fn origins_must_look_like_origins() {
         let text = MINIMAL.replace(
             "listen = \"127.0.0.1:0\"",

@@ -122,6 +122,17 @@ mod tests {
     }
 
     #[test]
+    fn a_per_user_room_share_of_the_whole_table_is_named() {
+        let mut l = LimitsConfig::default();
+        l.max_total_rooms = 64;
+        let found = incoherent_limits(&l);
+        assert_eq!(
+            found,
+            ["limits.max_rooms_per_user (64) is not below limits.max_total_rooms (64): one user can hold every room"]
+        );
+    }
+
+    #[test]
     fn dates_are_dates() {
         assert_eq!(date(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(date(1_800_000_000), "2027-01-15 08:00:00 UTC");
