@@ -123,8 +123,10 @@ mod tests {
 
     #[test]
     fn a_per_user_room_share_of_the_whole_table_is_named() {
-        let mut l = LimitsConfig::default();
-        l.max_total_rooms = 64;
+        let l = LimitsConfig {
+            max_total_rooms: 64,
+            ..LimitsConfig::default()
+        };
         let found = incoherent_limits(&l);
         assert_eq!(
             found,
