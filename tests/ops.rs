@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{bounded, frame, room, status_of, within, TestServer, AUDIENCE};
+use common::{bounded, close_frame, frame, join, room, status_of, within, TestServer, AUDIENCE};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, TokenRequest};
 use palisade::certgen::{DevPki, LeafOptions};
@@ -295,16 +295,76 @@ fn token_keys_rotate_through_reloads() {
         );
         let _ = server.connect(&new_token).await;
 
-        // A session opened with the old key continues until it ends.
-        let join = ClientFrame::Join {
+        // A session opened with the old key ends with it.
+        let (code, reason) = close_frame(&mut established).await;
+        assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+    });
+}
+
+/// Removing a key on reload closes the sessions whose current token it
+/// verified (4001 "key revoked"), as left by `Reauth` in either direction;
+/// sessions on the remaining key keep publishing.
+#[test]
+fn removing_a_key_closes_the_sessions_it_verified() {
+    let server = TestServer::start();
+    let b_dir = server.dir.join("b");
+    auth::write_keypair(&b_dir).unwrap();
+    let b = auth::load_secret_key_file(&b_dir.join("token.secret")).unwrap();
+    let both = config(&server.dir, &["token.public", "b/token.public"]);
+    server.server.reload(&both).unwrap();
+    within(async {
+        let (mut on_a, _) = server.connect(&server.member("alice")).await;
+        let (mut on_b, _) = server.connect(&mint(&b, "bob")).await;
+        // carol moves from A to B by Reauth, dave from B to A.
+        let (mut carol, _) = server.connect(&server.member("carol")).await;
+        let (mut dave, _) = server.connect(&mint(&b, "dave")).await;
+        for (client, token) in [
+            (&mut carol, mint(&b, "carol")),
+            (&mut dave, server.member("dave")),
+        ] {
+            client.send(&ClientFrame::Reauth { token }).await.unwrap();
+            assert!(matches!(frame(client).await, ServerFrame::Welcome { .. }));
+        }
+        for client in [&mut on_a, &mut on_b, &mut carol, &mut dave] {
+            assert!(matches!(
+                join(client, "r", None).await,
+                ServerFrame::Joined { .. }
+            ));
+        }
+
+        server
+            .server
+            .reload(&config(&server.dir, &["b/token.public"]))
+            .unwrap();
+        for client in [&mut on_a, &mut dave] {
+            let (code, reason) = close_frame(client).await;
+            assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+        }
+        // Untouched: bob still publishes and carol still receives.
+        let publish = ClientFrame::Publish {
+            id: 7,
             room: room("r"),
-            since: None,
+            body: Body::Text("still here".into()),
         };
-        established.send(&join).await.unwrap();
+        on_b.send(&publish).await.unwrap();
         assert!(matches!(
-            frame(&mut established).await,
-            ServerFrame::Joined { .. }
+            frame(&mut on_b).await,
+            ServerFrame::Ack { id: 7, .. }
         ));
+        loop {
+            match frame(&mut carol).await {
+                ServerFrame::Message { from, .. } => break assert_eq!(from, "bob"),
+                _ => continue,
+            }
+        }
+        let mut users: Vec<String> = server
+            .handle
+            .sessions()
+            .into_iter()
+            .map(|s| s.user)
+            .collect();
+        users.sort();
+        assert_eq!(users, ["bob", "carol"]);
     });
 }
 

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{close_code, frame, room, within, AUDIENCE};
+use common::{close_code, close_frame, frame, join, room, within, AUDIENCE};
 use palisade::auth::{self, TokenRequest};
 use palisade::client::{Client, Connect};
-use palisade::protocol::{ClientFrame, Role, ServerFrame};
+use palisade::protocol::{Body, ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("palisade-sig-{}-{name}", std::process::id()));
@@ -173,6 +173,51 @@ fn sighup_reloads_and_a_broken_file_logs_reload_failed() {
     within(async {
         let client = connect(&dir, server.port).await;
         client.close().await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rotating out a key by editing its file: SIGHUP closes the sessions it
+/// verified with 4001 "key revoked", names the key and the count in the
+/// reload line, and leaves the other key's sessions publishing.
+#[test]
+fn sighup_after_replacing_a_key_file_closes_its_sessions() {
+    let dir = dir("revoke");
+    auth::write_keypair(&dir.join("b")).unwrap();
+    let toml = std::fs::read_to_string(dir.join("palisade.toml")).unwrap();
+    let toml = toml.replace(
+        "[\"token.public\"]",
+        "[\"token.public\", \"b/token.public\"]",
+    );
+    std::fs::write(dir.join("palisade.toml"), toml).unwrap();
+    let server = Running::start(&dir);
+    let old = auth::load_public_key_file(&dir.join("token.public")).unwrap();
+    within(async {
+        let mut alice = connect(&dir, server.port).await;
+        let mut bob = connect_with(&dir, server.port, &token_for(&dir.join("b"), "bob", 600)).await;
+        // The operator replaces the leaked key's file with a fresh key.
+        auth::write_keypair(&dir.join("c")).unwrap();
+        std::fs::copy(dir.join("c/token.public"), dir.join("token.public")).unwrap();
+        server.signal("HUP");
+        let (code, reason) = close_frame(&mut alice).await;
+        assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+        let line = server.wait_for("key_revoked=");
+        let expected = format!("key_revoked={} sessions_closed=1", old.kid());
+        assert!(line.contains(&expected), "{line}");
+        assert!(matches!(
+            join(&mut bob, "lobby", None).await,
+            ServerFrame::Joined { .. }
+        ));
+        let publish = ClientFrame::Publish {
+            id: 1,
+            room: room("lobby"),
+            body: Body::Text("after the rotation".into()),
+        };
+        bob.send(&publish).await.unwrap();
+        assert!(matches!(
+            frame(&mut bob).await,
+            ServerFrame::Ack { id: 1, .. }
+        ));
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -160,14 +160,7 @@ impl TestServer {
     /// not have.
     pub fn foreign_token(&self, sub: &str) -> String {
         let key = SecretKey::generate().unwrap();
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 600,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
+        let request = TokenRequest::new(sub, Role::Member, ["*"], 600, AUDIENCE);
         auth::mint(&key, &request, now()).unwrap()
     }
 
@@ -294,10 +287,16 @@ pub async fn frame(client: &mut Client) -> ServerFrame {
 /// Reads until the server closes; returns the close code. Frames before
 /// the close are skipped.
 pub async fn close_code(client: &mut Client) -> u16 {
+    close_frame(client).await.0
+}
+
+/// Reads until the server closes; returns the close code and reason.
+/// Frames before the close are skipped.
+pub async fn close_frame(client: &mut Client) -> (u16, String) {
     loop {
         match bounded(client.recv()).await {
             Ok(Event::Frame(_)) => continue,
-            Ok(Event::Closed { code, .. }) => return code,
+            Ok(Event::Closed { code, reason }) => return (code, reason),
             Err(e) => panic!("expected a close frame, got {e}"),
         }
     }
