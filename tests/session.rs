@@ -17,6 +17,29 @@ fn text_message_closes_1003() {
     });
 }
 
+/// A client's close with 1000 is answered with 1000.
+#[test]
+fn a_normal_close_is_answered_with_1000() {
+    let server = TestServer::start();
+    within(async {
+        let mut raw = server.raw_ws(&server.member("alice")).await;
+        let payload = close::NORMAL.to_be_bytes();
+        raw.send(true, 8, &payload).await.unwrap();
+        assert_eq!(raw.close_code().await, close::NORMAL);
+    });
+}
+
+/// A frame with a reserved opcode is a WebSocket protocol error: 1002.
+#[test]
+fn a_reserved_opcode_closes_1002() {
+    let server = TestServer::start();
+    within(async {
+        let mut raw = server.raw_ws(&server.member("alice")).await;
+        raw.send(true, 0x3, b"x").await.unwrap();
+        assert_eq!(raw.close_code().await, close::PROTOCOL_ERROR);
+    });
+}
+
 #[test]
 fn invalid_frames_close_1007() {
     let server = TestServer::start();
