@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{close_code, close_frame, frame, join, room, within, AUDIENCE};
 use palisade::auth::{self, TokenRequest};
-use palisade::client::{Client, Connect};
+use palisade::client::{Client, ClientError, Connect};
 use palisade::protocol::{Body, ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
@@ -219,6 +219,31 @@ fn sighup_after_replacing_a_key_file_closes_its_sessions() {
             ServerFrame::Ack { id: 1, .. }
         ));
     });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The 403 line names the refused Origin, quoted, so the operator knows
+/// what to add to `allowed_origins`.
+#[test]
+fn a_refused_origin_is_named_in_the_log() {
+    let dir = dir("origin");
+    let server = Running::start(&dir);
+    within(async {
+        let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
+        let url = format!("wss://localhost:{}/ws", server.port);
+        let mut opts = Connect::new(&url, tls, &alice_token(&dir, 600));
+        opts.origin = Some("https://pi.local:8443".into());
+        let refused = common::bounded(Client::connect(opts)).await;
+        assert!(
+            matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+            "{refused:?}"
+        );
+    });
+    let line = server.wait_for("status=403");
+    assert!(
+        line.contains(r#" origin="https://pi.local:8443""#),
+        "{line}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -116,10 +116,16 @@ async fn handshake(
         }
     };
     let route = handshake::route(&head, &material.allowed_origins);
+    // The Origin, when the request had one: a 403 for it then names what
+    // an operator would add to `allowed_origins`.
+    let origin = head
+        .header("origin")
+        .map(|o| format!(" origin={}", Quoted(o)))
+        .unwrap_or_default();
     let refuse = |status: u16, reason: &str| {
         shared.metrics.connection(Outcome::Refused(status));
         log::info!(
-            "conn peer={} outcome=refused status={status} reason={reason} path={}",
+            "conn peer={} outcome=refused status={status} reason={reason} path={}{origin}",
             peer.ip(),
             Quoted(head.path())
         );
