@@ -8,14 +8,16 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{bounded, close_frame, frame, join, room, status_of, within, TestServer, AUDIENCE};
+use common::{
+    bounded, close_frame, frame, join_ok, publish, room, status_of, within, TestServer, AUDIENCE,
+};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, TokenRequest};
 use palisade::certgen::{DevPki, LeafOptions};
 use palisade::client::ClientError;
 use palisade::config::Config;
 use palisade::metrics::Outcome;
-use palisade::protocol::{Body, ClientFrame, ErrorCode, Role, ServerFrame};
+use palisade::protocol::{ClientFrame, ErrorCode, Role, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,25 +70,8 @@ fn metrics_count_a_scripted_session_exactly() {
     let metrics = metrics_listener(&server.server);
     within(async {
         let (mut alice, _) = server.connect(&server.member("alice")).await;
-        let lobby = room("lobby");
-        alice
-            .send(&ClientFrame::Join {
-                room: lobby.clone(),
-                since: None,
-            })
-            .await
-            .unwrap();
-        assert!(matches!(
-            frame(&mut alice).await,
-            ServerFrame::Joined { .. }
-        ));
-        let body = Body::Text("hi".into());
-        let publish = ClientFrame::Publish {
-            id: 1,
-            room: lobby.clone(),
-            body,
-        };
-        alice.send(&publish).await.unwrap();
+        join_ok(&mut alice, "lobby").await;
+        publish(&mut alice, 1, "lobby", "hi").await;
         assert!(matches!(
             frame(&mut alice).await,
             ServerFrame::Ack { id: 1, .. }
@@ -245,16 +230,13 @@ fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
         assert_eq!(server.server.metrics().reloads(), (1, 1));
 
         // The session from before the reloads is still served.
-        let join = ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        };
-        established.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut established).await,
-            ServerFrame::Joined { .. }
-        ));
+        join_ok(&mut established, "r").await;
     });
+}
+
+/// Reloads `server` with the token keys `keys` (files in its directory).
+fn reload_keys(server: &TestServer, keys: &[&str]) {
+    server.server.reload(&config(&server.dir, keys)).unwrap();
 }
 
 fn mint(secret: &auth::SecretKey, sub: &str) -> String {
@@ -278,16 +260,12 @@ fn token_keys_rotate_through_reloads() {
         ));
 
         // Add the new key: both tokens work.
-        let both = config(&server.dir, &["token.public", "new/token.public"]);
-        server.server.reload(&both).unwrap();
+        reload_keys(&server, &["token.public", "new/token.public"]);
         let (mut established, _) = server.connect(&old_token).await;
         let _ = server.connect(&new_token).await;
 
         // Remove the old key: old tokens are refused, new ones accepted.
-        server
-            .server
-            .reload(&config(&server.dir, &["new/token.public"]))
-            .unwrap();
+        reload_keys(&server, &["new/token.public"]);
         let refused = server.try_connect(server.connect_opts(&old_token)).await;
         assert!(
             matches!(refused, Err(ClientError::Refused { status: 401, .. })),
@@ -310,8 +288,7 @@ fn removing_a_key_closes_the_sessions_it_verified() {
     let b_dir = server.dir.join("b");
     auth::write_keypair(&b_dir).unwrap();
     let b = auth::load_secret_key_file(&b_dir.join("token.secret")).unwrap();
-    let both = config(&server.dir, &["token.public", "b/token.public"]);
-    server.server.reload(&both).unwrap();
+    reload_keys(&server, &["token.public", "b/token.public"]);
     within(async {
         let (mut on_a, _) = server.connect(&server.member("alice")).await;
         let (mut on_b, _) = server.connect(&mint(&b, "bob")).await;
@@ -326,27 +303,16 @@ fn removing_a_key_closes_the_sessions_it_verified() {
             assert!(matches!(frame(client).await, ServerFrame::Welcome { .. }));
         }
         for client in [&mut on_a, &mut on_b, &mut carol, &mut dave] {
-            assert!(matches!(
-                join(client, "r", None).await,
-                ServerFrame::Joined { .. }
-            ));
+            join_ok(client, "r").await;
         }
 
-        server
-            .server
-            .reload(&config(&server.dir, &["b/token.public"]))
-            .unwrap();
+        reload_keys(&server, &["b/token.public"]);
         for client in [&mut on_a, &mut dave] {
             let (code, reason) = close_frame(client).await;
             assert_eq!((code, reason.as_str()), (4001, "key revoked"));
         }
         // Untouched: bob still publishes and carol still receives.
-        let publish = ClientFrame::Publish {
-            id: 7,
-            room: room("r"),
-            body: Body::Text("still here".into()),
-        };
-        on_b.send(&publish).await.unwrap();
+        publish(&mut on_b, 7, "r", "still here").await;
         assert!(matches!(
             frame(&mut on_b).await,
             ServerFrame::Ack { id: 7, .. }

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{close_code, close_frame, frame, join, room, within, AUDIENCE};
+use common::{close_code, close_frame, frame, join_ok, publish, room, within, AUDIENCE};
 use palisade::auth::{self, TokenRequest};
 use palisade::client::{Client, ClientError, Connect};
-use palisade::protocol::{Body, ClientFrame, Role, ServerFrame};
+use palisade::protocol::{ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("palisade-sig-{}-{name}", std::process::id()));
@@ -42,7 +42,7 @@ impl Running {
 
     /// Starts `serve` with `RUST_LOG` set to `rust_log`.
     fn start_logging(dir: &Path, rust_log: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        let mut child = common::cli::bin()
             .args(["serve", "--config"])
             .arg(dir.join("palisade.toml"))
             .env("RUST_LOG", rust_log)
@@ -142,15 +142,7 @@ fn sigterm_closes_sessions_with_1001_and_exits_0() {
     let mut server = Running::start(&dir);
     within(async {
         let mut client = connect(&dir, server.port).await;
-        let join = ClientFrame::Join {
-            room: room("lobby"),
-            since: None,
-        };
-        client.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut client).await,
-            ServerFrame::Joined { .. }
-        ));
+        join_ok(&mut client, "lobby").await;
         server.signal("TERM");
         assert_eq!(close_code(&mut client).await, 1001);
     });
@@ -204,16 +196,8 @@ fn sighup_after_replacing_a_key_file_closes_its_sessions() {
         let line = server.wait_for("key_revoked=");
         let expected = format!("key_revoked={} sessions_closed=1", old.kid());
         assert!(line.contains(&expected), "{line}");
-        assert!(matches!(
-            join(&mut bob, "lobby", None).await,
-            ServerFrame::Joined { .. }
-        ));
-        let publish = ClientFrame::Publish {
-            id: 1,
-            room: room("lobby"),
-            body: Body::Text("after the rotation".into()),
-        };
-        bob.send(&publish).await.unwrap();
+        join_ok(&mut bob, "lobby").await;
+        publish(&mut bob, 1, "lobby", "after the rotation").await;
         assert!(matches!(
             frame(&mut bob).await,
             ServerFrame::Ack { id: 1, .. }
@@ -251,8 +235,7 @@ fn a_refused_origin_is_named_in_the_log() {
 fn check_config_prints_one_ok_line_or_exits_2() {
     let dir = dir("check");
     let config = dir.join("palisade.toml");
-    let bin = env!("CARGO_BIN_EXE_palisade");
-    let out = Command::new(bin)
+    let out = common::cli::bin()
         .args(["check-config", "--config"])
         .arg(&config)
         .output()
@@ -269,7 +252,7 @@ fn check_config_prints_one_ok_line_or_exits_2() {
         "{stdout}"
     );
     std::fs::write(dir.join("token.public"), "k4.public.garbage").unwrap();
-    let out = Command::new(bin)
+    let out = common::cli::bin()
         .args(["check-config", "--config"])
         .arg(&config)
         .output()

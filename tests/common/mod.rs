@@ -276,6 +276,26 @@ pub async fn join(client: &mut Client, name: &str, since: Option<u64>) -> Server
     frame(client).await
 }
 
+/// Joins `name` live, failing the test unless the answer is `Joined`.
+pub async fn join_ok(client: &mut Client, name: &str) {
+    let answer = join(client, name, None).await;
+    assert!(matches!(answer, ServerFrame::Joined { .. }), "{answer:?}");
+}
+
+/// Sends `Publish` of `text` to `name` with correlation `id` (the answer is
+/// the caller's to read).
+pub async fn publish(client: &mut Client, id: u32, name: &str, text: &str) {
+    let body = palisade::protocol::Body::Text(text.into());
+    client
+        .send(&ClientFrame::Publish {
+            id,
+            room: room(name),
+            body,
+        })
+        .await
+        .unwrap();
+}
+
 /// The next frame; fails the test on a close or an error.
 pub async fn frame(client: &mut Client) -> ServerFrame {
     match bounded(client.recv()).await {
@@ -302,6 +322,7 @@ pub async fn close_frame(client: &mut Client) -> (u16, String) {
     }
 }
 
+pub mod cli;
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;
