@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::{
-    bounded, close_frame, frame, join_ok, publish, room, status_of, within, TestServer, AUDIENCE,
+    bounded, close_frame, frame, join_ok, publish_text, room, status_of, within, TestServer,
+    AUDIENCE,
 };
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, TokenRequest};
@@ -71,7 +72,7 @@ fn metrics_count_a_scripted_session_exactly() {
     within(async {
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join_ok(&mut alice, "lobby").await;
-        publish(&mut alice, 1, "lobby", "hi").await;
+        publish_text(&mut alice, 1, "lobby", "hi").await;
         assert!(matches!(
             frame(&mut alice).await,
             ServerFrame::Ack { id: 1, .. }
@@ -239,6 +240,13 @@ fn reload_keys(server: &TestServer, keys: &[&str]) {
     server.server.reload(&config(&server.dir, keys)).unwrap();
 }
 
+/// A new token key pair in `<server dir>/<name>/`; the secret half.
+fn another_key(server: &TestServer, name: &str) -> auth::SecretKey {
+    let dir = server.dir.join(name);
+    auth::write_keypair(&dir).unwrap();
+    auth::load_secret_key_file(&dir.join("token.secret")).unwrap()
+}
+
 fn mint(secret: &auth::SecretKey, sub: &str) -> String {
     let request = TokenRequest::new(sub, Role::Member, ["*"], 600, AUDIENCE);
     auth::mint(secret, &request, common::now()).unwrap()
@@ -247,9 +255,7 @@ fn mint(secret: &auth::SecretKey, sub: &str) -> String {
 #[test]
 fn token_keys_rotate_through_reloads() {
     let server = TestServer::start();
-    let new_dir = server.dir.join("new");
-    auth::write_keypair(&new_dir).unwrap();
-    let new_secret = auth::load_secret_key_file(&new_dir.join("token.secret")).unwrap();
+    let new_secret = another_key(&server, "new");
     within(async {
         let old_token = server.member("alice");
         let new_token = mint(&new_secret, "alice");
@@ -285,9 +291,7 @@ fn token_keys_rotate_through_reloads() {
 #[test]
 fn removing_a_key_closes_the_sessions_it_verified() {
     let server = TestServer::start();
-    let b_dir = server.dir.join("b");
-    auth::write_keypair(&b_dir).unwrap();
-    let b = auth::load_secret_key_file(&b_dir.join("token.secret")).unwrap();
+    let b = another_key(&server, "b");
     reload_keys(&server, &["token.public", "b/token.public"]);
     within(async {
         let (mut on_a, _) = server.connect(&server.member("alice")).await;
@@ -312,7 +316,7 @@ fn removing_a_key_closes_the_sessions_it_verified() {
             assert_eq!((code, reason.as_str()), (4001, "key revoked"));
         }
         // Untouched: bob still publishes and carol still receives.
-        publish(&mut on_b, 7, "r", "still here").await;
+        publish_text(&mut on_b, 7, "r", "still here").await;
         assert!(matches!(
             frame(&mut on_b).await,
             ServerFrame::Ack { id: 7, .. }

@@ -92,7 +92,7 @@ fn a_bad_session_does_not_disturb_others() {
         join(&mut good, "r", None).await;
         bad.send_raw(Message::Text("x".into())).await.unwrap();
         assert_eq!(close_code(&mut bad).await, close::UNSUPPORTED_DATA);
-        publish(&mut good, 1, "r", "ok").await;
+        publish_text(&mut good, 1, "r", "ok").await;
         assert_eq!(frame(&mut good).await, ServerFrame::Ack { id: 1, seq: 1 });
     });
 }
@@ -204,7 +204,7 @@ fn reauth_with_narrower_rooms_leaves_the_rooms_no_longer_allowed() {
             .unwrap();
         assert!(matches!(frame(&mut c).await, ServerFrame::Welcome { .. }));
         assert_eq!(frame(&mut c).await, ServerFrame::Left { room: room("b") });
-        publish(&mut c, 1, "b", "x").await;
+        publish_text(&mut c, 1, "b", "x").await;
         match frame(&mut c).await {
             ServerFrame::Error {
                 id: Some(1),

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{close_code, close_frame, frame, join_ok, publish, room, within, AUDIENCE};
+use common::{close_code, close_frame, frame, join_ok, publish_text, room, within, AUDIENCE};
 use palisade::auth::{self, TokenRequest};
 use palisade::client::{Client, ClientError, Connect};
 use palisade::protocol::{ClientFrame, Role, ServerFrame};
@@ -197,7 +197,7 @@ fn sighup_after_replacing_a_key_file_closes_its_sessions() {
         let expected = format!("key_revoked={} sessions_closed=1", old.kid());
         assert!(line.contains(&expected), "{line}");
         join_ok(&mut bob, "lobby").await;
-        publish(&mut bob, 1, "lobby", "after the rotation").await;
+        publish_text(&mut bob, 1, "lobby", "after the rotation").await;
         assert!(matches!(
             frame(&mut bob).await,
             ServerFrame::Ack { id: 1, .. }

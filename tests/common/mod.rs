@@ -284,7 +284,7 @@ pub async fn join_ok(client: &mut Client, name: &str) {
 
 /// Sends `Publish` of `text` to `name` with correlation `id` (the answer is
 /// the caller's to read).
-pub async fn publish(client: &mut Client, id: u32, name: &str, text: &str) {
+pub async fn publish_text(client: &mut Client, id: u32, name: &str, text: &str) {
     let body = palisade::protocol::Body::Text(text.into());
     client
         .send(&ClientFrame::Publish {
