@@ -186,7 +186,7 @@ impl Verifier {
                 issuer: self.issuer.as_deref(),
                 now_unix,
                 max_lifetime_s: self.max_lifetime_s,
-                key_id: key.kid(),
+                key_id: std::sync::Arc::clone(key.kid_shared()),
             },
         )?;
         if self.reserved_sub.as_deref() == Some(identity.user.as_str()) {

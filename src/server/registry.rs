@@ -111,7 +111,7 @@ pub struct SessionInfo {
     /// The token's role.
     pub role: Role,
     /// The PASERK id of the key that verified its current token.
-    pub key_id: String,
+    pub key_id: Arc<str>,
     /// The rooms it is in.
     pub rooms: Vec<RoomName>,
     /// The peer's address.
@@ -190,10 +190,10 @@ impl Sessions {
     }
 
     /// Records a session's role and key after `Reauth`.
-    pub(crate) fn set_token(&self, id: u64, role: Role, key_id: &str) {
+    pub(crate) fn set_token(&self, id: u64, role: Role, key_id: &Arc<str>) {
         if let Some(e) = lock(&self.live).get_mut(&id) {
             e.info.role = role;
-            key_id.clone_into(&mut e.info.key_id);
+            e.info.key_id = Arc::clone(key_id);
         }
     }
 
@@ -230,7 +230,7 @@ impl Sessions {
     pub(crate) fn revoke_key(&self, key_id: &str) -> usize {
         let live = lock(&self.live);
         let mut closed = 0;
-        for e in live.values().filter(|e| e.info.key_id == key_id) {
+        for e in live.values().filter(|e| &*e.info.key_id == key_id) {
             e.outbox.close(Close::KeyRevoked);
             closed += 1;
         }

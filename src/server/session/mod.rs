@@ -81,7 +81,7 @@ pub(crate) async fn run<S>(
             id,
             user: identity.user.clone(),
             role: identity.role,
-            key_id: identity.key_id.clone(),
+            key_id: Arc::clone(&identity.key_id),
             rooms: Vec::new(),
             peer,
             since: SystemTime::now(),
