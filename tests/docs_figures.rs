@@ -3,7 +3,7 @@
 //! not brought along (the line it expects is in the message).
 #![cfg(feature = "server")]
 
-use palisade::config::LimitsConfig;
+use palisade::config::{LimitsConfig, PresenceConfig};
 use palisade::server::MemoryBound;
 
 fn doc(path: &str) -> String {
@@ -20,7 +20,7 @@ fn assert_quotes(path: &str, text: &str, expected: &str) {
 
 #[test]
 fn the_docs_quote_the_computed_memory_bound() {
-    let defaults = MemoryBound::new(&LimitsConfig::default());
+    let defaults = MemoryBound::new(&LimitsConfig::default(), &PresenceConfig::default());
     let limits = doc("docs/LIMITS.md");
     assert_quotes("docs/LIMITS.md", &limits, &format!("limits: {defaults}\n"));
 
@@ -29,7 +29,7 @@ fn the_docs_quote_the_computed_memory_bound() {
     let each = format!("{:.1} KiB", defaults.per_connection as f64 / 1024.0);
     let mut small = LimitsConfig::default();
     small.max_connections = 128;
-    let small = MemoryBound::new(&small);
+    let small = MemoryBound::new(&small, &PresenceConfig::default());
     for expected in [
         format!("worst-case memory {total} MiB ("),
         format!("the worst case is about\n{total} MiB"),

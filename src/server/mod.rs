@@ -19,10 +19,13 @@ mod error;
 mod host;
 mod lock;
 mod material;
+mod membership;
 mod memory;
 mod metered;
 mod metrics_http;
 mod outbox;
+mod presence;
+mod quota;
 mod ratelimit;
 mod registry;
 mod rooms;
@@ -45,7 +48,7 @@ use shared::Shared;
 pub use crate::protocol::MAX_ROOMS_PER_SESSION;
 pub use authorize::Authorize;
 pub use error::{ReloadError, StartError};
-pub use host::{Handle, HostEvent, PublishError, Subscription};
+pub use host::{Handle, HostEvent, PublishError, RoomMembers, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
@@ -65,7 +68,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::new(&config.limits, &config.presence);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });
@@ -84,11 +87,20 @@ impl Server {
         log::info!("limits: {bound}");
         let material = material::Material::load(config)?;
         let limits = config.limits;
+        let metrics = Arc::new(Metrics::default());
+        let presence = presence::Presence::local(&config.presence, Arc::clone(&metrics))
+            .map_err(StartError::Config)?;
+        let device_user = crate::protocol::UserName::new(&config.device_name).map_err(|e| {
+            StartError::Config(crate::config::Invalid::Field {
+                field: "device_name".into(),
+                problem: e.to_string(),
+            })
+        })?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
                 material: material::Current::new(material, config),
-                metrics: Arc::new(Metrics::default()),
+                metrics,
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: connection::ws_config(&limits),
@@ -103,6 +115,9 @@ impl Server {
                 )),
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
                 device_name: config.device_name.clone(),
+                device_user,
+                presence,
+                quota: quota::RoomQuota::new(limits.max_rooms_per_user),
                 authorizer: std::sync::OnceLock::new(),
                 next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
                 refusing: AtomicU32::new(0),

@@ -182,6 +182,30 @@ impl Rooms {
         Err(ServerRoomsFull)
     }
 
+    /// Queues `frame` to every member of `name` but `except` (presence
+    /// events: never to the session that caused them), as notices of
+    /// which each member may hold `slack`; returns how many.
+    pub(crate) fn to_others(
+        &self,
+        name: &RoomName,
+        frame: &Bytes,
+        except: u64,
+        slack: usize,
+    ) -> usize {
+        let Some(room) = self.find(name) else {
+            return 0;
+        };
+        let room = lock(&room);
+        let mut told = 0;
+        for (_, member) in room.members.iter().filter(|(id, _)| **id != except) {
+            if member.push_notice(frame, slack).is_err() {
+                member.evict();
+            }
+            told += 1;
+        }
+        told
+    }
+
     /// Removes a session from a room; the room goes when nothing is left.
     pub(crate) fn leave(&self, name: &RoomName, session: u64) {
         let mut table = lock(&self.table);
