@@ -168,7 +168,10 @@ async fn next_message(client: &mut Client, name: &str) -> (String, Body) {
             ServerFrame::Message {
                 room, from, body, ..
             } if room.as_str() == name => return (from, body),
-            ServerFrame::Message { .. } | ServerFrame::Ack { .. } => {}
+            ServerFrame::Message { .. }
+            | ServerFrame::Ack { .. }
+            | ServerFrame::MemberJoined { .. }
+            | ServerFrame::MemberLeft { .. } => {}
             other => panic!("unexpected frame while waiting in {name}: {other:?}"),
         }
     }
@@ -188,7 +191,12 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         );
     }
 
-    let server = TestServer::start_with_page_origin();
+    // Presence events on (tests/common turns them off by default), so the
+    // page's member list follows arrivals and departures.
+    let mut server = TestServer::start_with_page_origin_and(|config| {
+        config.presence.events = vec!["*".to_owned()];
+        config.presence.events_max_members = 100;
+    });
     let base = format!("https://localhost:{}", server.addr.port());
     // "lobby" is named exactly, so the page joins it on connect by itself.
     let alice = server.token("alice", Role::Member, &["lobby", "*"], 3600);
@@ -233,6 +241,26 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         tabs,
         json!([{"room": "lobby", "unread": null, "current": true}]),
         "the token's exact room was not joined on connect"
+    );
+
+    // Who is in the lobby: the page asked on Joined. A second user (a Rust
+    // client) arrives and leaves; the list and the room's timeline follow.
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob"]}));
+    assert_eq!(listed["title"], json!("In this room (2)"), "{listed}");
+    let (mut carol, _) = within(server.connect(&server.member("carol")));
+    within(join(&mut carol, "lobby"));
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob", "carol"]}));
+    assert_eq!(listed["title"], json!("In this room (3)"), "{listed}");
+    within(carol.close()).unwrap();
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob"]}));
+    assert_eq!(listed["title"], json!("In this room (2)"), "{listed}");
+    assert_eq!(
+        listed["notes"],
+        json!([
+            {"kind": "arrival", "text": "carol joined the room.", "user": "carol"},
+            {"kind": "departure", "text": "carol left the room.", "user": "carol"},
+        ]),
+        "{listed}"
     );
 
     // Plain room: the browser's message reaches bob with alice's name...
@@ -393,6 +421,31 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         browser.run(json!({"cmd": "screenshot", "path": shot}));
         println!("screenshot of the page at {width} px: {}", shot.display());
     }
+
+    // The server restarts: the page reconnects by itself, resumes the
+    // lobby after the last seq it saw, and says in the room that what was
+    // published meanwhile is lost (a server without storage cannot replay
+    // it). Bob waits for that before publishing, so his message is live.
+    drop((bob, eve));
+    server.restart();
+    let notes = browser.run(json!({"cmd": "notes", "kind": "lost"}));
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(async {
+        join(&mut bob, "lobby").await;
+        publish(
+            &mut bob,
+            20,
+            "lobby",
+            Body::Text("after the restart".into()),
+        )
+        .await;
+    });
+    let shown = browser.run(json!({"cmd": "message", "text": "after the restart"}));
+    assert_eq!(shown["from"], json!("bob"), "{shown}");
+    let seen = browser.run(json!({"cmd": "inspect"}));
+    assert_eq!(seen["state"], json!("connected"), "{seen}");
+    assert_eq!(seen["pageErrors"], json!([]), "{seen}");
 
     // A refused upgrade lists the likely causes in order and links /healthz.
     let refused = browser.run(json!({"cmd": "refused"}));
