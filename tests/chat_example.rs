@@ -266,3 +266,63 @@ fn setup_errors_name_their_cause() {
     assert!(help.starts_with("usage: chat --url"), "{help}");
     assert!(help.contains("/reauth FILE"), "{help}");
 }
+
+#[test]
+fn the_client_resumes_by_itself_after_a_server_restart() {
+    let binary = chat_binary();
+    let mut server = TestServer::start();
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(join(&mut bob, "lobby", None));
+    let mut chat = Chat::start(
+        &binary,
+        &server,
+        &server.member("alice"),
+        &["--room", "lobby"],
+    );
+    chat.line_where("joining lobby", |l| l.starts_with("* joined lobby"));
+    let seq = within(publish(&mut bob, "before the restart"));
+    chat.line_where("with the first message", |l| {
+        l == format!("[lobby #{seq}] bob: before the restart")
+    });
+
+    // The server goes away (1001) and comes back on the same address,
+    // without storage: what it had is gone.
+    drop(bob);
+    server.restart();
+    chat.line_where("about the close", |l| {
+        l.starts_with("! the server is shutting down (code 1001); reconnecting in ")
+    });
+    chat.line_where("welcoming alice again", |l| {
+        l.starts_with("* connected as alice (member)")
+    });
+    let resumed = chat.line_where("resuming lobby", |l| l.contains("rejoined lobby"));
+    // A server without storage restarts a room's seq from the clock, far
+    // above any seq it issued (PROTOCOL.md section 7), or, before that,
+    // from 1: either way the client says so instead of missing messages.
+    assert!(
+        resumed.starts_with("! rejoined lobby; ")
+            && resumed.ends_with(" sent meanwhile are no longer kept by the server")
+            || resumed.starts_with("* rejoined lobby; its history restarted on the server"),
+        "{resumed}"
+    );
+
+    // Only now (the client is back in the room) does bob publish.
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(join(&mut bob, "lobby", None));
+    let seq = within(publish(&mut bob, "after the restart"));
+    chat.line_where("with the message after the restart", |l| {
+        l == format!("[lobby #{seq}] bob: after the restart")
+    });
+    // The client's own line goes out with PublishOnce and arrives once.
+    chat.type_line("back");
+    let (from, body) = within(async {
+        loop {
+            match frame(&mut bob).await {
+                ServerFrame::Message { from, body, .. } if from != "bob" => break (from, body),
+                _ => {}
+            }
+        }
+    });
+    assert_eq!((from.as_str(), body), ("alice", Body::Text("back".into())));
+    chat.finish();
+}
