@@ -44,19 +44,27 @@ async fn message(client: &mut Client) -> (u64, String) {
     }
 }
 
+/// Bob joins the lobby live; alice joins it through `resume` (a fresh
+/// join, replaying what it keeps). Returns (bob, alice).
+async fn both_in_lobby(server: &TestServer, resume: &mut Resume) -> (Client, Client) {
+    let lobby = room("lobby");
+    let (mut bob, _) = server.connect(&server.member("bob")).await;
+    join_ok(&mut bob, "lobby").await;
+    let (mut alice, _) = server.connect(&server.member("alice")).await;
+    resume.join(lobby.clone(), Some(0));
+    send_all(&mut alice, resume.reconnect()).await;
+    let (first, last) = joined(&mut alice).await;
+    assert_eq!(resume.joined(&lobby, first, last), Joined::Fresh);
+    (bob, alice)
+}
+
 #[test]
 fn a_reconnect_resumes_after_the_last_seen_seq_and_names_the_loss() {
     let server = TestServer::start_with(|c| c.limits.history = 2);
     let lobby = room("lobby");
     let mut resume = Resume::new();
-    resume.join(lobby.clone(), Some(0));
     within(async {
-        let (mut bob, _) = server.connect(&server.member("bob")).await;
-        join_ok(&mut bob, "lobby").await;
-        let (mut alice, _) = server.connect(&server.member("alice")).await;
-        send_all(&mut alice, resume.reconnect()).await;
-        let (first, last) = joined(&mut alice).await;
-        assert_eq!(resume.joined(&lobby, first, last), Joined::Fresh);
+        let (mut bob, mut alice) = both_in_lobby(&server, &mut resume).await;
         publish_text(&mut bob, 1, "lobby", "seen").await;
         let (seen, _) = message(&mut alice).await;
         assert_eq!(resume.message(&lobby, seen), Seen::Next);
@@ -95,14 +103,8 @@ fn a_publish_whose_ack_was_lost_lands_once_after_a_reconnect() {
     let lobby = room("lobby");
     let mut resume = Resume::new();
     let mut outbox = Outbox::new();
-    resume.join(lobby.clone(), Some(0));
     within(async {
-        let (mut bob, _) = server.connect(&server.member("bob")).await;
-        join_ok(&mut bob, "lobby").await;
-        let (mut alice, _) = server.connect(&server.member("alice")).await;
-        send_all(&mut alice, resume.reconnect()).await;
-        let (first, last) = joined(&mut alice).await;
-        resume.joined(&lobby, first, last);
+        let (mut bob, mut alice) = both_in_lobby(&server, &mut resume).await;
         // Sent, then the connection ends before alice reads the Ack.
         let once = outbox
             .publish(lobby.clone(), Body::Text("once".into()))
