@@ -16,7 +16,7 @@ import { Room } from "./rooms.js";
 import { Outbox } from "./outbox.js";
 import { MemberList } from "./members.js";
 import { exactRooms } from "./token.js";
-import { Follower, el, formatMs, notice as showNotice } from "./view.js";
+import { Follower, el, formatMs, noteItem, notice as showNotice } from "./view.js";
 import { backoffMs, describeClose, describeError, outgoingText, sendsOnKey, shouldReconnect } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -249,13 +249,6 @@ function memberEvent(f, kind, text) {
   if (!room?.joined) return;
   room.note(kind, text, f.user);
   if (f.room === st.current) render("new");
-}
-
-function noteItem(note) {
-  const li = el("li", { "data-testid": "room-note", "data-kind": note.kind, class: "note" });
-  if (note.user !== null) li.append(el("bdi", { class: "from", text: note.user }), " ");
-  li.append(note.text);
-  return li;
 }
 
 function deleteControls(room, entry) {

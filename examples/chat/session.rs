@@ -11,7 +11,7 @@ use palisade::protocol::{Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
 use palisade::seal::RoomKey;
 
 use crate::input::{Command, COMMANDS};
-use crate::text::{date, duration, error_words, printable};
+use crate::text::{date, duration, error_words, lost_words, printable};
 
 /// A Join or Leave the server has not answered yet. Their refusals carry no
 /// id, and a session's answers come in order, so an id-less Error answers
@@ -398,12 +398,4 @@ fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// "3 messages (#5 to #7)" / "1 message (#5)".
-fn lost_words(from: &u64, to: &u64) -> String {
-    match to - from {
-        0 => format!("1 message (#{from})"),
-        n => format!("{} messages (#{from} to #{to})", n + 1),
-    }
 }
