@@ -23,6 +23,8 @@ mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
+#[allow(dead_code)] // wired in with the session refactor
+mod store;
 mod writer;
 
 use std::fmt;
