@@ -270,3 +270,28 @@ fn another_programs_redb_file_is_not_written_into() {
         .to_string();
     assert!(err.ends_with("not a palisade storage file"), "{err}");
 }
+
+/// Fills files past their rooms and history, with full bodies and keys,
+/// and checks the file never outgrows the computed bound.
+#[test]
+fn the_file_stays_within_its_computed_bound() {
+    for (history, max_body, max_rooms) in [(8u16, 4096u32, 4u32), (16, 256, 8)] {
+        let dir = Dir::new("bound");
+        let opts = options(&dir.file(), history.into(), max_rooms.into());
+        let bound = super::super::disk::DiskBound::new(max_rooms, history, max_body);
+        let (store, _recorder) = open(&opts);
+        let body = "x".repeat(max_body as usize);
+        let from = "u".repeat(64);
+        let mut peak = 0;
+        for round in 0..4u64 {
+            for r in 0..u64::from(max_rooms) + 2 {
+                let name = format!("room-{}", (r + round) % (2 * u64::from(max_rooms)));
+                for i in 0..u64::from(history) + 2 {
+                    publish(&store, &name, &from, &body, Some(round << 32 | i)).unwrap();
+                }
+                peak = peak.max(std::fs::metadata(dir.file()).unwrap().len());
+            }
+        }
+        assert!(peak <= bound.total, "{peak} bytes > {bound}");
+    }
+}

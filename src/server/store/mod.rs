@@ -23,6 +23,7 @@
 pub(crate) mod clock;
 #[cfg(feature = "storage")]
 mod commit;
+pub(crate) mod disk;
 #[cfg(feature = "storage")]
 pub(crate) mod file;
 pub(crate) mod memory;
