@@ -314,6 +314,7 @@ pub async fn close_code(client: &mut Client) -> u16 {
     }
 }
 
+pub mod binary;
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;
