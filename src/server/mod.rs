@@ -23,7 +23,6 @@ mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
-#[allow(dead_code)] // wired in with the session refactor
 mod store;
 mod writer;
 
@@ -61,6 +60,8 @@ pub enum StartError {
     Tls(tls::TlsError),
     /// A token public key file cannot be used.
     Key(auth::KeyFileError),
+    /// The storage file cannot be used (one line naming it).
+    Storage(String),
     /// The computed worst-case memory exceeds `limits.memory_budget_mb`.
     OverBudget {
         /// The computed bound.
@@ -76,6 +77,7 @@ impl fmt::Display for StartError {
             Self::Config(e) => write!(f, "config: {e}"),
             Self::Tls(e) => e.fmt(f),
             Self::Key(e) => e.fmt(f),
+            Self::Storage(e) => f.write_str(e),
             Self::OverBudget { bound, budget_mb } => write!(
                 f,
                 "limits: {bound}, over memory_budget_mb = {budget_mb}; lower max_connections, outbound_queue, history or max_body"
@@ -97,7 +99,10 @@ pub(crate) struct Shared {
     /// Set when shutdown starts: `/healthz` answers 503.
     pub(crate) draining: AtomicBool,
     pub(crate) ws_config: WebSocketConfig,
-    pub(crate) rooms: rooms::Rooms,
+    /// This node's members and fan-out; the store hands it what it commits.
+    pub(crate) rooms: Arc<rooms::Rooms>,
+    /// Seqs, history, keys: memory or the storage file.
+    pub(crate) store: Box<dyn store::Store>,
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
     pub(crate) bans: bans::Bans,
@@ -116,7 +121,7 @@ impl fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("limits", &self.limits)
             .field("connections", &self.connections.open())
-            .field("rooms", &self.rooms.len())
+            .field("rooms", &self.store.rooms_held())
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +157,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::for_config(config);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });
@@ -188,6 +193,9 @@ impl Server {
         log::info!("limits: {bound}");
         let material = material::Material::load(config)?;
         let limits = config.limits;
+        let rooms = Arc::new(rooms::Rooms::default());
+        let fanout: Arc<dyn store::Fanout> = rooms.clone();
+        let store = store::open(config, fanout).map_err(StartError::Storage)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
@@ -196,10 +204,8 @@ impl Server {
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: ws_config(&limits),
-                rooms: rooms::Rooms::new(
-                    usize::from(limits.history),
-                    limits.max_total_rooms as usize,
-                ),
+                rooms,
+                store,
                 sessions: registry::Sessions::default(),
                 connections: Arc::new(registry::Connections::new(
                     limits.max_connections,

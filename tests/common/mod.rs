@@ -104,7 +104,8 @@ impl TestServer {
         auth::write_keypair(&dir).unwrap();
         let text = format!(
             "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
-             [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n"
+             [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n\
+             [storage]\nkind = \"file\"\nsync = false\n"
         );
         let mut config = Config::from_toml(&text, &dir).unwrap();
         let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();

@@ -42,6 +42,14 @@ use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
 pub(crate) use reply::Reply;
 
+/// Requests waiting for the file store's thread; beyond it, `Unavailable`.
+/// (Here, not in `file`, so the memory bound has it without the feature.)
+pub(crate) const QUEUE: usize = 1024;
+/// Most requests one commit carries.
+pub(crate) const MAX_GROUP: usize = 1024;
+/// redb's page cache. Small: the working set is each room's tail.
+pub(crate) const CACHE_BYTES: usize = 2 * 1024 * 1024;
+
 /// Why a store could not carry out a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StoreError {
@@ -134,6 +142,47 @@ pub(crate) trait Fanout: Send + Sync + 'static {
     fn joined(&self, join: &Join, view: View, replay: &[Bytes]);
     /// Whether any local member is in `room` (such rooms stay in memory).
     fn is_watched(&self, room: &RoomName) -> bool;
+}
+
+/// The store `config` asks for: memory without `[storage]`.
+///
+/// # Errors
+/// The storage file cannot be used: one line naming it and the problem.
+pub(crate) fn open(
+    config: &crate::config::Config,
+    fanout: std::sync::Arc<dyn Fanout>,
+) -> Result<Box<dyn Store>, String> {
+    use crate::config::StorageKind;
+    let history = config.limits.history;
+    match &config.storage {
+        #[cfg(feature = "storage")]
+        Some(s) if s.kind == StorageKind::File => {
+            let options = file::FileOptions {
+                path: s.path.clone(),
+                sync: s.sync,
+                history: history.into(),
+                max_rooms: s.max_rooms.into(),
+                commit_window: std::time::Duration::from_millis(s.commit_window_ms.into()),
+            };
+            let store = file::FileStore::open(&options, fanout).map_err(|e| e.to_string())?;
+            log::info!(
+                "storage: {} (sync={}, {} rooms)",
+                s.path.display(),
+                s.sync,
+                store.rooms_held()
+            );
+            Ok(Box::new(store))
+        }
+        #[cfg(not(feature = "storage"))]
+        Some(s) if s.kind == StorageKind::File => {
+            Err("storage.kind = \"file\" needs palisade built with the `storage` feature".into())
+        }
+        _ => Ok(Box::new(memory::MemoryStore::new(
+            history.into(),
+            config.limits.max_total_rooms as usize,
+            fanout,
+        ))),
+    }
 }
 
 /// Unix milliseconds now.
