@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 
-use super::lock;
+use super::lock::lock;
 use super::outbox::Outbox;
 use super::store::{Fanout, Join, Reply, View};
 use crate::protocol::{server_to_vec, RoomName, ServerFrame};
@@ -55,7 +55,7 @@ impl Rooms {
     /// `Message` for the delivery latency histogram.
     fn broadcast(members: &Members, frame: &Bytes, published: Option<Instant>) {
         for member in members.values() {
-            let _ = member.push_published(frame.clone(), published);
+            member.push_or_evict(frame.clone(), published);
         }
     }
 }
@@ -82,7 +82,7 @@ impl Fanout for Rooms {
             Self::broadcast(members, &frame, None);
         }
         if !members.is_some_and(|m| m.contains_key(&by.session())) {
-            let _ = by.push(frame);
+            by.push_or_evict(frame, None);
         }
     }
 
@@ -94,14 +94,14 @@ impl Fanout for Rooms {
         let mut members = lock(&room);
         drop(table);
         if join.announce {
-            let _ = join.member.send(&ServerFrame::Joined {
+            join.member.send_or_evict(&ServerFrame::Joined {
                 room: join.room.clone(),
                 first_seq: view.first,
                 last_seq: view.last,
             });
         }
         for frame in replay {
-            let _ = join.member.push_replay(frame.clone());
+            join.member.push_replay(frame.clone());
         }
         members.insert(join.member.session(), join.member.clone());
     }

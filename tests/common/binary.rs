@@ -38,10 +38,15 @@ pub struct Running {
 
 /// Starts `palisade serve` on `dir`'s config without waiting for it.
 pub fn spawn_serve(dir: &Path) -> (Child, mpsc::Receiver<String>) {
+    spawn_serve_logging(dir, "info")
+}
+
+/// [`spawn_serve`] with `RUST_LOG` set to `rust_log`.
+fn spawn_serve_logging(dir: &Path, rust_log: &str) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["serve", "--config"])
         .arg(dir.join("palisade.toml"))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", rust_log)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -58,7 +63,12 @@ pub fn spawn_serve(dir: &Path) -> (Child, mpsc::Receiver<String>) {
 impl Running {
     /// Starts the server and waits until it listens.
     pub fn start(dir: &Path) -> Self {
-        let (child, lines) = spawn_serve(dir);
+        Self::start_logging(dir, "info")
+    }
+
+    /// [`Running::start`] with `RUST_LOG` set to `rust_log`.
+    pub fn start_logging(dir: &Path, rust_log: &str) -> Self {
+        let (child, lines) = spawn_serve_logging(dir, rust_log);
         let mut running = Self {
             child,
             lines,
@@ -83,6 +93,12 @@ impl Running {
                 return line;
             }
         }
+    }
+
+    /// Every stderr line not read yet, up to the end of the output (call
+    /// it after the process exited).
+    pub fn rest(&self) -> Vec<String> {
+        self.lines.iter().collect()
     }
 
     /// Sends the signal called `name` (`TERM`, `HUP`, `KILL`).

@@ -33,7 +33,6 @@ mod tables;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Bytes;
 
@@ -185,12 +184,7 @@ pub(crate) fn open(
     }
 }
 
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub(crate) use crate::clock::unix_now_ms as now_ms;
 
 /// Encodes the `Message` frame a committed publish becomes; the stores
 /// keep exactly these bytes, so a replay is what members saw live.
