@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::binary::{serve_dir, Running};
-use common::{close_code, frame, room, within, AUDIENCE};
-use palisade::auth::{self, TokenRequest};
-use palisade::client::{Client, Connect};
+use common::binary::{connect_with, serve_dir, Running};
+use common::{close_code, frame, room, within};
+use palisade::client::Client;
 use palisade::protocol::{ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
@@ -22,26 +21,11 @@ fn alice_token(dir: &Path, ttl_secs: u64) -> String {
 }
 
 fn token_for(dir: &Path, sub: &str, ttl_secs: u64) -> String {
-    let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
-    let request = TokenRequest::new(sub, Role::Member, ["*"], ttl_secs, AUDIENCE);
-    auth::mint(&secret, &request, common::now()).unwrap()
+    common::binary::token(dir, sub, Role::Member, ttl_secs)
 }
 
 async fn connect(dir: &Path, port: u16) -> Client {
     connect_with(dir, port, &alice_token(dir, 600)).await
-}
-
-async fn connect_with(dir: &Path, port: u16, token: &str) -> Client {
-    let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
-    let url = format!("wss://localhost:{port}/ws");
-    let mut client = common::bounded(Client::connect(Connect::new(&url, tls, token)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        frame(&mut client).await,
-        ServerFrame::Welcome { .. }
-    ));
-    client
 }
 
 #[test]
