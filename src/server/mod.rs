@@ -225,15 +225,17 @@ impl Server {
 
     /// Re-reads the certificate chain and key, the client CA and CRL, the
     /// token public keys and the Origin allowlist from `config`. New
-    /// connections use them; established sessions continue untouched.
-    /// Limits and listen addresses are not reloaded (restart for those).
+    /// connections use them; established sessions continue, except those
+    /// whose current token was verified by a key `config` no longer lists:
+    /// they are closed with 4001 "key revoked", and the log line says how
+    /// many for which key id. Limits and listen addresses are not reloaded
+    /// (restart for those).
     ///
     /// # Errors
     /// The first file that cannot be used; the old material stays in
     /// place, and `alert=reload-failed` is logged with the reason.
     pub fn reload(&self, config: &Config) -> Result<(), StartError> {
-        let s = &self.shared;
-        material::reload(&s.material, &s.metrics, &s.limits, config)
+        material::reload(&self.shared.reload_targets(), config)
     }
 
     /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
@@ -243,8 +245,7 @@ impl Server {
     /// # Errors
     /// [`ReloadError`], already logged.
     pub fn reload_file(&self, path: &std::path::Path) -> Result<(), ReloadError> {
-        let s = &self.shared;
-        material::reload_file(&s.material, &s.metrics, &s.limits, path)
+        material::reload_file(&self.shared.reload_targets(), path)
     }
 
     /// Checks a configuration the way [`Server::new`] would (every file

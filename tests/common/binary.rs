@@ -43,7 +43,7 @@ pub fn spawn_serve(dir: &Path) -> (Child, mpsc::Receiver<String>) {
 
 /// [`spawn_serve`] with `RUST_LOG` set to `rust_log`.
 fn spawn_serve_logging(dir: &Path, rust_log: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut child = super::cli::bin()
         .args(["serve", "--config"])
         .arg(dir.join("palisade.toml"))
         .env("RUST_LOG", rust_log)

@@ -81,12 +81,14 @@ pub(crate) async fn run<S>(
             id,
             user: identity.user.clone(),
             role: identity.role,
+            key_id: Arc::clone(&identity.key_id),
             rooms: Vec::new(),
             peer,
             since: SystemTime::now(),
         },
         |id| outbox(id, capacity),
     );
+    shared.check_key(id, &identity.key_id);
     log::info!(
         "conn peer={} outcome=accepted session={id:016x} user={} role={}",
         peer.ip(),

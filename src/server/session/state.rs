@@ -271,7 +271,9 @@ impl SessionState {
             identity.expires_at
         );
         self.identity = identity;
-        self.shared.sessions.set_role(self.id, self.identity.role);
+        let (role, key_id) = (self.identity.role, &self.identity.key_id);
+        self.shared.sessions.set_token(self.id, role, key_id);
+        self.shared.check_key(self.id, key_id);
         self.welcome();
         // Rooms the new token no longer allows are left, so the session stops
         // receiving what it may no longer read.

@@ -2,8 +2,9 @@
 //! drives it; run by hand like this):
 //!
 //! ```text
-//! cargo build --release --bin palisade --example loadgen
-//! L=target/release/examples/loadgen
+//! cargo build --release --bin palisade
+//! (cd benches/tools && cargo build --release)
+//! L=benches/tools/target/release/loadgen
 //! $L setup --dir /tmp/b                     # CA, certificate, keys, token
 //! # start a server on /tmp/b (see benches/run.sh for the configs), then:
 //! $L --target palisade --url wss://127.0.0.1:9443/ws --ca /tmp/b/ca.pem \
@@ -237,14 +238,13 @@ fn setup(p: &mut lexopt::Parser) -> Result<(), String> {
     }
     let key = palisade::auth::load_secret_key_file(&dir.join(palisade::auth::SECRET_KEY_FILE))
         .map_err(|e| e.to_string())?;
-    let request = palisade::auth::TokenRequest {
-        sub: "bench".into(),
-        role: palisade::protocol::Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 24 * 3600,
-        audience: "palisade".into(),
-        issuer: None,
-    };
+    let request = palisade::auth::TokenRequest::new(
+        "bench",
+        palisade::protocol::Role::Member,
+        ["*"],
+        24 * 3600,
+        "palisade",
+    );
     let token = palisade::auth::mint(&key, &request, unix_secs()).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("member.token"), token).map_err(|e| e.to_string())
 }
