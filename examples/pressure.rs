@@ -46,7 +46,7 @@ fn main() {
     config.limits.max_rooms = 1;
     config.limits.outbound_queue = 32;
     config.limits.history = 32;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::new(&config.limits, &config.presence);
     let server = Server::new(&config).expect("server");
     let handle = server.handle();
     let secret = palisade::auth::load_secret_key_file(&dir.join("token.secret")).expect("key");

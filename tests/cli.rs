@@ -126,6 +126,14 @@ fn serve_start_up_errors_exit_2_naming_the_file() {
         line.contains("palisade.toml") && line.contains("colour"),
         "{line}"
     );
+    // A bad presence pattern.
+    let config = write_config(&dir, "[presence]\nevents = [\"Lobby\"]");
+    let line = serve_error(&config);
+    assert!(
+        line.contains("palisade.toml")
+            && line.contains("presence.events: \"Lobby\" is not a room pattern"),
+        "{line}"
+    );
     // Missing certificate.
     let config = write_config(&dir, "");
     let line = serve_error(&config);

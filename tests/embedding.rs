@@ -297,3 +297,72 @@ fn an_embedding_without_storage_numbers_new_rooms_from_the_clock() {
         ));
     });
 }
+
+#[test]
+fn the_host_counts_in_presence_only_while_subscribed_and_hears_arrivals() {
+    use palisade::protocol::UserName;
+    let server = TestServer::start_with_presence(100, |c| c.device_name = "thermostat".into());
+    let name = |s: &str| UserName::new(s).unwrap();
+    within(async {
+        assert_eq!(server.handle.presence(&room("hall")).total, 0);
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        join(&mut alice, "hall", None).await;
+        // The host arrives: alice is told, and the host counts.
+        let sub = server.handle.subscribe(&room("hall"), 16).await.unwrap();
+        assert_eq!(
+            frame(&mut alice).await,
+            ServerFrame::MemberJoined {
+                room: room("hall"),
+                user: name("thermostat")
+            }
+        );
+        let members = server.handle.presence(&room("hall"));
+        assert_eq!(members.total, 2);
+        assert_eq!(
+            members.users.as_slice(),
+            [name("alice"), name("thermostat")]
+        );
+        // A second user arrives: the host hears it, the newcomer does not
+        // hear about anyone.
+        let (mut bob, _) = server.connect(&server.member("bob")).await;
+        join(&mut bob, "hall", None).await;
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::MemberJoined { user: name("bob") })
+        );
+        bob.presence(&room("hall")).await.unwrap();
+        match frame(&mut bob).await {
+            ServerFrame::Members { total, users, .. } => {
+                assert_eq!(total, 3);
+                assert_eq!(
+                    users.as_slice(),
+                    [name("alice"), name("bob"), name("thermostat")]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        bob.close().await.unwrap();
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::MemberLeft { user: name("bob") })
+        );
+        // Dropping the subscription is the host's departure.
+        drop(sub);
+        match frame(&mut alice).await {
+            ServerFrame::MemberJoined { user, .. } => assert_eq!(user, name("bob")),
+            other => panic!("{other:?}"),
+        }
+        match frame(&mut alice).await {
+            ServerFrame::MemberLeft { user, .. } => assert_eq!(user, name("bob")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            frame(&mut alice).await,
+            ServerFrame::MemberLeft {
+                room: room("hall"),
+                user: name("thermostat")
+            }
+        );
+        assert_eq!(server.handle.presence(&room("hall")).total, 1);
+    });
+}

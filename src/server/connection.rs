@@ -238,7 +238,8 @@ fn cert_names(tls: &Tls, user: &str) -> bool {
 /// session than everything else together.
 pub(crate) fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let max = limits.max_message_bytes as usize;
-    let largest_frame = limits.max_body as usize + 256;
+    // A `Members` answer may be larger than any message.
+    let largest_frame = (limits.max_body as usize + 256).max(super::presence::MAX_MEMBERS_FRAME);
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = WS_READ_BUFFER as usize;
     // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).

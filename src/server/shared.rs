@@ -33,6 +33,10 @@ pub(crate) struct Shared {
     pub(crate) bans: bans::Bans,
     /// The `from` of the host's own messages.
     pub(crate) device_name: String,
+    /// The same, as the host's name in presence.
+    pub(crate) device_user: crate::protocol::UserName,
+    pub(crate) presence: super::presence::Presence,
+    pub(crate) quota: super::quota::RoomQuota,
     pub(crate) authorizer: OnceLock<Arc<dyn Authorize>>,
     /// The id of the next host subscription (per server: nothing global).
     pub(crate) next_host_id: AtomicU64,

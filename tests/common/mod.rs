@@ -86,6 +86,16 @@ impl TestServer {
         Self::start_bound(|config, _| tweak(config))
     }
 
+    /// Starts a server with presence events in every room (the product's
+    /// default), up to `max_members` users, after `tweak`.
+    pub fn start_with_presence(max_members: u32, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(|config| {
+            config.presence.events = vec!["*".to_owned()];
+            config.presence.events_max_members = max_members;
+            tweak(config);
+        })
+    }
+
     /// Starts a server that accepts WebSockets from its own page, as a
     /// browser that loaded `https://localhost:<port>/` sends them: the
     /// origin names the port, which is known only once the listener is
@@ -107,6 +117,10 @@ impl TestServer {
         let mut storage = StorageConfig::file_in(&dir);
         storage.sync = false;
         let mut config = config_in(&dir, &["token.public"]).with_storage(storage);
+        // Presence events are off unless a test turns them on (see
+        // `start_with_presence`), so tests of other features see exactly
+        // the frames they are about.
+        config.presence.events.clear();
         let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
         let addr = listener.local_addr().unwrap();
         tweak(&mut config, addr);
