@@ -99,6 +99,10 @@ publish_per_sec = 65535
 frames_per_sec = 65535
 violations_before_close = 1000
 outbound_queue = $1
+# Rooms in memory, like the baselines; benches/storage.sh measures what
+# file storage (serve's default) costs on top.
+[storage]
+kind = "memory"
 EOF
 }
 palisade_config 32

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod storage;
+pub use storage::{StorageConfig, StorageKind, MAX_COMMIT_WINDOW_MS};
 mod presence;
 pub use presence::PresenceConfig;
 
@@ -38,6 +40,9 @@ pub struct Config {
     /// `[metrics]`: the Prometheus listener; absent means none.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[storage]`; absent means memory (see [`Config::storage_or_file`]).
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
     /// `[presence]`: which rooms send join and leave events.
     #[serde(default)]
     pub presence: PresenceConfig,
@@ -406,8 +411,16 @@ impl Config {
             },
             limits: LimitsConfig::default(),
             metrics: None,
+            storage: None,
             presence: PresenceConfig::default(),
         }
+    }
+
+    /// Sets `[storage]` (without it an embedding keeps rooms in memory).
+    #[must_use]
+    pub fn with_storage(mut self, storage: StorageConfig) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// Sets `listen`.
@@ -493,6 +506,9 @@ impl Config {
         for key in &mut config.auth.public_keys {
             *key = base.join(&*key);
         }
+        if let Some(storage) = &mut config.storage {
+            storage.path = base.join(&storage.path);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -540,8 +556,20 @@ impl Config {
         {
             return Err(Invalid::Origin(bad.clone()));
         }
+        if let Some(storage) = &self.storage {
+            storage.validate()?;
+        }
         self.presence.patterns()?;
         self.limits.validate()
+    }
+
+    /// A config without `[storage]` gets file storage, `palisade.db` next
+    /// to `config_file`: what `palisade serve` does (an embedding that
+    /// configures nothing keeps memory).
+    pub fn storage_or_file(&mut self, config_file: &Path) {
+        let dir = config_file.parent().unwrap_or_else(|| Path::new("."));
+        self.storage
+            .get_or_insert_with(|| StorageConfig::file_in(dir));
     }
 }
 
@@ -582,6 +610,46 @@ audience = "palisade"
         );
         assert_eq!(c.limits, LimitsConfig::default());
         assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.storage, None, "an embedding configures no storage");
+    }
+
+    #[test]
+    fn storage_defaults_to_a_file_beside_the_config() {
+        let text = format!("{MINIMAL}\n[storage]\n");
+        let c = Config::from_toml(&text, Path::new("/etc/palisade")).unwrap();
+        assert_eq!(
+            c.storage,
+            Some(StorageConfig::file_in(Path::new("/etc/palisade")))
+        );
+        let mut bare = Config::from_toml(MINIMAL, Path::new("/etc/palisade")).unwrap();
+        bare.storage_or_file(Path::new("/etc/palisade/palisade.toml"));
+        assert_eq!(bare.storage, c.storage);
+        let text = format!("{MINIMAL}\n[storage]\nkind = \"memory\"\nsync = false\n");
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert_eq!(
+            c.storage.map(|s| (s.kind, s.sync)),
+            Some((StorageKind::Memory, false))
+        );
+    }
+
+    #[test]
+    fn storage_keys_are_checked_by_name() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n[storage]\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("commit_window_ms = 5000"),
+            "storage.commit_window_ms must be at most 1000"
+        );
+        assert_eq!(err("max_rooms = 0"), "storage.max_rooms must be at least 1");
+        assert!(
+            err("kind = \"disk\"").contains("disk"),
+            "{}",
+            err("kind = \"disk\"")
+        );
+        assert!(err("synk = true").contains("synk"));
     }
 
     #[test]

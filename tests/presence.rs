@@ -173,10 +173,12 @@ fn an_explicit_leave_and_a_narrowing_reauth_are_departures() {
     });
 }
 
+/// `Joined` for a room nothing was published to (file storage): the next
+/// seq is 1, so it retains `1..=0`.
 fn joined_frame(name: &str) -> ServerFrame {
     ServerFrame::Joined {
         room: room(name),
-        first_seq: 0,
+        first_seq: 1,
         last_seq: 0,
     }
 }

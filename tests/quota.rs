@@ -132,3 +132,38 @@ fn a_user_leaving_rooms_gets_its_quota_back() {
         ));
     });
 }
+
+#[test]
+fn a_join_the_store_refuses_leaves_no_quota_behind() {
+    // Memory storage: a full table of rooms with members refuses the join
+    // after the quota was taken; the quota must be given back.
+    let server = TestServer::start_with(|c| {
+        c.storage = None;
+        c.limits.max_total_rooms = 2;
+        c.limits.max_rooms = 2;
+        c.limits.max_rooms_per_user = 2;
+    });
+    within(async {
+        let (mut ann, _) = server.connect(&server.member("ann")).await;
+        let (mut bob, _) = server.connect(&server.member("bob")).await;
+        join(&mut ann, "a", None).await;
+        join(&mut bob, "b", None).await;
+        match join(&mut ann, "c", None).await {
+            ServerFrame::Error { code, detail, .. } => {
+                assert_eq!(code, ErrorCode::TooManyRooms);
+                assert!(detail.contains("maximum of rooms"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Bob's room becomes memberless, so the table has a slot to give.
+        bob.send(&ClientFrame::Leave { room: room("b") })
+            .await
+            .unwrap();
+        assert!(matches!(frame(&mut bob).await, ServerFrame::Left { .. }));
+        // Ann is in one room: "c" was not counted against her.
+        assert!(matches!(
+            join(&mut ann, "d", None).await,
+            ServerFrame::Joined { .. }
+        ));
+    });
+}

@@ -87,7 +87,12 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
         "Connections counted now, handshakes included.",
         g.connections_open,
     );
-    o.single("palisade_rooms", "gauge", "Rooms held.", g.rooms);
+    o.single(
+        "palisade_rooms",
+        "gauge",
+        "Rooms with a member on this server.",
+        g.rooms,
+    );
     o.single(
         "palisade_bans_active",
         "gauge",

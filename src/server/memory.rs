@@ -27,6 +27,16 @@ const FRAME_OVERHEAD: u64 = 96;
 const MESSAGE_HEADER: u64 = 128;
 /// One live-session table entry and one room membership.
 const SESSION_ENTRY: u64 = 256;
+/// A `PublishOnce` key remembered by memory storage: the sender (up to 64
+/// bytes) twice (the key map and the window slot), the key, the seq and
+/// the map entry.
+const KEY_ENTRY: u64 = 256;
+/// One request waiting for the storage thread besides its body: the
+/// sender, room, reply closure and channel slot.
+const REQUEST_OVERHEAD: u64 = 256;
+/// Copies of a message the storage thread holds while committing it: the
+/// frame, redb's dirty leaf page, the page it copies on write.
+const COMMIT_COPIES: u64 = 3;
 /// What one room membership adds to presence and the per-user room
 /// quota: a (user, session count) of 80 bytes in a B-tree node that may
 /// be under half full (176), and the quota's room entry plus its user's
@@ -40,6 +50,9 @@ pub(crate) const PRESENCE_ROOM: u64 = 1024;
 /// header), and the encoded frame (at most 99 bytes), counted as if not
 /// shared.
 pub(crate) const NOTICE_BYTES: u64 = FRAME_OVERHEAD + 64 + 128;
+/// A room's own entry in the room table (name, lock, member map) besides
+/// its retained messages.
+const ROOM_ENTRY: u64 = 512;
 
 /// The computed bound, term by term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +67,10 @@ pub struct MemoryBound {
     pub rooms: u64,
     /// The ban table and the metrics listener's scrapes.
     pub tables: u64,
+    /// File storage: redb's cache, the storage thread's queue, the group
+    /// being committed and a join's replay. Zero with memory storage,
+    /// whose rooms are the `rooms` term.
+    pub storage: u64,
 }
 
 impl MemoryBound {
@@ -88,7 +105,9 @@ impl MemoryBound {
             + PRESENCE_ENTRY * u64::from(limits.max_rooms)
             // Presence events waiting beside the queue (`push_notice`).
             + notices * NOTICE_BYTES;
-        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512 + PRESENCE_ROOM;
+        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD + KEY_ENTRY)
+            + ROOM_ENTRY
+            + PRESENCE_ROOM;
         let tables =
             (BAN_TABLE_CAPACITY * BAN_ENTRY_BYTES) as u64 + u64::from(SCRAPERS) * SCRAPE_BYTES;
         Self {
@@ -97,12 +116,39 @@ impl MemoryBound {
             per_room,
             rooms: u64::from(limits.max_total_rooms) * per_room,
             tables,
+            storage: 0,
         }
+    }
+
+    /// The bound for `config`, its storage included: with file storage no
+    /// room history is held in memory (it is in the file), but the storage
+    /// thread's buffers are, and the rooms with members here are not capped
+    /// by `max_total_rooms`: each membership may be a room of its own, with
+    /// its room-table entry and presence map.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let mut bound = Self::new(&config.limits, &config.presence);
+        let file = config
+            .storage
+            .as_ref()
+            .is_some_and(|s| s.kind == crate::config::StorageKind::File);
+        if file {
+            let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
+            bound.per_connection +=
+                (ROOM_ENTRY + PRESENCE_ROOM) * u64::from(config.limits.max_rooms);
+            bound.connections = u64::from(config.limits.max_connections) * bound.per_connection;
+            bound.per_room = 0;
+            bound.rooms = 0;
+            bound.storage = super::store::CACHE_BYTES as u64
+                + super::store::QUEUE as u64 * (frame + REQUEST_OVERHEAD)
+                + super::store::MAX_GROUP as u64 * COMMIT_COPIES * frame
+                + u64::from(config.limits.history) * (frame + FRAME_OVERHEAD);
+        }
+        bound
     }
 
     /// The whole bound, in bytes.
     pub fn total(&self) -> u64 {
-        self.connections + self.rooms + self.tables
+        self.connections + self.rooms + self.tables + self.storage
     }
 
     /// The whole bound in MiB, rounded up.
@@ -119,13 +165,14 @@ impl fmt::Display for MemoryBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "worst-case memory {} MiB = connections {:.1} MiB ({:.1} KiB each) + rooms {:.1} MiB ({:.1} KiB each) + tables {:.1} MiB",
+            "worst-case memory {} MiB = connections {:.1} MiB ({:.1} KiB each) + rooms {:.1} MiB ({:.1} KiB each) + tables {:.1} MiB + storage {:.1} MiB",
             self.total_mib(),
             kib(self.connections) / 1024.0,
             kib(self.per_connection),
             kib(self.rooms) / 1024.0,
             kib(self.per_room),
             kib(self.tables) / 1024.0,
+            kib(self.storage) / 1024.0,
         )
     }
 }
@@ -171,6 +218,28 @@ mod tests {
         assert!(11 * entry <= PRESENCE_ROOM);
         let room_slot = std::mem::size_of::<(RoomName, u32)>() as u64;
         assert!(room_slot <= 48, "{room_slot}");
+    }
+
+    #[test]
+    fn file_storage_counts_a_room_per_membership_instead_of_the_table() {
+        use crate::config::{Config, StorageConfig};
+        let file = |max_rooms: u16| {
+            let limits = LimitsConfig {
+                max_rooms,
+                ..LimitsConfig::default()
+            };
+            let config = Config::new("s.pem", "s.key", ["t.public"], "a")
+                .with_limits(limits)
+                .with_storage(StorageConfig::file_in(std::path::Path::new(".")));
+            MemoryBound::for_config(&config)
+        };
+        let (b, more) = (file(8), file(16));
+        assert_eq!((b.rooms, b.per_room), (0, 0));
+        assert_eq!(
+            more.per_connection - b.per_connection,
+            8 * (SESSION_ENTRY + PRESENCE_ENTRY + ROOM_ENTRY + PRESENCE_ROOM)
+        );
+        assert!(b.storage > 0);
     }
 
     #[test]

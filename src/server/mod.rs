@@ -31,6 +31,7 @@ mod registry;
 mod rooms;
 mod session;
 mod shared;
+mod store;
 
 use std::future::Future;
 use std::io;
@@ -52,6 +53,7 @@ pub use host::{Handle, HostEvent, PublishError, RoomMembers, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
+pub use store::disk::DiskBound;
 
 /// How often `run` checks the certificate's expiry (`alert=cert-expiring`).
 const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
@@ -68,7 +70,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits, &config.presence);
+    let bound = MemoryBound::for_config(config);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });
@@ -96,6 +98,11 @@ impl Server {
                 problem: e.to_string(),
             })
         })?;
+        // Last: opening the file takes its lock, so everything that can
+        // refuse the config has refused it first.
+        let rooms = Arc::new(rooms::Rooms::default());
+        let fanout: Arc<dyn store::Fanout> = rooms.clone();
+        let store = store::open(config, fanout).map_err(StartError::Storage)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
@@ -104,10 +111,8 @@ impl Server {
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: connection::ws_config(&limits),
-                rooms: rooms::Rooms::new(
-                    usize::from(limits.history),
-                    limits.max_total_rooms as usize,
-                ),
+                rooms,
+                store,
                 sessions: registry::Sessions::default(),
                 connections: Arc::new(registry::Connections::new(
                     limits.max_connections,

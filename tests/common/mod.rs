@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, SecretKey, TokenRequest};
 use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
-use palisade::config::Config;
+use palisade::config::{Config, StorageConfig};
 use palisade::protocol::{ClientFrame, Role, RoomName, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
@@ -119,7 +119,11 @@ impl TestServer {
         let dir = unique_dir();
         palisade::certgen::write_dev_pki(&dir).unwrap();
         auth::write_keypair(&dir).unwrap();
-        let mut config = config_in(&dir, &["token.public"]);
+        // File storage, as `palisade serve` runs (sync off: tests need no
+        // power-loss safety and a busy machine's fsyncs are slow).
+        let mut storage = StorageConfig::file_in(&dir);
+        storage.sync = false;
+        let mut config = config_in(&dir, &["token.public"]).with_storage(storage);
         // Presence events are off unless a test turns them on (see
         // `start_with_presence`), so tests of other features see exactly
         // the frames they are about.
@@ -367,6 +371,7 @@ pub async fn close_frame(client: &mut Client) -> (u16, String) {
     }
 }
 
+pub mod binary;
 pub mod cli;
 mod raw;
 #[allow(unused_imports)]
