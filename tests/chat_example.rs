@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::{frame, join, room, within, TestServer};
 use palisade::client::Client;
+use palisade::config::StorageConfig;
 use palisade::protocol::{Body, ClientFrame, ServerFrame};
 
 /// Longest wait for one line of the client.
@@ -267,26 +268,22 @@ fn setup_errors_name_their_cause() {
     assert!(help.contains("/reauth FILE"), "{help}");
 }
 
-#[test]
-fn the_client_resumes_by_itself_after_a_server_restart() {
+/// Runs the chat client in `lobby` across a restart of `server`; returns
+/// the line in which it resumed the lobby and the seq of bob's message
+/// before the restart. Afterwards, bob's message and the client's own
+/// line (PublishOnce) each arrive once.
+fn across_a_restart(mut server: TestServer) -> (String, u64) {
     let binary = chat_binary();
-    let mut server = TestServer::start();
     let (mut bob, _) = within(server.connect(&server.member("bob")));
     within(join(&mut bob, "lobby", None));
-    let mut chat = Chat::start(
-        &binary,
-        &server,
-        &server.member("alice"),
-        &["--room", "lobby"],
-    );
+    let alice = server.member("alice");
+    let mut chat = Chat::start(&binary, &server, &alice, &["--room", "lobby"]);
     chat.line_where("joining lobby", |l| l.starts_with("* joined lobby"));
-    let seq = within(publish(&mut bob, "before the restart"));
+    let before = within(publish(&mut bob, "before the restart"));
     chat.line_where("with the first message", |l| {
-        l == format!("[lobby #{seq}] bob: before the restart")
+        l == format!("[lobby #{before}] bob: before the restart")
     });
 
-    // The server goes away (1001) and comes back on the same address,
-    // without storage: what it had is gone.
     drop(bob);
     server.restart();
     chat.line_where("about the close", |l| {
@@ -296,24 +293,14 @@ fn the_client_resumes_by_itself_after_a_server_restart() {
         l.starts_with("* connected as alice (member)")
     });
     let resumed = chat.line_where("resuming lobby", |l| l.contains("rejoined lobby"));
-    // A server without storage restarts a room's seq from the clock, far
-    // above any seq it issued (PROTOCOL.md section 7), or, before that,
-    // from 1: either way the client says so instead of missing messages.
-    assert!(
-        resumed.starts_with("! rejoined lobby; ")
-            && resumed.ends_with(" sent meanwhile are no longer kept by the server")
-            || resumed.starts_with("* rejoined lobby; its history restarted on the server"),
-        "{resumed}"
-    );
 
     // Only now (the client is back in the room) does bob publish.
     let (mut bob, _) = within(server.connect(&server.member("bob")));
     within(join(&mut bob, "lobby", None));
-    let seq = within(publish(&mut bob, "after the restart"));
+    let after = within(publish(&mut bob, "after the restart"));
     chat.line_where("with the message after the restart", |l| {
-        l == format!("[lobby #{seq}] bob: after the restart")
+        l == format!("[lobby #{after}] bob: after the restart")
     });
-    // The client's own line goes out with PublishOnce and arrives once.
     chat.type_line("back");
     let (from, body) = within(async {
         loop {
@@ -325,4 +312,27 @@ fn the_client_resumes_by_itself_after_a_server_restart() {
     });
     assert_eq!((from.as_str(), body), ("alice", Body::Text("back".into())));
     chat.finish();
+    (resumed, before)
+}
+
+#[test]
+fn the_client_resumes_by_itself_after_a_restart_with_storage() {
+    let (resumed, _) = across_a_restart(TestServer::start());
+    // File storage keeps the room's seq and history: nothing was lost.
+    assert_eq!(resumed, "* rejoined lobby");
+}
+
+#[test]
+fn the_client_names_what_a_restart_without_storage_lost() {
+    let server = TestServer::start_with(|c| c.storage = Some(StorageConfig::memory()));
+    let (resumed, before) = across_a_restart(server);
+    // Memory storage restarts the room's seq from the clock, above every
+    // seq it issued (PROTOCOL.md section 7): the client says what the
+    // server no longer has, from the seq after the last it saw.
+    assert!(resumed.starts_with("! rejoined lobby; "), "{resumed}");
+    assert!(
+        resumed.contains(&format!(" (#{} to #", before + 1))
+            && resumed.ends_with(") sent meanwhile are no longer kept by the server"),
+        "{resumed}"
+    );
 }

@@ -1,7 +1,8 @@
 //! `client::Resume` and `client::Outbox` against a real server: a
 //! reconnect resumes a room after the last seq seen and names exactly what
 //! the room no longer keeps, and a publish whose Ack the connection took
-//! with it is sent again with its key and lands once.
+//! with it is sent again with its key and lands once, across a server
+//! restart too (file storage keeps the keys).
 #![cfg(feature = "server")]
 
 mod common;
@@ -140,5 +141,46 @@ fn a_publish_whose_ack_was_lost_lands_once_after_a_reconnect() {
             .unwrap();
         alice.send(&next).await.unwrap();
         assert_eq!(message(&mut bob).await, (seq + 1, "next".to_owned()));
+    });
+}
+
+#[test]
+fn a_publish_retried_across_a_restart_gets_its_first_seq() {
+    // File storage keeps the keys with the messages, across the restart.
+    let mut server = TestServer::start();
+    let lobby = room("lobby");
+    let mut resume = Resume::new();
+    let mut outbox = Outbox::new();
+    let (once, seq) = within(async {
+        let (mut bob, mut alice) = both_in_lobby(&server, &mut resume).await;
+        let once = outbox
+            .publish(lobby.clone(), Body::Text("once".into()))
+            .unwrap();
+        alice.send(&once).await.unwrap();
+        // Committed once bob has it; alice never reads her Ack.
+        let (seq, _) = message(&mut bob).await;
+        drop(alice);
+        (once, seq)
+    });
+    server.restart();
+    within(async {
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        let mut frames = resume.reconnect();
+        frames.extend(outbox.resend());
+        assert_eq!(frames.last(), Some(&once));
+        send_all(&mut alice, frames).await;
+        let (first, last) = joined(&mut alice).await;
+        assert_eq!(resume.joined(&lobby, first, last), Joined::Resumed);
+        assert_eq!(message(&mut alice).await.0, seq, "the replay");
+        match frame(&mut alice).await {
+            ServerFrame::Ack { seq: acked, .. } => assert_eq!(acked, seq),
+            other => panic!("expected the first publish's Ack, got {other:?}"),
+        }
+        // Published once: the next seq goes to the next message.
+        let next = outbox
+            .publish(lobby.clone(), Body::Text("next".into()))
+            .unwrap();
+        alice.send(&next).await.unwrap();
+        assert_eq!(message(&mut alice).await, (seq + 1, "next".to_owned()));
     });
 }

@@ -168,10 +168,18 @@ impl TestServer {
 
     /// Stops the server (its sessions are closed with 1001) and starts a
     /// new one with the same config on the same address, as an operator's
-    /// restart does. The port was this server's until a moment ago; if
-    /// another process took it meanwhile, this fails saying so.
+    /// restart does: file storage keeps the rooms, memory storage does
+    /// not. The port was this server's until a moment ago; if another
+    /// process took it meanwhile, this fails saying so.
     pub fn restart(&mut self) {
         self.stop();
+        // The old server lets go of its database before the new one opens
+        // it: a memory-storage stand-in takes its place meanwhile.
+        let mut stand_in = self.config.clone();
+        stand_in.storage = Some(StorageConfig::memory());
+        let stand_in = Server::new(&stand_in).unwrap();
+        self.handle = stand_in.handle();
+        drop(std::mem::replace(&mut self.server, stand_in));
         let listener = smol::block_on(smol::net::TcpListener::bind(self.addr))
             .unwrap_or_else(|e| panic!("restart: cannot bind {} again: {e}", self.addr));
         self.server = Server::new(&self.config).unwrap();

@@ -205,12 +205,11 @@ const COMMANDS = {
     }, names);
     return {
       title: await page.locator("#members-title").textContent(),
-      notes: await COMMANDS.notes({}),
+      notes: await COMMANDS.notes(),
     };
   },
-  // The room's notes as shown, once one of `kind` is there (if given).
-  async notes({ kind }) {
-    if (kind) await page.waitForSelector(`[data-testid="room-note"][data-kind="${kind}"]`);
+  // The room's notes as shown.
+  async notes() {
     return page.locator('[data-testid="room-note"]').evaluateAll((notes) => notes.map((n) => ({
       kind: n.dataset.kind,
       text: n.textContent,
@@ -228,6 +227,8 @@ const COMMANDS = {
       images: await page.locator("#messages img").count(),
       elementsInTexts: await page.locator('#messages [data-testid="message-text"] *').count(),
       notices: await page.locator('[data-testid="notice"]').allTextContents(),
+      noteKinds: await page.locator('[data-testid="room-note"]').evaluateAll((ns) => ns.map((n) => n.dataset.kind)),
+      texts: await page.locator('#messages [data-testid="message-text"]').allTextContents(),
       state: await tid("state").getAttribute("data-state"),
     };
   },
