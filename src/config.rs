@@ -34,6 +34,10 @@ pub struct Config {
     /// `[metrics]`: the Prometheus listener; absent means none.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[cluster]`: share rooms with other nodes through Redis; absent
+    /// means a single node.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
 
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
@@ -289,6 +293,9 @@ impl Config {
         for key in &mut config.auth.public_keys {
             *key = base.join(&*key);
         }
+        if let Some(cluster) = &mut config.cluster {
+            cluster.resolve(base);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -322,6 +329,9 @@ impl Config {
             return Err(format!(
                 "allowed_origins: {bad:?} is not an origin like \"https://host:port\""
             ));
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
         }
         self.limits.validate()
     }

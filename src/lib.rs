@@ -36,6 +36,8 @@ pub mod certgen;
 #[cfg(feature = "server")]
 pub mod client;
 #[cfg(feature = "server")]
+pub mod cluster;
+#[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
 pub mod demo;
