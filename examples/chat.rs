@@ -156,6 +156,12 @@ fn show(frame: &ServerFrame) -> String {
         ServerFrame::Error { id, code, detail } => {
             format!("! error {code:?} (id {id:?}): {detail}")
         }
+        ServerFrame::Members { room, total, users } => {
+            let names: Vec<&str> = users.as_slice().iter().map(|u| u.as_str()).collect();
+            format!("* {room}: {total} here: {}", names.join(", "))
+        }
+        ServerFrame::MemberJoined { room, user } => format!("* {user} joined {room}"),
+        ServerFrame::MemberLeft { room, user } => format!("* {user} left {room}"),
     }
 }
 

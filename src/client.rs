@@ -1,6 +1,15 @@
 //! A small Rust client: connects over WSS, sends [`ClientFrame`]s and
 //! receives [`ServerFrame`]s. Used by `examples/chat.rs` and the tests.
 //!
+//! [`Client::send`] sends any frame; [`Client::presence`] and
+//! [`Client::publish_once`] spell out the two requests whose answers need
+//! care: `Presence` is answered by [`ServerFrame::Members`] (its `users`
+//! already checked: at most 256 distinct names in byte order), and a
+//! `PublishOnce` retried with the same key after a reconnect or an
+//! `Error{Unavailable}` gets the first publish's `Ack` and no second
+//! `Message`. [`ServerFrame::MemberJoined`] and [`ServerFrame::MemberLeft`]
+//! arrive through [`Client::recv`] like every other frame.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), palisade::client::ClientError> {
 //! use palisade::client::{Client, Connect};
@@ -27,7 +36,8 @@ use rustls::pki_types::ServerName;
 use smol::net::TcpStream;
 
 use crate::protocol::{
-    client_to_vec, decode_server, ClientFrame, DecodeError, ServerFrame, BEARER_PREFIX, SUBPROTOCOL,
+    client_to_vec, decode_server, Body, ClientFrame, DecodeError, RoomName, ServerFrame,
+    BEARER_PREFIX, SUBPROTOCOL,
 };
 
 /// Where the token goes in the handshake.
@@ -228,6 +238,40 @@ impl Client {
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
         self.send_raw(Message::Binary(client_to_vec(frame).into()))
             .await
+    }
+
+    /// Asks who is in `room` (joined first); the answer is a
+    /// [`ServerFrame::Members`] from [`Client::recv`], or `Error{NotJoined}`.
+    ///
+    /// # Errors
+    /// The connection failed or is closed.
+    pub async fn presence(&mut self, room: &RoomName) -> Result<(), ClientError> {
+        self.send(&ClientFrame::Presence { room: room.clone() })
+            .await
+    }
+
+    /// Publishes `body` into `room` at most once per `key` (per room and
+    /// user): send the same `key` again after a reconnect or an
+    /// `Error{Unavailable}`, and a publish the server already accepted is
+    /// answered with its original `Ack` instead of a second message. `id`
+    /// is echoed in the `Ack` or `Error`, like [`ClientFrame::Publish`]'s.
+    ///
+    /// # Errors
+    /// The connection failed or is closed.
+    pub async fn publish_once(
+        &mut self,
+        id: u32,
+        key: u64,
+        room: &RoomName,
+        body: Body,
+    ) -> Result<(), ClientError> {
+        self.send(&ClientFrame::PublishOnce {
+            id,
+            key,
+            room: room.clone(),
+            body,
+        })
+        .await
     }
 
     /// Sends any WebSocket message, valid or not (tests use this to misbehave).

@@ -87,6 +87,15 @@ pub struct AuthConfig {
     /// The `iss` every token must carry, when set.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// The longest lifetime a token may have, in seconds: `exp - iat`, or
+    /// `exp - now` for a token without `iat`; longer ones are refused (401
+    /// "token lifetime too long"). Default: no limit, because only the
+    /// issuer knows how long its tokens should live (an appliance may be
+    /// given a year-long token on purpose), and a default limit would lock
+    /// out working deployments on upgrade. Set it to bound what a leaked
+    /// token is worth, e.g. `86400`.
+    #[serde(default)]
+    pub max_token_lifetime_s: Option<u64>,
 }
 
 /// `[limits]`: what one peer, and all of them together, may consume.
@@ -320,6 +329,11 @@ impl Config {
         }
         if self.auth.audience.is_empty() {
             return Err("auth.audience must not be empty".into());
+        }
+        if self.auth.max_token_lifetime_s == Some(0) {
+            return Err(
+                "auth.max_token_lifetime_s must be at least 1 (leave it out for no limit)".into(),
+            );
         }
         if let Some(bad) = self
             .allowed_origins

@@ -7,125 +7,25 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::protocol::{client_to_vec, server_to_vec, Body, ErrorCode, Limits, Role, RoomName};
+use crate::protocol::examples::{self, Frame};
+use crate::protocol::{client_to_vec, server_to_vec};
 
-fn room(s: &str) -> RoomName {
-    RoomName::new(s).unwrap()
+/// The shared catalogue's frames, named as seed files: `Join since 0`
+/// becomes `join-since-0`.
+fn frames() -> Vec<(String, Frame)> {
+    examples::frames()
+        .into_iter()
+        .map(|(name, frame)| (slug(name), frame))
+        .collect()
 }
 
-fn client_frames() -> Vec<(&'static str, ClientFrame)> {
-    vec![
-        (
-            "join",
-            ClientFrame::Join {
-                room: room("lobby"),
-                since: None,
-            },
-        ),
-        (
-            "join-since",
-            ClientFrame::Join {
-                room: room("team-1.a_b"),
-                since: Some(300),
-            },
-        ),
-        (
-            "leave",
-            ClientFrame::Leave {
-                room: room("lobby"),
-            },
-        ),
-        (
-            "publish-text",
-            ClientFrame::Publish {
-                id: 7,
-                room: room("lobby"),
-                body: Body::Text("hi\n\tthere".into()),
-            },
-        ),
-        (
-            "publish-sealed",
-            ClientFrame::Publish {
-                id: u32::MAX,
-                room: room("a"),
-                body: Body::Sealed(vec![0, 1, 2, 255]),
-            },
-        ),
-        (
-            "delete",
-            ClientFrame::Delete {
-                id: 1,
-                room: room("lobby"),
-                seq: u64::MAX,
-            },
-        ),
-        (
-            "reauth",
-            ClientFrame::Reauth {
-                token: "v4.public.x".into(),
-            },
-        ),
-    ]
-}
-
-fn server_frames() -> Vec<(&'static str, ServerFrame)> {
-    vec![
-        (
-            "welcome",
-            ServerFrame::Welcome {
-                session: 42,
-                user: "alice".into(),
-                role: Role::Admin,
-                expires_at: 1_800_000_000,
-                limits: Limits {
-                    max_body: 4096,
-                    max_rooms: 16,
-                    publish_per_sec: 10,
-                    history: 64,
-                },
-            },
-        ),
-        (
-            "joined",
-            ServerFrame::Joined {
-                room: room("lobby"),
-                first_seq: 1,
-                last_seq: 9,
-            },
-        ),
-        (
-            "left",
-            ServerFrame::Left {
-                room: room("lobby"),
-            },
-        ),
-        (
-            "message",
-            ServerFrame::Message {
-                room: room("lobby"),
-                seq: 3,
-                from: "bob".into(),
-                sent_at_ms: 1_800_000_000_123,
-                body: Body::Text("héllo".into()),
-            },
-        ),
-        ("ack", ServerFrame::Ack { id: 7, seq: 3 }),
-        (
-            "deleted",
-            ServerFrame::Deleted {
-                room: room("lobby"),
-                seq: 3,
-            },
-        ),
-        (
-            "error",
-            ServerFrame::Error {
-                id: Some(7),
-                code: ErrorCode::RateLimited,
-                detail: "slow down".into(),
-            },
-        ),
-    ]
+fn slug(name: &str) -> String {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.join("-")
 }
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -178,28 +78,17 @@ fn heads(token: &str) -> Vec<(&'static str, Vec<u8>)> {
 /// `(target, file name, bytes)` for every seed.
 fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
-    for (name, frame) in client_frames() {
-        out.push((
-            "client_frame",
-            format!("client-{name}"),
-            client_to_vec(&frame),
-        ));
-    }
-    for (name, frame) in server_frames() {
-        out.push((
-            "client_frame",
-            format!("server-{name}"),
-            server_to_vec(&frame),
-        ));
-    }
-    // The structure-aware target reads its input through `arbitrary`, which
-    // has no inverse; real frames' bytes are as good a start as any.
-    for (name, frame) in client_frames().into_iter().take(4) {
-        out.push((
-            "frame_roundtrip",
-            format!("client-{name}"),
-            client_to_vec(&frame),
-        ));
+    for (name, frame) in frames() {
+        let (side, bytes) = match frame {
+            Frame::Client(f) => ("client", client_to_vec(&f)),
+            Frame::Server(f) => ("server", server_to_vec(&f)),
+        };
+        // The structure-aware target reads its input through `arbitrary`,
+        // which has no inverse; real frames' bytes are as good a start as any.
+        if side == "client" {
+            out.push(("frame_roundtrip", format!("client-{name}"), bytes.clone()));
+        }
+        out.push(("client_frame", format!("{side}-{name}"), bytes));
     }
 
     let fixture = token_fixture();
@@ -311,9 +200,10 @@ fn write_seed_corpus() {
 
 #[test]
 fn seeds_are_what_they_claim() {
-    for (name, frame) in client_frames() {
-        assert_eq!(decode_client(&client_to_vec(&frame)), Ok(frame), "{name}");
-    }
+    assert_eq!(
+        slug("Join since u64::MAX, 32-byte room"),
+        "join-since-u64-max-32-byte-room"
+    );
     let fixture = token_fixture();
     let ok: Vec<bool> = fixture
         .seeds
@@ -367,7 +257,16 @@ fn committed_corpus_passes_the_hooks() {
             "{target}/{name} is stale: run write_seed_corpus"
         );
     }
-    for ((_, c), (_, s)) in client_frames().iter().zip(server_frames().iter()) {
+    let all = frames();
+    let clients = all.iter().filter_map(|(_, f)| match f {
+        Frame::Client(c) => Some(c),
+        Frame::Server(_) => None,
+    });
+    let servers = all.iter().filter_map(|(_, f)| match f {
+        Frame::Server(s) => Some(s),
+        Frame::Client(_) => None,
+    });
+    for (c, s) in clients.zip(servers) {
         frame_roundtrip(c, s);
     }
 }

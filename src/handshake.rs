@@ -98,6 +98,7 @@ const NOT_UPGRADE: Refusal = Refusal::new(400, "not a websocket upgrade");
 const MALFORMED: Refusal = Refusal::new(400, "malformed headers");
 const BAD_VERSION: Refusal = Refusal::new(400, "websocket version must be 13");
 const BAD_KEY: Refusal = Refusal::new(400, "bad sec-websocket-key");
+const HAS_BODY: Refusal = Refusal::new(400, "upgrade request with a body");
 const NO_HOST: Refusal = Refusal::new(400, "no host header");
 const ORIGIN: Refusal = Refusal::new(403, "origin not allowed");
 const NO_SUBPROTOCOL: Refusal = Refusal::new(400, "palisade.v1 subprotocol not offered");
@@ -151,6 +152,13 @@ fn upgrade(head: &RequestHead, allowed_origins: &[String]) -> Result<Upgrade, Re
     }
     if !list_has(head, "upgrade", "websocket") || !list_has(head, "connection", "upgrade") {
         return Err(NOT_UPGRADE);
+    }
+    // A body would be read as WebSocket bytes after the 101: whatever a
+    // proxy made of it, the two would disagree on where frames start.
+    if head.header("transfer-encoding").is_some()
+        || head.headers("content-length").any(|v| v != "0")
+    {
+        return Err(HAS_BODY);
     }
     if head.header("sec-websocket-version") != Some("13") {
         return Err(BAD_VERSION);
@@ -268,27 +276,28 @@ const TOKEN_PARAMS: [&str; 7] = [
 /// logs and browser history, so a token there is refused, not ignored).
 ///
 /// The query is refused when, after percent-decoding, a parameter name is
-/// one of [`TOKEN_PARAMS`] (case-insensitively), or a name or value starts
-/// with `v4.public.` (a PASETO token) or `bearer.` (our subprotocol form),
-/// case-insensitively. Decoding first stops `%74oken=` from slipping by.
-/// Other parameters are allowed and ignored.
+/// one of [`TOKEN_PARAMS`] (case-insensitively), or `v4.public.` (a PASETO
+/// token) or `bearer.` (our subprotocol form) appears anywhere in it,
+/// case-insensitively: not only at the start of a value, so `a=1;token=…`,
+/// `q=Bearer+…`, `a=x,…` and `q=my…` are refused too. Decoding first stops
+/// `%74oken=` from slipping by. Other parameters are allowed and ignored.
 fn query_has_token(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (name, value) = (percent_decode(name), percent_decode(value));
-        TOKEN_PARAMS
-            .iter()
-            .any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
-            || looks_like_token(&name)
-            || looks_like_token(&value)
-    })
+    let decoded = percent_decode(query);
+    contains_ignore_case(&decoded, b"v4.public.")
+        || contains_ignore_case(&decoded, BEARER_PREFIX.as_bytes())
+        || query.split(['&', ';']).any(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let name = percent_decode(name);
+            TOKEN_PARAMS
+                .iter()
+                .any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
+        })
 }
 
-fn looks_like_token(s: &[u8]) -> bool {
-    ["v4.public.", BEARER_PREFIX].iter().any(|prefix| {
-        s.get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
-    })
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Percent-decodes `s` (and `+` to space); a `%` without two hex digits

@@ -1,11 +1,12 @@
 //! HTTP/1.1 request heads and the few responses the server sends.
 //!
 //! The server reads the request head itself, over the TLS stream, instead of
-//! letting a general HTTP library or async-tungstenite do it. The only request
-//! it serves is a small GET, so a strict parser of a few hundred lines is
-//! easier to audit and fuzz than a full one, and every refusal (PROTOCOL.md
-//! section 2) can be answered with the exact status the contract names
-//! before any WebSocket machinery runs.
+//! letting async-tungstenite do it, so every refusal (PROTOCOL.md section 2)
+//! can be answered with the exact status the contract names before any
+//! WebSocket machinery runs. The grammar is `httparse`'s (already in the
+//! tree through tungstenite); this module adds the bounds (bytes, fields,
+//! a linear search for the end) and the strict rules a proxy in front of
+//! us might read differently.
 //!
 //! - [`read_head`] reads at most [`MAX_HEAD_BYTES`] and hands back any bytes
 //!   that arrived after the head; the caller applies the deadline.
@@ -178,88 +179,109 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// Parses a request head: `buf` runs up to and including the CRLF CRLF that
 /// ends it (as [`read_head`] delivers it).
 ///
-/// Strict on purpose: anything a lenient parser might read differently from
-/// a proxy in front of us (bare LF, folded lines, whitespace before `:`) is
-/// an error rather than a guess.
+/// The grammar (request line, tokens, header fields) is `httparse`'s, the
+/// parser tungstenite and hyper use. Around it, what a lenient parser might
+/// read differently from a proxy in front of us is refused before or after
+/// it: bare LF or CR (httparse accepts LF alone), folded lines, empty lines
+/// before the request line, targets that are not origin-form (`http://…`,
+/// `*`) or not visible ASCII, and header values that are not UTF-8.
 ///
 /// # Errors
 /// A [`HeadError`] naming the first rule broken.
 pub fn parse_head(buf: &[u8]) -> Result<RequestHead, HeadError> {
-    let body = buf
-        .strip_suffix(b"\r\n\r\n")
-        .ok_or(HeadError::Unterminated)?;
-    let mut pieces = body.split(|&b| b == b'\n').peekable();
-    let mut request_line = None;
-    let mut headers = Vec::new();
-    while let Some(piece) = pieces.next() {
-        // Every piece but the last had its LF removed by `split`, so it must
-        // end in the CR of a CRLF; the last one lost its CRLF to the suffix.
-        let line = if pieces.peek().is_some() {
-            piece.strip_suffix(b"\r").ok_or(HeadError::BareLf)?
-        } else {
-            piece
-        };
-        if line.contains(&b'\r') {
-            return Err(HeadError::BareLf);
-        }
-        if request_line.is_none() {
-            request_line = Some(parse_request_line(line)?);
-            continue;
-        }
-        if headers.len() == MAX_HEADERS {
-            return Err(HeadError::TooManyHeaders);
-        }
-        headers.push(parse_header_line(line)?);
+    if !buf.ends_with(b"\r\n\r\n") {
+        return Err(HeadError::Unterminated);
     }
-    let (method, target, version) = request_line.ok_or(HeadError::RequestLine)?;
+    check_line_ends(buf)?;
+    if buf.starts_with(b"\r\n") {
+        return Err(HeadError::RequestLine);
+    }
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut fields);
+    let parsed = match request.parse(buf) {
+        Ok(httparse::Status::Complete(end)) => end,
+        // Complete input that httparse still finds partial: no request line.
+        Ok(httparse::Status::Partial) => return Err(HeadError::RequestLine),
+        Err(e) => return Err(classify(buf, e)),
+    };
+    // httparse stops at the first empty line: one before the end is an
+    // empty header line.
+    if parsed != buf.len() {
+        return Err(HeadError::HeaderName);
+    }
+    let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
+    else {
+        return Err(HeadError::RequestLine);
+    };
+    let version = match minor {
+        1 => Version::Http11,
+        0 => Version::Http10,
+        _ => return Err(HeadError::RequestLine),
+    };
+    if !target.starts_with('/') || !target.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(HeadError::RequestLine);
+    }
+    let headers = request
+        .headers
+        .iter()
+        .map(|h| {
+            let value = trim_ows(h.value);
+            if !value.iter().all(|&b| is_value_byte(b)) {
+                return Err(HeadError::HeaderValue);
+            }
+            // obs-text is allowed by RFC 7230, but only as UTF-8: handlers
+            // get `&str`.
+            let value = std::str::from_utf8(value).map_err(|_| HeadError::HeaderValue)?;
+            Ok((h.name.to_ascii_lowercase(), value.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RequestHead {
-        method,
-        target,
+        method: method.to_owned(),
+        target: target.to_owned(),
         version,
         headers,
     })
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), HeadError> {
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HeadError::RequestLine);
-    };
-    let version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        _ => return Err(HeadError::RequestLine),
-    };
-    if !is_token(method)
-        || target.first() != Some(&b'/')
-        || !target.iter().all(|b| b.is_ascii_graphic())
-    {
-        return Err(HeadError::RequestLine);
+/// Every LF must follow a CR and every CR precede an LF; no line after the
+/// request line may start with whitespace (obsolete folding). One pass.
+fn check_line_ends(buf: &[u8]) -> Result<(), HeadError> {
+    let mut previous = None;
+    for (i, &b) in buf.iter().enumerate() {
+        match (previous, b) {
+            (Some(b'\r'), b'\n') => {
+                if matches!(buf.get(i + 1), Some(b' ' | b'\t')) {
+                    return Err(HeadError::ObsFold);
+                }
+            }
+            (Some(b'\r'), _) | (_, b'\n') => return Err(HeadError::BareLf),
+            _ => {}
+        }
+        previous = Some(b);
     }
-    let method = std::str::from_utf8(method).map_err(|_| HeadError::RequestLine)?;
-    let target = std::str::from_utf8(target).map_err(|_| HeadError::RequestLine)?;
-    Ok((method.to_owned(), target.to_owned(), version))
+    // The buffer ends in CRLF, so a last lone CR cannot be left over.
+    Ok(())
 }
 
-fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
-    if matches!(line.first(), Some(b' ' | b'\t')) {
-        return Err(HeadError::ObsFold);
+/// Names the rule an httparse error broke: a request line that does not
+/// parse on its own is [`HeadError::RequestLine`], whatever httparse
+/// called the byte it stopped at; past it, the error is the field's.
+fn classify(buf: &[u8], e: httparse::Error) -> HeadError {
+    let line_end = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len());
+    let mut alone = buf.get(..line_end).unwrap_or_default().to_vec();
+    alone.extend_from_slice(b"\r\n\r\n");
+    let mut none = [httparse::EMPTY_HEADER; 0];
+    if httparse::Request::new(&mut none).parse(&alone).is_err() {
+        return HeadError::RequestLine;
     }
-    let (name, value) = match line.iter().position(|&b| b == b':') {
-        Some(colon) => (line.get(..colon), line.get(colon + 1..)),
-        None => return Err(HeadError::HeaderName),
-    };
-    let name = name.filter(|n| is_token(n)).ok_or(HeadError::HeaderName)?;
-    let value = trim_ows(value.unwrap_or_default());
-    if !value.iter().all(|&b| is_value_byte(b)) {
-        return Err(HeadError::HeaderValue);
+    match e {
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
+        httparse::Error::HeaderValue => HeadError::HeaderValue,
+        _ => HeadError::HeaderName,
     }
-    let name = std::str::from_utf8(name).map_err(|_| HeadError::HeaderName)?;
-    // obs-text is allowed by RFC 7230, but only as UTF-8: handlers get `&str`.
-    let value = std::str::from_utf8(value).map_err(|_| HeadError::HeaderValue)?;
-    Ok((name.to_ascii_lowercase(), value.to_owned()))
 }
 
 /// Reads one request head from `r`.

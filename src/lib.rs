@@ -51,6 +51,8 @@ pub mod http;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+mod quoted;
+#[cfg(feature = "server")]
 pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;

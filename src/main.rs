@@ -43,8 +43,64 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
+/// Crates that see tokens or message bodies in the clear (tungstenite's
+/// trace lines carry whole frames, `Reauth` tokens included). Their records
+/// above [`PLAINTEXT_CAP`] are dropped whatever `RUST_LOG` says, so the
+/// README's promise holds at every level: no log line carries a token or a
+/// body.
+const PLAINTEXT_CRATES: [&str; 4] = [
+    "tungstenite",
+    "async_tungstenite",
+    "rustls",
+    "futures_rustls",
+];
+
+/// The most verbose level a [`PLAINTEXT_CRATES`] record may have.
+const PLAINTEXT_CAP: log::Level = log::Level::Info;
+
+/// env_logger behind a filter no `RUST_LOG` directive can widen (a
+/// `filter_module` cap alone would lose to a more specific directive such
+/// as `tungstenite::protocol=trace`).
+struct Capped(env_logger::Logger);
+
+impl Capped {
+    fn allows(metadata: &log::Metadata<'_>) -> bool {
+        let target = metadata.target();
+        let plaintext = PLAINTEXT_CRATES.iter().any(|c| {
+            target
+                .strip_prefix(c)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        });
+        !plaintext || metadata.level() <= PLAINTEXT_CAP
+    }
+}
+
+impl log::Log for Capped {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        Self::allows(metadata) && self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if Self::allows(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+fn init_logging() {
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).build();
+    log::set_max_level(logger.filter());
+    // Fails only if a logger is already set, which nothing here does.
+    let _ = log::set_boxed_logger(Box::new(Capped(logger)));
+}
+
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_logging();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(msg)) => {

@@ -71,13 +71,30 @@ impl Outcome {
 
 const OUTCOMES: usize = OTHER_OUTCOMES.len() + REFUSAL_STATUSES.len();
 /// `type` labels of client frames, in variant order.
-pub(crate) const CLIENT_FRAMES: [&str; 5] = ["join", "leave", "publish", "delete", "reauth"];
+pub(crate) const CLIENT_FRAMES: [&str; 7] = [
+    "join",
+    "leave",
+    "publish",
+    "delete",
+    "reauth",
+    "presence",
+    "publish_once",
+];
 /// `type` labels of server frames, in variant order.
-pub(crate) const SERVER_FRAMES: [&str; 7] = [
-    "welcome", "joined", "left", "message", "ack", "deleted", "error",
+pub(crate) const SERVER_FRAMES: [&str; 10] = [
+    "welcome",
+    "joined",
+    "left",
+    "message",
+    "ack",
+    "deleted",
+    "error",
+    "members",
+    "member_joined",
+    "member_left",
 ];
 /// `code` labels of `Error` frames, in variant order.
-pub(crate) const ERROR_CODES: [&str; 7] = [
+pub(crate) const ERROR_CODES: [&str; 8] = [
     "bad_request",
     "forbidden",
     "not_joined",
@@ -85,6 +102,7 @@ pub(crate) const ERROR_CODES: [&str; 7] = [
     "too_many_rooms",
     "not_found",
     "token_rejected",
+    "unavailable",
 ];
 /// Close codes with their own label; 0 stands for "none" (no close frame),
 /// anything else unlisted counts as `other`.
@@ -175,6 +193,8 @@ impl Metrics {
             ClientFrame::Publish { .. } => 2,
             ClientFrame::Delete { .. } => 3,
             ClientFrame::Reauth { .. } => 4,
+            ClientFrame::Presence { .. } => 5,
+            ClientFrame::PublishOnce { .. } => 6,
         };
         add(&self.frames_in[i], 1);
     }

@@ -24,6 +24,7 @@
 
 use core::fmt;
 use core::num::NonZeroU32;
+use zeroize::Zeroize;
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::pbkdf2;
@@ -120,8 +121,8 @@ impl RoomKey {
             &mut raw,
         );
         let key = Self::from_raw(&raw);
-        // Best effort: the copy inside ring is the one that has to live.
-        raw.fill(0);
+        // The copy inside ring is the one that has to live.
+        raw.zeroize();
         key
     }
 

@@ -297,6 +297,11 @@ fn ping_flood_is_closed_with_1008() {
     });
 }
 
+/// `n` empty, masked, non-final continuation frames (6 bytes each).
+fn empty_continuations(n: usize) -> Vec<u8> {
+    RawWs::frame(false, OP_CONTINUATION, &[]).repeat(n)
+}
+
 #[test]
 fn fragment_flood_of_empty_continuations_is_closed_with_1008() {
     let server = TestServer::start();
@@ -304,13 +309,7 @@ fn fragment_flood_of_empty_continuations_is_closed_with_1008() {
         let mut honest = Honest::join(&server, "honest").await;
         let mut raw = server.raw_ws(&server.member("fragments")).await;
         raw.send(false, OP_BINARY, &[0]).await.unwrap();
-        let empty = RawWs::frame(false, OP_CONTINUATION, &[]);
-        let burst: Vec<u8> = empty
-            .iter()
-            .copied()
-            .cycle()
-            .take(empty.len() * 1000)
-            .collect();
+        let burst = empty_continuations(1000);
         for _ in 0..20 {
             if raw.write(&burst).await.is_err() {
                 break;
@@ -400,6 +399,31 @@ fn thousands_of_joins_and_leaves_leave_no_rooms_behind() {
         }
         assert_eq!((joined, left), (2001, 2001));
         assert_eq!(server.handle.rooms(), rooms_before);
+        honest.still_served().await;
+    });
+}
+
+#[test]
+fn pings_between_empty_continuations_do_not_reset_the_byte_budget() {
+    let server = TestServer::start();
+    within(async {
+        let mut honest = Honest::join(&server, "honest").await;
+        let mut raw = server.raw_ws(&server.member("pinger")).await;
+        raw.send(false, OP_BINARY, &[0]).await.unwrap();
+        // 6000 bytes of empty continuations, then a ping, over and over:
+        // each burst is well under the budget (24 KiB by default), so only
+        // counting across pings can close it. 40 pings stay under the
+        // frame rate limit (50 per second), which must not be what fires.
+        let mut burst = empty_continuations(1000);
+        burst.extend_from_slice(&RawWs::frame(true, OP_PING, b""));
+        for _ in 0..40 {
+            if raw.write(&burst).await.is_err() {
+                break;
+            }
+        }
+        let (code, reason) = raw.close_frame().await;
+        assert_eq!(code, close::POLICY);
+        assert_eq!(reason, "too many bytes without a message");
         honest.still_served().await;
     });
 }

@@ -311,3 +311,125 @@ fn connection_caps_answer_503_and_429() {
         }
     });
 }
+
+/// Sends an upgrade with `token` in `Authorization` and `extra` lines.
+async fn upgrade_with(server: &TestServer, path: &str, token: &str, extra: &[&str]) -> String {
+    let auth = format!("Authorization: Bearer {token}");
+    let mut lines = vec!["Sec-WebSocket-Protocol: palisade.v1", auth.as_str()];
+    lines.extend_from_slice(extra);
+    server.raw_http(&upgrade_head(path, &lines)).await
+}
+
+/// The `text/plain` body of a raw HTTP answer.
+fn body_of(answer: &str) -> &str {
+    answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body.trim_end())
+}
+
+#[test]
+fn a_token_for_the_device_name_is_401_reserved_user_name() {
+    let server = TestServer::start_with(|c| c.device_name = "thermostat".into());
+    within(async {
+        let answer = upgrade_with(&server, "/ws", &server.member("thermostat"), &[]).await;
+        assert_eq!(status_of(&answer), 401, "{answer}");
+        assert_eq!(body_of(&answer), "reserved user name");
+        // Any other name is served.
+        let answer = upgrade_with(&server, "/ws", &server.member("thermostat2"), &[]).await;
+        assert_eq!(status_of(&answer), 101, "{answer}");
+    });
+}
+
+#[test]
+fn bidi_override_and_zero_width_characters_in_sub_are_401() {
+    let server = TestServer::start();
+    within(async {
+        for sub in [
+            "ad\u{202E}nim",
+            "a\u{2066}b",
+            "zero\u{200B}width",
+            "rtl\u{200F}",
+        ] {
+            let answer = upgrade_with(&server, "/ws", &server.token_unchecked(sub, 600), &[]).await;
+            assert_eq!(status_of(&answer), 401, "{sub:?}: {answer}");
+        }
+        let answer = upgrade_with(&server, "/ws", &server.token_unchecked("plain", 600), &[]).await;
+        assert_eq!(status_of(&answer), 101, "{answer}");
+    });
+}
+
+#[test]
+fn a_token_living_longer_than_max_token_lifetime_s_is_401() {
+    let server = TestServer::start_with(|c| c.auth.max_token_lifetime_s = Some(600));
+    within(async {
+        let long = server.token("alice", Role::Member, &["*"], 601);
+        let answer = upgrade_with(&server, "/ws", &long, &[]).await;
+        assert_eq!(status_of(&answer), 401, "{answer}");
+        assert_eq!(body_of(&answer), "token lifetime too long");
+        let ok = server.token("alice", Role::Member, &["*"], 600);
+        assert_eq!(
+            status_of(&upgrade_with(&server, "/ws", &ok, &[]).await),
+            101
+        );
+    });
+}
+
+#[test]
+fn a_401_body_never_says_why_the_token_failed() {
+    let server = TestServer::start();
+    let expired = server.token_unchecked("alice", 0);
+    let forged = {
+        let mut t = server.member("alice");
+        t.pop();
+        t.push('A');
+        t
+    };
+    within(async {
+        for token in [expired, forged, "v4.public.garbage".into()] {
+            let answer = upgrade_with(&server, "/ws", &token, &[]).await;
+            assert_eq!(status_of(&answer), 401, "{answer}");
+            assert_eq!(body_of(&answer), "invalid token");
+        }
+    });
+}
+
+#[test]
+fn a_token_anywhere_in_the_query_is_400_even_with_a_header_token() {
+    let server = TestServer::start();
+    let token = server.member("alice");
+    within(async {
+        for query in [
+            format!("a=1;token={token}"),
+            format!("q=Bearer+{token}"),
+            format!("q=Bearer%20{token}"),
+            format!("a=x,{token}"),
+            format!("q=my{token}"),
+        ] {
+            let path = format!("/ws?{query}");
+            let answer = upgrade_with(&server, &path, &token, &[]).await;
+            assert_eq!(status_of(&answer), 400, "{query}: {answer}");
+            assert_eq!(body_of(&answer), "token in query string");
+            // Without the header token: still 400, not 401.
+            let proto = "Sec-WebSocket-Protocol: palisade.v1";
+            let answer = server.raw_http(&upgrade_head(&path, &[proto])).await;
+            assert_eq!(status_of(&answer), 400, "{query}: {answer}");
+        }
+        let answer = upgrade_with(&server, "/ws?room=lobby", &token, &[]).await;
+        assert_eq!(status_of(&answer), 101, "{answer}");
+    });
+}
+
+#[test]
+fn an_upgrade_carrying_a_body_is_400() {
+    let server = TestServer::start();
+    let token = server.member("alice");
+    within(async {
+        for line in ["Content-Length: 4", "Transfer-Encoding: chunked"] {
+            let answer = upgrade_with(&server, "/ws", &token, &[line]).await;
+            assert_eq!(status_of(&answer), 400, "{line}: {answer}");
+            assert_eq!(body_of(&answer), "upgrade request with a body");
+        }
+        let answer = upgrade_with(&server, "/ws", &token, &["Content-Length: 0"]).await;
+        assert_eq!(status_of(&answer), 101, "{answer}");
+    });
+}

@@ -337,3 +337,22 @@ fn healthz_answers_503_while_draining() {
         assert!(out.ends_with("draining\n"), "{out}");
     });
 }
+
+#[test]
+fn idle_sockets_on_the_metrics_port_do_not_starve_a_scraper() {
+    let server = TestServer::start();
+    let metrics = metrics_listener(&server.server);
+    within(async {
+        // Eight connections that never send a byte: twice the old four
+        // slots, each of which such a socket held for five seconds.
+        let mut idle = Vec::new();
+        for _ in 0..8 {
+            idle.push(TcpStream::connect(metrics).await.unwrap());
+        }
+        for _ in 0..3 {
+            let response = http_get(metrics, "/metrics").await;
+            assert_eq!(status_of(&response), 200, "{response:?}");
+        }
+        drop(idle);
+    });
+}

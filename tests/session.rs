@@ -286,3 +286,58 @@ fn a_peer_that_answers_pings_stays_connected() {
         assert!(matches!(frame(&mut c).await, ServerFrame::Joined { .. }));
     });
 }
+
+/// Sends `Reauth{token}` and returns the `TokenRejected` detail.
+async fn rejected_detail(c: &mut palisade::client::Client, token: String) -> String {
+    c.send(&ClientFrame::Reauth { token }).await.unwrap();
+    match frame(c).await {
+        ServerFrame::Error {
+            id: None,
+            code: ErrorCode::TokenRejected,
+            detail,
+        } => detail,
+        f => panic!("{f:?}"),
+    }
+}
+
+#[test]
+fn a_rejected_reauth_never_says_why() {
+    let server = TestServer::start();
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        for token in [
+            server.member("mallory"),
+            server.token_unchecked("alice", 0),
+            server.foreign_token("alice"),
+            "v4.public.nope".into(),
+        ] {
+            assert_eq!(rejected_detail(&mut c, token).await, "invalid token");
+        }
+    });
+}
+
+#[test]
+fn a_reauth_as_the_device_name_is_token_rejected() {
+    // A session whose own name is free, renewing into the device's name.
+    let server = TestServer::start_with(|c| c.device_name = "thermostat".into());
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        let device = server.member("thermostat");
+        assert_eq!(rejected_detail(&mut c, device).await, "reserved user name");
+    });
+}
+
+#[test]
+fn failed_reauths_count_towards_the_ban_like_401s() {
+    let server = TestServer::start_with(|c| c.limits.auth_failures_before_ban = 3);
+    within(async {
+        let (mut c, _) = server.connect(&server.member("alice")).await;
+        for _ in 0..3 {
+            rejected_detail(&mut c, "v4.public.nope".into()).await;
+        }
+        let head = upgrade_head("/ws", &["Sec-WebSocket-Protocol: palisade.v1"]);
+        let answer = server.raw_http(&head).await;
+        assert_eq!(status_of(&answer), 429, "{answer}");
+        assert!(answer.contains("address temporarily banned"), "{answer}");
+    });
+}

@@ -37,10 +37,15 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path) -> Self {
+        Self::start_logging(dir, "info")
+    }
+
+    /// Starts `serve` with `RUST_LOG` set to `rust_log`.
+    fn start_logging(dir: &Path, rust_log: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .args(["serve", "--config"])
             .arg(dir.join("palisade.toml"))
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -104,20 +109,31 @@ impl Drop for Running {
     }
 }
 
-async fn connect(dir: &Path, port: u16) -> Client {
+fn alice_token(dir: &Path, ttl_secs: u64) -> String {
+    token_for(dir, "alice", ttl_secs)
+}
+
+fn token_for(dir: &Path, sub: &str, ttl_secs: u64) -> String {
     let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
     let request = TokenRequest {
-        sub: "alice".into(),
+        sub: sub.into(),
         role: Role::Member,
         rooms: vec!["*".into()],
-        ttl_secs: 600,
+        ttl_secs,
         audience: AUDIENCE.into(),
         issuer: None,
     };
-    let token = auth::mint(&secret, &request, common::now()).unwrap();
+    auth::mint(&secret, &request, common::now()).unwrap()
+}
+
+async fn connect(dir: &Path, port: u16) -> Client {
+    connect_with(dir, port, &alice_token(dir, 600)).await
+}
+
+async fn connect_with(dir: &Path, port: u16, token: &str) -> Client {
     let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
     let url = format!("wss://localhost:{port}/ws");
-    let mut client = common::bounded(Client::connect(Connect::new(&url, tls, &token)))
+    let mut client = common::bounded(Client::connect(Connect::new(&url, tls, token)))
         .await
         .unwrap();
     assert!(matches!(
@@ -219,5 +235,92 @@ fn a_certificate_expiring_within_14_days_raises_cert_expiring_at_start() {
         line.contains("days_left=4") || line.contains("days_left=5"),
         "{line}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn rust_log_trace_shows_no_token_and_no_body_and_quotes_peer_text() {
+    let dir = dir("trace");
+    let mut server = Running::start_logging(&dir, "trace");
+    let (first, second) = (alice_token(&dir, 600), alice_token(&dir, 900));
+    let body = "the-secret-body-5f1d";
+    let forger = token_for(&dir, "eve alert=ban-issued", 600);
+    within(async {
+        // A user name that reads as a log pair must stay inside its quotes.
+        connect_with(&dir, server.port, &forger)
+            .await
+            .close()
+            .await
+            .unwrap();
+        let mut client = connect_with(&dir, server.port, &first).await;
+        let publish = |id, name: &str, text: &str| ClientFrame::Publish {
+            id,
+            room: room(name),
+            body: palisade::protocol::Body::Text(text.into()),
+        };
+        // A publish to a room not joined (refused, and logged at debug), a
+        // Reauth, a join, then the publish whose body must stay secret.
+        let script = [
+            ClientFrame::Reauth {
+                token: second.clone(),
+            },
+            publish(0, "elsewhere", "stray"),
+            ClientFrame::Join {
+                room: room("lobby"),
+                since: None,
+            },
+            publish(1, "lobby", body),
+        ];
+        for step in script {
+            client.send(&step).await.unwrap();
+            let answer = frame(&mut client).await;
+            let expected = match step {
+                ClientFrame::Reauth { .. } => matches!(answer, ServerFrame::Welcome { .. }),
+                ClientFrame::Publish { id: 0, .. } => matches!(answer, ServerFrame::Error { .. }),
+                ClientFrame::Join { .. } => matches!(answer, ServerFrame::Joined { .. }),
+                _ => matches!(answer, ServerFrame::Ack { .. }),
+            };
+            assert!(expected, "{answer:?}");
+        }
+        // The message itself: the body went both ways.
+        assert!(matches!(
+            frame(&mut client).await,
+            ServerFrame::Message { .. }
+        ));
+        server.signal("TERM");
+        assert_eq!(close_code(&mut client).await, 1001);
+    });
+    assert_eq!(server.wait_exit().code(), Some(0));
+    // The process has exited: the reader thread ends at EOF.
+    let lines: Vec<String> = server.lines.iter().collect();
+    let accepted = lines
+        .iter()
+        .find(|l| l.contains("outcome=accepted") && l.contains("eve"))
+        .expect("no accepted line for eve");
+    assert!(
+        accepted.contains(r#"user="eve alert\u{3d}ban-issued""#),
+        "{accepted}"
+    );
+    let forged = lines.iter().find(|l| l.contains("alert=ban-issued"));
+    assert!(forged.is_none(), "a forged alert: {forged:?}");
+    // Verbose levels were on: palisade's own debug line is there.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("DEBUG palisade") && l.contains("refused")),
+        "no debug line: {lines:#?}"
+    );
+    // The secret parts: the tokens' payloads and signatures, and the body,
+    // as text and as tungstenite's hex dump of frames.
+    for secret in [&first, &second].map(|t| &t["v4.public.".len()..][..40]) {
+        for needle in [secret.to_owned(), hex(secret), body.to_owned(), hex(body)] {
+            let leak = lines.iter().find(|l| l.contains(&needle));
+            assert!(leak.is_none(), "{needle} in the log: {leak:?}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,8 @@
 //
 // Frames are plain objects with a `type`, fields named as in Rust. u64
 // values are BigInt (a JS number is exact only up to 2^53); u16/u32 values
-// are numbers; byte strings are Uint8Array.
+// are numbers; byte strings are Uint8Array; a member list is an array of
+// strings.
 
 /** Why bytes are not one valid frame; `kind` names the Rust DecodeError. */
 export class CodecError extends Error {
@@ -24,10 +25,12 @@ export class CodecError extends Error {
 }
 
 export const MAX_ROOM_LEN = 32;
+export const MAX_USER_LEN = 64;
+export const MAX_LISTED_USERS = 256;
 export const ROLES = ["Observer", "Member", "Admin"];
 export const ERROR_CODES = [
   "BadRequest", "Forbidden", "NotJoined", "RateLimited",
-  "TooManyRooms", "NotFound", "TokenRejected",
+  "TooManyRooms", "NotFound", "TokenRejected", "Unavailable",
 ];
 
 // [name, [[field, type], ...]] in variant order: the index is the wire tag,
@@ -38,6 +41,8 @@ const CLIENT = [
   ["Publish", [["id", "u32"], ["room", "room"], ["body", "body"]]],
   ["Delete", [["id", "u32"], ["room", "room"], ["seq", "u64"]]],
   ["Reauth", [["token", "string"]]],
+  ["Presence", [["room", "room"]]],
+  ["PublishOnce", [["id", "u32"], ["key", "u64"], ["room", "room"], ["body", "body"]]],
 ];
 
 const SERVER = [
@@ -50,6 +55,9 @@ const SERVER = [
   ["Ack", [["id", "u32"], ["seq", "u64"]]],
   ["Deleted", [["room", "room"], ["seq", "u64"]]],
   ["Error", [["id", "opt_u32"], ["code", "error_code"], ["detail", "string"]]],
+  ["Members", [["room", "room"], ["total", "u32"], ["users", "users"]]],
+  ["MemberJoined", [["room", "room"], ["user", "user"]]],
+  ["MemberLeft", [["room", "room"], ["user", "user"]]],
 ];
 
 const LIMITS = [["max_body", "u32"], ["max_rooms", "u16"],
@@ -66,6 +74,23 @@ const INTS = {
 /** Whether `s` is a room name: 1 to 32 bytes of [a-z0-9._-], first [a-z0-9]. */
 export function isRoomName(s) {
   return typeof s === "string" && /^[a-z0-9][a-z0-9._-]{0,31}$/.test(s);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether `s` is a user name (a token's `sub`): 1 to 64 bytes of UTF-8, no control characters. */
+export function isUserName(s) {
+  if (typeof s !== "string" || LONE_SURROGATE.test(s) || /\p{Cc}/u.test(s)) return false;
+  const len = encoder.encode(s).length;
+  return len >= 1 && len <= MAX_USER_LEN;
+}
+
+// Byte order of UTF-8, which is not JS string order (UTF-16 code units).
+function compareBytes(a, b) {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
 }
 
 // ignoreBOM keeps a leading U+FEFF, as Rust does; fatal refuses bad UTF-8.
@@ -109,12 +134,45 @@ class Reader {
   }
 
   string() {
+    return this.stringWithBytes().text;
+  }
+
+  stringWithBytes() {
     const raw = this.take(this.varint("u64"));
     try {
-      return utf8.decode(raw);
+      return { text: utf8.decode(raw), raw };
     } catch {
       throw new CodecError("Malformed", "string is not UTF-8");
     }
+  }
+
+  user() {
+    const u = this.stringWithBytes();
+    if (!isUserName(u.text)) throw new CodecError("Malformed", "invalid user name");
+    return u;
+  }
+
+  // As postcard and palisade's UserList read it: a count beyond 256 is
+  // refused at once when that many bytes are left; otherwise names are read
+  // one by one, and the 257th, a repeat or a name out of byte order is refused.
+  users() {
+    const count = this.varint("u64");
+    const left = BigInt(this.bytes.length - this.pos);
+    if (count <= left && count > BigInt(MAX_LISTED_USERS)) {
+      throw new CodecError("Malformed", `more than ${MAX_LISTED_USERS} users`);
+    }
+    const out = [];
+    let prev = null;
+    for (let i = 0n; i < count; i++) {
+      const { text, raw } = this.user();
+      if (out.length === MAX_LISTED_USERS) throw new CodecError("Malformed", `more than ${MAX_LISTED_USERS} users`);
+      if (prev !== null && compareBytes(prev, raw) >= 0) {
+        throw new CodecError("Malformed", "users not in ascending byte order");
+      }
+      out.push(text);
+      prev = raw;
+    }
+    return out;
   }
 
   variant(names, what) {
@@ -127,6 +185,8 @@ class Reader {
     switch (type) {
       case "u16": case "u32": case "u64": return this.varint(type);
       case "string": return this.string();
+      case "user": return this.user().text;
+      case "users": return this.users();
       case "room": {
         const room = this.string();
         if (!isRoomName(room)) throw new CodecError("Malformed", "invalid room name");
@@ -201,7 +261,7 @@ class Writer {
   string(s, name) {
     if (typeof s !== "string") throw new TypeError(`${name} must be a string`);
     // TextEncoder would silently turn a lone surrogate into U+FFFD.
-    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s)) {
+    if (LONE_SURROGATE.test(s)) {
       throw new TypeError(`${name} has a lone surrogate`);
     }
     this.bytes(encoder.encode(s));
@@ -217,6 +277,26 @@ class Writer {
     switch (type) {
       case "u16": case "u32": case "u64": return this.varint(type, v, name);
       case "string": return this.string(v, name);
+      case "user":
+        if (!isUserName(v)) throw new TypeError(`${name} is not a valid user name`);
+        return this.string(v, name);
+      case "users": {
+        if (!Array.isArray(v) || v.length > MAX_LISTED_USERS) {
+          throw new TypeError(`${name} must be an array of at most ${MAX_LISTED_USERS} user names`);
+        }
+        const raws = v.map((u) => {
+          if (!isUserName(u)) throw new TypeError(`${name} holds an invalid user name`);
+          return encoder.encode(u);
+        });
+        for (let i = 1; i < raws.length; i++) {
+          if (compareBytes(raws[i - 1], raws[i]) >= 0) {
+            throw new TypeError(`${name} must be distinct and in ascending byte order`);
+          }
+        }
+        this.varint("u64", raws.length, "length");
+        for (const raw of raws) this.bytes(raw);
+        return;
+      }
       case "room":
         // Refused here so the page never sends what the server closes on.
         if (!isRoomName(v)) throw new TypeError(`${name} is not a valid room name`);

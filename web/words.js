@@ -10,6 +10,7 @@ const ERROR_WORDS = {
   TooManyRooms: "You are already in as many rooms as you are allowed.",
   NotFound: "That message is no longer kept by the room, so it cannot be deleted.",
   TokenRejected: "The new token was refused (invalid, expired or for another user); the current one stays in use until it expires.",
+  Unavailable: "The server's storage or cluster is failing, so that request could not be carried out or confirmed; try again in a moment.",
 };
 
 const CLOSE_WORDS = {

@@ -38,6 +38,19 @@ impl Identity {
     pub fn may_access(&self, room: &RoomName) -> bool {
         self.rooms.allows(room)
     }
+
+    /// This identity if it speaks for `user` (a `Reauth` must not switch
+    /// users), else [`TokenError::OtherUser`].
+    ///
+    /// # Errors
+    /// [`TokenError::OtherUser`].
+    pub fn same_user(self, user: &str) -> Result<Self, TokenError> {
+        if self.user == user {
+            Ok(self)
+        } else {
+            Err(TokenError::OtherUser)
+        }
+    }
 }
 
 /// The claims as found, before any rule is checked. `Value` rather than
@@ -60,6 +73,9 @@ pub(crate) struct Expect<'a> {
     pub(crate) audience: &'a str,
     pub(crate) issuer: Option<&'a str>,
     pub(crate) now_unix: u64,
+    /// The longest lifetime accepted (`exp - iat`, or `exp - now` without
+    /// `iat`), in seconds; `None` accepts any.
+    pub(crate) max_lifetime_s: Option<u64>,
 }
 
 /// Checks a signed payload against the rules, in this order: shape and
@@ -136,6 +152,12 @@ pub(crate) fn check(payload: &str, expect: &Expect<'_>) -> Result<Identity, Toke
     if iat.is_some_and(|iat| i128::from(iat) > now + i128::from(MAX_IAT_SKEW_SECS)) {
         return Err(TokenError::NotYetValid);
     }
+    if let Some(max) = expect.max_lifetime_s {
+        let from = iat.map_or(now, i128::from);
+        if i128::from(exp) - from > i128::from(max) {
+            return Err(TokenError::TooLongLived);
+        }
+    }
     // exp > now >= 0, so it fits.
     let expires_at = u64::try_from(exp).map_err(|_| TokenError::BadClaims("bad exp"))?;
 
@@ -159,7 +181,18 @@ pub(crate) fn check_sub(sub: &str) -> Result<(), &'static str> {
     if sub.chars().any(char::is_control) {
         return Err("sub has control characters");
     }
+    if sub.chars().any(is_invisible_format) {
+        return Err("sub has bidi or zero-width characters");
+    }
     Ok(())
+}
+
+/// Bidirectional embeddings and overrides (U+202A–U+202E), isolates
+/// (U+2066–U+2069) and zero-width characters and marks (U+200B–U+200F):
+/// invisible, yet they reorder or hide what is shown around a user name,
+/// so two names that look alike could be two users.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn time_claim(v: &Value) -> Option<i64> {
@@ -191,6 +224,7 @@ mod tests {
             audience: "chat.example",
             issuer: None,
             now_unix: NOW,
+            max_lifetime_s: None,
         }
     }
 
@@ -269,6 +303,16 @@ mod tests {
         assert_eq!(check_sub(&"a".repeat(65)), Err("sub too long"));
         assert_eq!(check_sub("a\u{7f}"), Err("sub has control characters"));
         assert_eq!(check_sub("a\u{85}"), Err("sub has control characters"));
+        for c in [
+            '\u{200B}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}',
+        ] {
+            assert_eq!(
+                check_sub(&format!("ad{c}min")),
+                Err("sub has bidi or zero-width characters"),
+                "{c:?}"
+            );
+        }
+        assert_eq!(check_sub("a\u{2010}b"), Ok(()));
     }
 
     #[test]
@@ -291,6 +335,29 @@ mod tests {
         let mut m = base();
         m.insert("exp".into(), "0000-01-01T00:00:00Z".into());
         assert_eq!(run(m), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn lifetime_is_capped_from_iat_or_from_now() {
+        let with = |iat: Option<&str>, max| {
+            let mut m = base(); // exp = now + 3600
+            if let Some(iat) = iat {
+                m.insert("iat".into(), iat.into());
+            }
+            let e = Expect {
+                max_lifetime_s: Some(max),
+                ..expect()
+            };
+            check(&Value::Object(m).to_string(), &e)
+        };
+        assert!(with(None, 3600).is_ok());
+        assert_eq!(with(None, 3599), Err(TokenError::TooLongLived));
+        // iat an hour ago: a two-hour lifetime.
+        assert_eq!(
+            with(Some("2030-03-17T16:46:40Z"), 3600),
+            Err(TokenError::TooLongLived)
+        );
+        assert!(with(Some("2030-03-17T16:46:40Z"), 7200).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use core::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroize;
 
 use super::keys::{KeyError, PublicKey, SecretKey};
 
@@ -121,13 +122,11 @@ pub fn load_public_key_file(path: &Path) -> Result<PublicKey, KeyFileError> {
 /// # Errors
 /// [`KeyFileError`] naming the file if it cannot be read or is not a key.
 pub fn load_secret_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
-    let text = read_key_file(path)?;
+    let mut text = read_key_file(path)?;
     let key = SecretKey::from_paserk(text.trim())
         .map_err(|e| KeyFileError::new(path, KeyFileProblem::Key(e)));
-    // Wipe our copy of the secret (best effort; pasetors zeroes its own).
-    let mut bytes = text.into_bytes();
-    bytes.fill(0);
-    drop(bytes);
+    // Wipe our copy of the secret (pasetors zeroes its own).
+    text.zeroize();
     let key = key?;
     warn_if_shared(path);
     Ok(key)
@@ -169,12 +168,10 @@ pub fn write_keypair(dir: &Path) -> Result<(PathBuf, PathBuf), KeyFileError> {
     let key = SecretKey::generate()
         .map_err(|e| KeyFileError::new(&secret_path, KeyFileProblem::Key(e)))?;
 
-    let secret_text = key.to_paserk();
+    let mut secret_text = key.to_paserk();
     let wrote = write_new(&secret_path, &secret_text, 0o600);
-    // Wipe our copy of the secret (best effort; pasetors zeroes its own).
-    let mut bytes = secret_text.into_bytes();
-    bytes.fill(0);
-    drop(bytes);
+    // Wipe our copy of the secret (pasetors zeroes its own).
+    secret_text.zeroize();
     wrote?;
 
     let public_text = key.public_key().to_paserk();

@@ -8,6 +8,7 @@
 //! expected, and `SecretKey`'s `Debug` shows only the public id.
 
 use core::fmt;
+use zeroize::Zeroize;
 
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
 use pasetors::paserk::{FormatAsPaserk, Id};
@@ -114,7 +115,7 @@ impl SecretKey {
             .fill(&mut seed)
             .map_err(|_| KeyError::Random)?;
         let made = Self::from_seed(&seed);
-        seed.fill(0);
+        seed.zeroize();
         made
     }
 
@@ -129,7 +130,7 @@ impl SecretKey {
         seed_half.copy_from_slice(seed);
         public_half.copy_from_slice(pair.public_key().as_ref());
         let key = AsymmetricSecretKey::<V4>::from(&bytes).map_err(|_| KeyError::Random);
-        bytes.fill(0);
+        bytes.zeroize();
         Self::from_key(key?).map_err(|_| KeyError::Random)
     }
 

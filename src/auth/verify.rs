@@ -37,11 +37,21 @@ pub enum TokenError {
     WrongIssuer,
     /// A claim is missing or breaks its rule; the phrase says which.
     BadClaims(&'static str),
+    /// `exp - iat` (or `exp - now` without `iat`) exceeds the configured
+    /// `auth.max_token_lifetime_s`.
+    TooLongLived,
+    /// `sub` is the server's own `device_name`: such a token would speak
+    /// as the host application.
+    ReservedUser,
+    /// A `Reauth` token for another `sub` than the session's.
+    OtherUser,
 }
 
 impl TokenError {
-    /// A short lowercase phrase for logs and the 401 body, such as
-    /// `"expired"` or `"missing exp"`.
+    /// A short lowercase phrase for logs, such as `"expired"` or
+    /// `"missing exp"`. Never sent to the peer: see [`public_reason`].
+    ///
+    /// [`public_reason`]: TokenError::public_reason
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Malformed => "malformed token",
@@ -52,6 +62,23 @@ impl TokenError {
             Self::WrongAudience => "wrong audience",
             Self::WrongIssuer => "wrong issuer",
             Self::BadClaims(reason) => reason,
+            Self::TooLongLived => "token lifetime too long",
+            Self::ReservedUser => "reserved user name",
+            Self::OtherUser => "token is for another user",
+        }
+    }
+
+    /// What the peer is told: the 401 body and `TokenRejected`'s detail.
+    ///
+    /// Signature, key, time and claim failures all read `"invalid token"`,
+    /// so an answer never says whether a stolen token is genuine, expired
+    /// or someone else's. Only the two policy refusals name themselves:
+    /// they concern tokens our issuer signed on purpose, and whoever minted
+    /// them must learn what to change.
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            Self::TooLongLived | Self::ReservedUser => self.reason(),
+            _ => "invalid token",
         }
     }
 }
@@ -85,6 +112,8 @@ pub struct Verifier {
     keys: Vec<PublicKey>,
     audience: String,
     issuer: Option<String>,
+    max_lifetime_s: Option<u64>,
+    reserved_sub: Option<String>,
 }
 
 impl Verifier {
@@ -95,7 +124,24 @@ impl Verifier {
             keys,
             audience,
             issuer,
+            max_lifetime_s: None,
+            reserved_sub: None,
         }
+    }
+
+    /// Also refuses tokens living longer than `max_s` seconds
+    /// ([`TokenError::TooLongLived`]).
+    #[must_use]
+    pub fn with_max_lifetime(mut self, max_s: Option<u64>) -> Self {
+        self.max_lifetime_s = max_s;
+        self
+    }
+
+    /// Also refuses tokens whose `sub` is `name` ([`TokenError::ReservedUser`]).
+    #[must_use]
+    pub fn with_reserved_sub(mut self, name: String) -> Self {
+        self.reserved_sub = Some(name);
+        self
     }
 
     /// The configured keys.
@@ -132,14 +178,19 @@ impl Verifier {
                 .unwrap_or(Err(TokenError::BadSignature))?,
         };
 
-        claims::check(
+        let identity = claims::check(
             trusted.payload(),
             &Expect {
                 audience: &self.audience,
                 issuer: self.issuer.as_deref(),
                 now_unix,
+                max_lifetime_s: self.max_lifetime_s,
             },
-        )
+        )?;
+        if self.reserved_sub.as_deref() == Some(identity.user.as_str()) {
+            return Err(TokenError::ReservedUser);
+        }
+        Ok(identity)
     }
 }
 

@@ -319,6 +319,37 @@ fn token_in_query_is_refused() {
 }
 
 #[test]
+fn a_token_anywhere_in_the_query_is_refused() {
+    let t = "v4.public.abc";
+    let forms = [
+        format!("a=1;token={t}"),
+        format!("q=Bearer+{t}"),
+        format!("q=Bearer%20{t}"),
+        format!("a=x,{t}"),
+        format!("q=my{t}"),
+        "q=%76%34%2e%70%75%62%6c%69%63%2e".to_owned(),
+    ];
+    for query in forms {
+        let req = Req::ws().auth().line(&format!("GET /ws?{query} HTTP/1.1"));
+        assert_refused(req, 400, "token in query string");
+    }
+}
+
+#[test]
+fn an_upgrade_with_a_body_is_refused() {
+    for (name, value) in [
+        ("Content-Length", "5"),
+        ("Content-Length", "00"),
+        ("Transfer-Encoding", "chunked"),
+    ] {
+        let req = Req::ws().auth().with(name, value);
+        assert_refused(req, 400, "upgrade request with a body");
+    }
+    let req = Req::ws().auth().with("Content-Length", "0");
+    assert_eq!(req.accepted().token, TOKEN);
+}
+
+#[test]
 fn two_tokens_are_refused() {
     let one = format!("palisade.v1, bearer.{TOKEN}");
     let two = format!("palisade.v1, bearer.{TOKEN}, bearer.other");

@@ -110,7 +110,8 @@ pub fn client_to_vec(frame: &ClientFrame) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Body, ErrorCode, Limits, Role, RoomName};
+    use crate::protocol::examples::Frame;
+    use crate::protocol::{Body, RoomName};
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -143,54 +144,22 @@ mod tests {
     }
 
     #[test]
-    fn every_server_frame_round_trips() {
-        let frames = [
-            ServerFrame::Welcome {
-                session: u64::MAX,
-                user: "alice".to_string(),
-                role: Role::Admin,
-                expires_at: 1_800_000_000,
-                limits: Limits {
-                    max_body: 4096,
-                    max_rooms: 16,
-                    publish_per_sec: 10,
-                    history: 100,
-                },
-            },
-            ServerFrame::Joined {
-                room: room("r"),
-                first_seq: 0,
-                last_seq: 0,
-            },
-            ServerFrame::Left { room: room("r") },
-            ServerFrame::Message {
-                room: room("r"),
-                seq: 1,
-                from: "bob".to_string(),
-                sent_at_ms: 1,
-                body: Body::Text("hi\n".to_string()),
-            },
-            ServerFrame::Ack { id: 1, seq: 2 },
-            ServerFrame::Deleted {
-                room: room("r"),
-                seq: 3,
-            },
-            ServerFrame::Error {
-                id: None,
-                code: ErrorCode::TokenRejected,
-                detail: "x".to_string(),
-            },
-        ];
-        for f in frames {
-            assert_eq!(decode_server(&server_to_vec(&f)), Ok(f));
+    fn every_example_frame_round_trips() {
+        // The shared catalogue (also the vectors and the fuzz seeds).
+        for (name, frame) in crate::protocol::examples::frames() {
+            match frame {
+                Frame::Client(f) => assert_eq!(decode_client(&client_to_vec(&f)), Ok(f), "{name}"),
+                Frame::Server(f) => assert_eq!(decode_server(&server_to_vec(&f)), Ok(f), "{name}"),
+            }
         }
     }
 
     #[test]
     fn malformed_input_is_refused_with_the_right_error() {
         assert_eq!(decode_client(b""), Err(DecodeError::Empty));
-        // Unknown variant.
-        assert_eq!(decode_client(&[5]), Err(DecodeError::Malformed));
+        // Unknown variants.
+        assert_eq!(decode_client(&[7]), Err(DecodeError::Malformed));
+        assert_eq!(decode_server(&[10]), Err(DecodeError::Malformed));
         assert_eq!(decode_client(&[0xff, 0xff]), Err(DecodeError::Truncated));
         // Leave with a room name that breaks the alphabet.
         assert_eq!(decode_client(b"\x01\x01A"), Err(DecodeError::Malformed));

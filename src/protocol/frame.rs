@@ -9,7 +9,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::RoomName;
+use super::{RoomName, UserList, UserName};
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,25 @@ pub enum ClientFrame {
     Reauth {
         /// The new PASETO token.
         token: String,
+    },
+    /// Variant 5: Ask who is in a joined room; answered with `Members`
+    /// (`NotJoined` when the session is not in the room).
+    Presence {
+        /// The room.
+        room: RoomName,
+    },
+    /// Variant 6: Publish at most once per `key`: within one room and one
+    /// `sub`, a key the server already accepted is answered with `Ack` and
+    /// the first publish's seq, and nothing is published again (section 4).
+    PublishOnce {
+        /// The client's correlation number, echoed in `Ack` or `Error`.
+        id: u32,
+        /// The idempotency key, chosen by the client; it wins over the body.
+        key: u64,
+        /// The room to publish into.
+        room: RoomName,
+        /// What to publish.
+        body: Body,
     },
 }
 
@@ -148,14 +167,17 @@ pub enum ServerFrame {
         /// The limits this session is held to.
         limits: Limits,
     },
-    /// Variant 1: The room was joined; it retains `first_seq..=last_seq` (both 0
-    /// when it retains nothing).
+    /// Variant 1: The room was joined; it retains `first_seq..=last_seq`.
+    /// When it retains nothing, `first_seq` is the seq its next `Message`
+    /// will get and `last_seq = first_seq - 1` (1 and 0 in a new room with
+    /// storage), so a resuming client compares `first_seq` with `since + 1`
+    /// either way.
     Joined {
         /// The room.
         room: RoomName,
-        /// The oldest retained seq, or 0.
+        /// The oldest retained seq, or the next seq when nothing is retained.
         first_seq: u64,
-        /// The newest retained seq, or 0.
+        /// The newest retained seq, or `first_seq - 1` when nothing is.
         last_seq: u64,
     },
     /// Variant 2: The room was left.
@@ -167,7 +189,8 @@ pub enum ServerFrame {
     Message {
         /// The room.
         room: RoomName,
-        /// Per-room sequence number, from 1, only increasing.
+        /// Per-room sequence number, never issued twice (section 7); 1 for
+        /// the first message of a new room with storage.
         seq: u64,
         /// The publisher's token `sub`, stamped by the server.
         from: String,
@@ -198,6 +221,33 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// A short human-readable explanation.
         detail: String,
+    },
+    /// Variant 7: The answer to `Presence`.
+    Members {
+        /// The room.
+        room: RoomName,
+        /// Distinct users in the room (each joined session's `sub`, observers
+        /// included, across every node of a cluster; the host's device name
+        /// while it is subscribed). A user with several sessions counts once.
+        total: u32,
+        /// The first 256 of them in byte order; all of them when `total <= 256`.
+        users: UserList,
+    },
+    /// Variant 8: A user's first session joined the room (sent to the other
+    /// members, in the rooms the server selects for presence events).
+    MemberJoined {
+        /// The room.
+        room: RoomName,
+        /// Who arrived.
+        user: UserName,
+    },
+    /// Variant 9: A user's last session left the room (Leave, close,
+    /// eviction or expiry).
+    MemberLeft {
+        /// The room.
+        room: RoomName,
+        /// Who left.
+        user: UserName,
     },
 }
 
@@ -272,7 +322,7 @@ pub enum ErrorCode {
     BadRequest,
     /// Variant 1: The role or rooms claim does not allow it.
     Forbidden,
-    /// Variant 2: Publish to a room the session has not joined.
+    /// Variant 2: Publish to (or Presence of) a room the session has not joined.
     NotJoined,
     /// Variant 3: Over the publish rate; the frame was dropped.
     RateLimited,
@@ -282,4 +332,8 @@ pub enum ErrorCode {
     NotFound,
     /// Variant 6: `Reauth` token invalid, or for another `sub`.
     TokenRejected,
+    /// Variant 7: Storage or the cluster engine is failing: the request could
+    /// not be carried out or confirmed. Retry later; a publish with
+    /// `PublishOnce` and the same key, so it lands once.
+    Unavailable,
 }

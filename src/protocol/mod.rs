@@ -4,7 +4,8 @@
 //! postcard codec. It needs only `alloc`, so a microcontroller, the fuzz
 //! targets and the browser page's test vectors all use the same code.
 //!
-//! - [`RoomName`] is checked while decoding: holding one means it is valid.
+//! - [`RoomName`] is checked while decoding: holding one means it is valid;
+//!   so are the presence frames' [`UserName`] and [`UserList`].
 //! - [`decode_client`] turns one WebSocket message into one [`ClientFrame`]
 //!   or a [`DecodeError`] (close 1007).
 //! - [`Body::validate`] checks the rules that need the server's limits.
@@ -17,8 +18,12 @@
 
 mod bytes;
 mod codec;
+#[doc(hidden)]
+pub mod examples;
 mod frame;
+mod name;
 mod room;
+mod user;
 
 pub use codec::{
     client_to_vec, decode_client, decode_server, encode_client, encode_server, server_to_vec,
@@ -26,6 +31,7 @@ pub use codec::{
 };
 pub use frame::{Body, BodyError, ClientFrame, ErrorCode, Limits, Role, ServerFrame};
 pub use room::{RoomName, RoomNameError, MAX_ROOM_LEN};
+pub use user::{UserList, UserName, UserNameError, MAX_LISTED_USERS, MAX_USER_LEN};
 
 /// The WebSocket subprotocol a client must offer and the server answers.
 pub const SUBPROTOCOL: &str = "palisade.v1";

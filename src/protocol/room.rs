@@ -3,8 +3,7 @@
 
 use core::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::{Serialize, Serializer};
+use super::name::impl_name;
 
 /// The longest room name, in bytes.
 pub const MAX_ROOM_LEN: usize = 32;
@@ -88,46 +87,11 @@ impl RoomName {
     }
 }
 
-impl fmt::Debug for RoomName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for RoomName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl core::str::FromStr for RoomName {
-    type Err = RoomNameError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for RoomName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for RoomName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RoomVisitor;
-        impl Visitor<'_> for RoomVisitor {
-            type Value = RoomName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a room name of 1 to 32 bytes from [a-z0-9._-]")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RoomName, E> {
-                RoomName::new(v).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(RoomVisitor)
-    }
-}
+impl_name!(
+    RoomName,
+    RoomNameError,
+    "a room name of 1 to 32 bytes from [a-z0-9._-]"
+);
 
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for RoomName {

@@ -16,7 +16,58 @@ pub(crate) const BAN_TABLE_CAPACITY: usize = 4096;
 /// Bytes one entry costs, for the memory bound (key, value, hash overhead).
 pub(crate) const BAN_ENTRY_BYTES: usize = 64;
 
-use super::lock;
+use super::{lock, Shared};
+use crate::auth::TokenError;
+use crate::quoted::Quoted;
+
+/// A refused `Reauth` of session `id` (whose `sub` is `user`): counted as
+/// [`auth_failed`] counts a 401, against the session's address.
+pub(crate) fn reauth_failed(shared: &Shared, id: u64, user: &str, e: TokenError) {
+    if let Some(peer) = shared.sessions.peer(id) {
+        auth_failed(shared, peer, Phase::Reauth, Some(user), e);
+    }
+}
+
+/// Where a token was refused, for [`auth_failed`]'s log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The upgrade's token: answered 401.
+    Handshake,
+    /// A `Reauth`: answered `Error{TokenRejected}`.
+    Reauth,
+}
+
+/// A refused token, at the handshake or on `Reauth`: both count alike
+/// towards the address's ban and the `auth-failure-burst` alert, and both
+/// log the precise reason at info (the peer is told only
+/// [`TokenError::public_reason`]). `user` is the session's `sub` on
+/// `Reauth`, unknown at the handshake.
+pub(crate) fn auth_failed(
+    shared: &Shared,
+    peer: IpAddr,
+    phase: Phase,
+    user: Option<&str>,
+    e: TokenError,
+) {
+    let phase_name = match phase {
+        Phase::Handshake => "handshake",
+        Phase::Reauth => "reauth",
+    };
+    log::info!(
+        "auth-failure peer={peer} phase={phase_name} user={} reason={}",
+        Quoted(user.unwrap_or("")),
+        Quoted(e.reason())
+    );
+    shared.alerts.auth_failure(peer);
+    if shared.bans.record_failure(peer, Instant::now()) == Recorded::Banned {
+        shared.metrics.ban_issued();
+        log::warn!(
+            "alert=ban-issued peer={peer} failures={} ban_seconds={}",
+            shared.limits.auth_failures_before_ban,
+            shared.limits.ban_seconds
+        );
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_tungstenite::tungstenite::protocol::Role as WsRole;
 use async_tungstenite::WebSocketStream;
@@ -15,13 +15,14 @@ use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use smol::Timer;
 
-use super::bans::Recorded;
+use super::bans::Phase;
 use super::metered::Metered;
 use super::registry::{NoPermit, Permit};
 use super::{session, Shared};
 use crate::handshake::{self, Route};
 use crate::http;
 use crate::metrics::Outcome;
+use crate::quoted::Quoted;
 
 type Tls = TlsStream<TcpStream>;
 
@@ -113,7 +114,7 @@ async fn handshake(
         log::info!(
             "conn peer={} outcome=refused status={status} reason={reason} path={}",
             peer.ip(),
-            head.path().escape_debug()
+            Quoted(head.path())
         );
         http::refusal(status, reason)
     };
@@ -151,17 +152,8 @@ async fn handshake(
         Err(e) => {
             // Counted before answering: a peer that saw its 401 also sees
             // the ban it caused.
-            shared.alerts.auth_failure(peer.ip());
-            if shared.bans.record_failure(peer.ip(), Instant::now()) == Recorded::Banned {
-                shared.metrics.ban_issued();
-                log::warn!(
-                    "alert=ban-issued peer={} failures={} ban_seconds={}",
-                    peer.ip(),
-                    shared.limits.auth_failures_before_ban,
-                    shared.limits.ban_seconds
-                );
-            }
-            respond(&mut tls, refuse(401, e.reason())).await?;
+            super::bans::auth_failed(shared, peer.ip(), Phase::Handshake, None, e);
+            respond(&mut tls, refuse(401, e.public_reason())).await?;
             return Ok(None);
         }
     };

@@ -68,7 +68,7 @@ impl Session {
         log::debug!(
             "session={:016x} user={} refused code={code:?} detail={detail}",
             self.id,
-            self.identity.user
+            crate::quoted::Quoted(&self.identity.user)
         );
         self.shared.metrics.error_frame(code);
         self.outbox.send(&ServerFrame::Error {
@@ -80,7 +80,7 @@ impl Session {
             log::info!(
                 "session={:016x} user={} closing: repeated violations",
                 self.id,
-                self.identity.user
+                crate::quoted::Quoted(&self.identity.user)
             );
             self.outbox.close(close::POLICY);
         }
@@ -116,6 +116,14 @@ impl Session {
             ClientFrame::Publish { id, room, body } => self.publish(id, &room, body),
             ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq),
             ClientFrame::Reauth { token } => return self.reauth(&token),
+            // Their server side lands with presence and storage (issues 13
+            // and 11); until then they are refused, never half-served.
+            ClientFrame::Presence { .. } => {
+                self.refuse(None, ErrorCode::BadRequest, "not supported yet")
+            }
+            ClientFrame::PublishOnce { id, .. } => {
+                self.refuse(Some(id), ErrorCode::BadRequest, "not supported yet")
+            }
         }
         After::Continue
     }
@@ -223,21 +231,20 @@ impl Session {
     }
 
     fn reauth(&mut self, token: &str) -> After {
-        let identity = match self.shared.verify_token(token) {
+        let verified = self.shared.verify_token(token);
+        let verified = verified.and_then(|id| id.same_user(&self.identity.user));
+        let identity = match verified {
             Ok(identity) => identity,
             Err(e) => {
-                self.refuse(None, ErrorCode::TokenRejected, e.reason());
+                super::bans::reauth_failed(&self.shared, self.id, &self.identity.user, e);
+                self.refuse(None, ErrorCode::TokenRejected, e.public_reason());
                 return After::Continue;
             }
         };
-        if identity.user != self.identity.user {
-            self.refuse(None, ErrorCode::TokenRejected, "token is for another user");
-            return After::Continue;
-        }
         log::info!(
             "session={:016x} user={} reauth role={} expires_at={}",
             self.id,
-            identity.user,
+            crate::quoted::Quoted(&identity.user),
             identity.role,
             identity.expires_at
         );

@@ -53,7 +53,9 @@ impl Material {
             keys,
             config.auth.audience.clone(),
             config.auth.issuer.clone(),
-        );
+        )
+        .with_max_lifetime(config.auth.max_token_lifetime_s)
+        .with_reserved_sub(config.device_name.clone());
         let cert_not_after = tls::read_certs(&t.cert)
             .ok()
             .and_then(|chain| tls::x509::parse(chain.first()?).ok())

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::bans::{BAN_ENTRY_BYTES, BAN_TABLE_CAPACITY};
 use super::connection::{READ_SLACK, TLS_SEND_BUFFER};
+use super::metrics_http::{SCRAPERS, SCRAPE_BYTES};
 use super::writer::WRITE_BATCH_BYTES;
 use crate::config::LimitsConfig;
 
@@ -39,7 +40,7 @@ pub struct MemoryBound {
     pub per_room: u64,
     /// `max_total_rooms × per_room`.
     pub rooms: u64,
-    /// The ban table and the session table.
+    /// The ban table and the metrics listener's scrapes.
     pub tables: u64,
 }
 
@@ -63,7 +64,8 @@ impl MemoryBound {
             + TASK_BYTES
             + SESSION_ENTRY * (1 + u64::from(limits.max_rooms));
         let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512;
-        let tables = (BAN_TABLE_CAPACITY * BAN_ENTRY_BYTES) as u64;
+        let tables =
+            (BAN_TABLE_CAPACITY * BAN_ENTRY_BYTES) as u64 + u64::from(SCRAPERS) * SCRAPE_BYTES;
         Self {
             per_connection,
             connections: u64::from(limits.max_connections) * per_connection,

@@ -6,7 +6,8 @@
 //! without ever yielding a message for the session to count. Counting raw
 //! bytes below it closes that gap: the session resets the count at every
 //! message, and a peer that sends more than a whole message's worth of
-//! bytes without completing one gets an error (closed with 1008).
+//! bytes without completing one gets an error (closed with 1008). Pings and
+//! pongs do not start the count again; see [`Metered::seen`].
 
 use std::io;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_tungstenite::tungstenite::Message;
 use smol::io::{AsyncRead, AsyncWrite};
 
 use crate::metrics::Metrics;
@@ -36,7 +38,7 @@ pub(crate) fn is_budget_error(e: &io::Error) -> bool {
         .is_some_and(|inner| inner.is::<BudgetExceeded>())
 }
 
-/// Counts bytes read since the last [`Metered::message_seen`] (and every
+/// Counts bytes read since the last complete data message (and every
 /// byte both ways into the server's metrics).
 #[derive(Debug)]
 pub(crate) struct Metered<S> {
@@ -56,11 +58,38 @@ impl<S> Metered<S> {
         }
     }
 
-    /// A complete message arrived: the count starts again.
-    pub(crate) fn message_seen(&self) {
+    /// A message arrived. Only a complete data message starts the count
+    /// again: a ping or pong takes back just its own bytes (so a peer that
+    /// only answers pings never runs out), and anything else counts on, so
+    /// interleaving pings cannot keep an endless fragmented message alive.
+    pub(crate) fn seen(&self, message: &Message) {
+        match message {
+            Message::Binary(_) | Message::Text(_) => self.message_seen(),
+            Message::Ping(p) | Message::Pong(p) => self.control_seen(p.len()),
+            Message::Close(_) | Message::Frame(_) => {}
+        }
+    }
+
+    /// A complete data message arrived: the count starts again.
+    fn message_seen(&self) {
         self.since_message.store(0, Ordering::Relaxed);
     }
+
+    /// A control frame with `payload` bytes arrived: it is forgiven its own
+    /// wire size (2 header bytes, 4 mask bytes, the payload, which is at
+    /// most 125 bytes so its length fits the header), never more.
+    fn control_seen(&self, payload: usize) {
+        let own = CONTROL_HEADER + payload;
+        let _ = self
+            .since_message
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(own))
+            });
+    }
 }
+
+/// A client's control frame header: 2 bytes and the 4-byte mask.
+const CONTROL_HEADER: usize = 6;
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(
@@ -117,7 +146,12 @@ mod tests {
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);
             let e = m.read(&mut buf).await.unwrap_err();
             assert!(is_budget_error(&e));
-            m.message_seen();
+            // A pong forgives its own 6 bytes (16 - 6 = 10, at the budget)...
+            m.seen(&Message::Pong(Vec::new().into()));
+            assert_eq!(m.read(&mut buf).await.unwrap(), 8);
+            // ...but does not start the count again.
+            assert!(is_budget_error(&m.read(&mut buf).await.unwrap_err()));
+            m.seen(&Message::Binary(vec![1].into()));
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);
         });
     }

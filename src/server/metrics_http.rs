@@ -15,8 +15,18 @@ use super::Server;
 use crate::http;
 use crate::metrics::{self, Gauges, Snapshot};
 
-/// Scrapes served at once; more connections are closed unanswered.
-const SCRAPERS: u32 = 4;
+/// Scrapes served at once; more connections are closed unanswered. Enough
+/// that a handful of stuck or idle sockets (a hung exporter, a port scan)
+/// leave room for the real scraper: with [`HEAD_TIMEOUT`], holding every
+/// slot takes 32 fresh idle connections a second.
+pub(crate) const SCRAPERS: u32 = 32;
+/// What one scrape may hold: the request head (at most
+/// [`http::MAX_HEAD_BYTES`]), the rendered exposition and its response
+/// copy (a few KiB each), the task. For the memory bound.
+pub(crate) const SCRAPE_BYTES: u64 = 32 * 1024;
+/// From accept to the end of the request head: a scraper sends its head at
+/// once, so a socket silent for this long is not one and gives its slot back.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(1);
 /// A scrape's deadline, from accept to the last byte written.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The content type of the text exposition format 0.0.4.
@@ -78,7 +88,11 @@ impl Server {
 }
 
 async fn scrape(server: &Server, mut tcp: TcpStream) -> io::Result<()> {
-    let answer = match http::read_head(&mut tcp).await {
+    let head = http::read_head(&mut tcp).or(async {
+        smol::Timer::after(HEAD_TIMEOUT).await;
+        Err(http::HeadError::Io(io::ErrorKind::TimedOut))
+    });
+    let answer = match head.await {
         Ok((head, _)) if head.method == "GET" && head.path() == "/metrics" => {
             let body = server.metrics().to_prometheus(metrics::process_stats());
             http::response(200, CONTENT_TYPE, body.as_bytes(), &[])

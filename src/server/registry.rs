@@ -194,6 +194,11 @@ impl Sessions {
         }
     }
 
+    /// A live session's peer address.
+    pub(crate) fn peer(&self, id: u64) -> Option<IpAddr> {
+        lock(&self.live).get(&id).map(|e| e.info.peer.ip())
+    }
+
     /// A snapshot of every live session.
     pub(crate) fn list(&self) -> Vec<SessionInfo> {
         lock(&self.live).values().map(|e| e.info.clone()).collect()

@@ -96,7 +96,7 @@ pub(crate) async fn run<S>(
     log::info!(
         "conn peer={} outcome=accepted session={id:016x} user={} role={}",
         peer.ip(),
-        identity.user,
+        crate::quoted::Quoted(&identity.user),
         identity.role
     );
     let mut session = Session::new(id, identity, outbox, Arc::clone(&shared));
@@ -131,7 +131,7 @@ pub(crate) async fn run<S>(
     log::info!(
         "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
         peer.ip(),
-        session.identity.user,
+        crate::quoted::Quoted(&session.identity.user),
         code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
         if matches!(end, End::Close(..)) {
             "server"
@@ -224,7 +224,7 @@ where
             Event::Inbound(Some(Err(e))) => return end_for_error(&e),
             Event::Inbound(Some(Ok(message))) => message,
         };
-        ws.get_ref().message_seen();
+        ws.get_ref().seen(&message);
         clock.last_seen = Instant::now();
         clock.pinged = false;
         if !frame_budget.try_take(clock.last_seen) {

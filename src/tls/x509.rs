@@ -1,14 +1,18 @@
 //! Just enough X.509 to operate a server: a certificate's serial, expiry,
-//! common name and DNS names, read with a minimal DER walk.
+//! common name and DNS names.
 //!
 //! rustls and webpki already verify certificates; this module never decides
 //! trust. It answers the questions verification does not: when does the
 //! served certificate expire (the `cert-expiring` alert), which certificate
 //! is being served (tests of reload), and which names a client certificate
-//! carries (`require_cert_subject_match`). A full X.509 parser would be a
-//! large dependency for these four fields.
+//! carries (`require_cert_subject_match`). webpki's `EndEntityCert` (already
+//! in the tree through rustls) parses the certificate and gives the serial,
+//! the subject and the SAN's valid DNS names; it exposes neither `notAfter`
+//! nor the common name, so a minimal DER walk reads those two.
 
 use std::fmt;
+
+use rustls_pki_types::CertificateDer;
 
 /// What [`parse`] reads from one DER certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,16 +63,11 @@ const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const INTEGER: u8 = 0x02;
 const OID: u8 = 0x06;
-const OCTET_STRING: u8 = 0x04;
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 const VERSION_TAG: u8 = 0xa0;
-const EXTENSIONS_TAG: u8 = 0xa3;
-const DNS_NAME_TAG: u8 = 0x82;
 /// 2.5.4.3, id-at-commonName.
 const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-/// 2.5.29.17, id-ce-subjectAltName.
-const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// One TLV: (tag, contents, what follows).
 fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
@@ -98,46 +97,42 @@ fn expect(input: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
 /// Reads serial, expiry, common name and DNS names from a DER certificate.
 ///
 /// # Errors
-/// [`NotACertificate`] when the bytes are not shaped like X.509 v1-v3.
+/// [`NotACertificate`] when webpki does not parse the bytes as an X.509 v3
+/// certificate, or `notAfter` is not an RFC 5280 time.
 pub fn parse(der: &[u8]) -> Result<CertInfo, NotACertificate> {
-    parse_inner(der).ok_or(NotACertificate)
+    let owned = CertificateDer::from(der);
+    let cert = webpki::EndEntityCert::try_from(&owned).map_err(|_| NotACertificate)?;
+    let serial = match cert.serial() {
+        [0, tail @ ..] if !tail.is_empty() => tail.to_vec(),
+        s => s.to_vec(),
+    };
+    Ok(CertInfo {
+        serial,
+        not_after: not_after(der).ok_or(NotACertificate)?,
+        common_name: common_name(cert.subject()),
+        dns_names: cert.valid_dns_names().map(str::to_owned).collect(),
+    })
 }
 
-fn parse_inner(der: &[u8]) -> Option<CertInfo> {
+/// `notAfter`: the second time of `validity`, after version, serial,
+/// signature algorithm and issuer.
+fn not_after(der: &[u8]) -> Option<u64> {
     let (cert, _) = expect(der, SEQUENCE)?;
     let (tbs, _) = expect(cert, SEQUENCE)?;
     let mut rest = tbs;
     if let Some((VERSION_TAG, _, after)) = tlv(rest) {
         rest = after;
     }
-    let (serial, rest) = expect(rest, INTEGER)?;
-    let serial = match serial {
-        [0, tail @ ..] if !tail.is_empty() => tail.to_vec(),
-        s => s.to_vec(),
-    };
+    let (_serial, rest) = expect(rest, INTEGER)?;
     let (_signature, rest) = expect(rest, SEQUENCE)?;
     let (_issuer, rest) = expect(rest, SEQUENCE)?;
-    let (validity, rest) = expect(rest, SEQUENCE)?;
+    let (validity, _) = expect(rest, SEQUENCE)?;
     let (_, _, after_not_before) = tlv(validity)?;
     let (time_tag, not_after, _) = tlv(after_not_before)?;
-    let not_after = parse_time(time_tag, not_after)?;
-    let (subject, mut rest) = expect(rest, SEQUENCE)?;
-    let common_name = common_name(subject);
-    let mut dns_names = Vec::new();
-    while let Some((tag, value, after)) = tlv(rest) {
-        if tag == EXTENSIONS_TAG {
-            dns_names = san_dns_names(value).unwrap_or_default();
-        }
-        rest = after;
-    }
-    Some(CertInfo {
-        serial,
-        not_after,
-        common_name,
-        dns_names,
-    })
+    parse_time(time_tag, not_after)
 }
 
+/// The first common name of a subject (the contents of its `SEQUENCE`).
 fn common_name(mut name: &[u8]) -> Option<String> {
     while let Some((SET, rdn, after)) = tlv(name) {
         let mut attrs = rdn;
@@ -155,32 +150,6 @@ fn common_name(mut name: &[u8]) -> Option<String> {
         name = after;
     }
     None
-}
-
-fn san_dns_names(explicit: &[u8]) -> Option<Vec<String>> {
-    let (mut extensions, _) = expect(explicit, SEQUENCE)?;
-    while let Some((SEQUENCE, ext, after)) = tlv(extensions) {
-        let (oid, mut rest) = expect(ext, OID)?;
-        if oid == OID_SAN {
-            if let Some((0x01, _, after_critical)) = tlv(rest) {
-                rest = after_critical;
-            }
-            let (value, _) = expect(rest, OCTET_STRING)?;
-            let (mut names, _) = expect(value, SEQUENCE)?;
-            let mut out = Vec::new();
-            while let Some((tag, name, next)) = tlv(names) {
-                if tag == DNS_NAME_TAG {
-                    if let Ok(s) = std::str::from_utf8(name) {
-                        out.push(s.to_owned());
-                    }
-                }
-                names = next;
-            }
-            return Some(out);
-        }
-        extensions = after;
-    }
-    Some(Vec::new())
 }
 
 /// UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ` to Unix

@@ -153,6 +153,35 @@ impl TestServer {
         auth::mint(&self.secret, &request, now()).unwrap()
     }
 
+    /// A token for `sub` signed as is, without `mint`'s checks: for claims
+    /// the server must refuse but `mint` would not write.
+    pub fn token_unchecked(&self, sub: &str, ttl: u64) -> String {
+        use pasetors::keys::AsymmetricSecretKey;
+        use pasetors::version4::{PublicToken, V4};
+        let iso = |t: u64| palisade::auth::time::format_rfc3339(t as i64).unwrap();
+        let claims = serde_json::json!({
+            "sub": sub, "role": "member", "rooms": ["*"], "aud": AUDIENCE,
+            "iat": iso(now()), "exp": iso(now() + ttl),
+        });
+        let key = AsymmetricSecretKey::<V4>::try_from(self.secret.to_paserk().as_str()).unwrap();
+        PublicToken::sign(&key, claims.to_string().as_bytes(), None, None).unwrap()
+    }
+
+    /// A well-formed member token for `sub` signed by a key the server does
+    /// not have.
+    pub fn foreign_token(&self, sub: &str) -> String {
+        let key = SecretKey::generate().unwrap();
+        let request = TokenRequest {
+            sub: sub.to_owned(),
+            role: Role::Member,
+            rooms: vec!["*".into()],
+            ttl_secs: 600,
+            audience: AUDIENCE.to_owned(),
+            issuer: None,
+        };
+        auth::mint(&key, &request, now()).unwrap()
+    }
+
     pub fn member(&self, sub: &str) -> String {
         self.token(sub, Role::Member, &["*"], 3600)
     }

@@ -154,10 +154,16 @@ impl RawWs {
 
     /// Reads until the server's close frame and returns its code.
     pub async fn close_code(&mut self) -> u16 {
+        self.close_frame().await.0
+    }
+
+    /// Reads until the server's close frame and returns its code and reason.
+    pub async fn close_frame(&mut self) -> (u16, String) {
         while let Some((opcode, payload)) = self.read_frame().await {
             if opcode == 8 {
                 assert!(payload.len() >= 2, "close frame without a code");
-                return u16::from_be_bytes([payload[0], payload[1]]);
+                let reason = String::from_utf8_lossy(&payload[2..]).into_owned();
+                return (u16::from_be_bytes([payload[0], payload[1]]), reason);
             }
         }
         panic!("connection ended without a close frame");

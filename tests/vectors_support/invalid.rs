@@ -22,7 +22,7 @@ fn bad(
 pub fn invalid() -> Vec<Invalid> {
     let mut long_room = vec![1u8, 33];
     long_room.extend_from_slice(&[b'a'; 33]);
-    vec![
+    let mut v = vec![
         bad(
             "empty client message",
             false,
@@ -94,18 +94,18 @@ pub fn invalid() -> Vec<Invalid> {
             "strings are UTF-8",
         ),
         bad(
-            "unknown ClientFrame variant 5",
+            "unknown ClientFrame variant 7",
             false,
-            &[5],
-            "Malformed",
-            "ClientFrame has variants 0 to 4",
-        ),
-        bad(
-            "unknown ServerFrame variant 7",
-            true,
             &[7],
             "Malformed",
-            "ServerFrame has variants 0 to 6",
+            "ClientFrame has variants 0 to 6",
+        ),
+        bad(
+            "unknown ServerFrame variant 10",
+            true,
+            &[10],
+            "Malformed",
+            "ServerFrame has variants 0 to 9",
         ),
         bad(
             "unknown Body variant 2",
@@ -122,11 +122,11 @@ pub fn invalid() -> Vec<Invalid> {
             "Role has variants 0 to 2",
         ),
         bad(
-            "unknown ErrorCode variant 7",
+            "unknown ErrorCode variant 8",
             true,
-            &[6, 0, 7, 0],
+            &[6, 0, 8, 0],
             "Malformed",
-            "ErrorCode has variants 0 to 6",
+            "ErrorCode has variants 0 to 7",
         ),
         bad(
             "Option tag 2",
@@ -229,6 +229,122 @@ pub fn invalid() -> Vec<Invalid> {
             &[0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
             "Malformed",
             "a variant index is a u32 varint",
+        ),
+    ];
+    v.extend(presence());
+    v
+}
+
+/// A `Members` frame for room "r", `total` 0, with a raw list part.
+fn members(list: &[u8]) -> Vec<u8> {
+    [&[7, 1, b'r', 0][..], list].concat()
+}
+
+fn presence() -> Vec<Invalid> {
+    let mut names = vec![0x81, 0x02]; // 257
+    for i in 0..257 {
+        names.push(4);
+        names.extend_from_slice(format!("u{i:03}").as_bytes());
+    }
+    let mut long_user = vec![8, 1, b'r', 65];
+    long_user.extend_from_slice(&[b'a'; 65]);
+    let crab = "🦀".as_bytes();
+    let fullwidth_a = "\u{ff21}".as_bytes();
+    let utf16_order = [&[7, 1, b'r', 0, 2, 4][..], crab, &[3], fullwidth_a].concat();
+    vec![
+        bad(
+            "Members listing 257 names",
+            true,
+            &members(&names),
+            "Malformed",
+            "Members lists at most 256 names",
+        ),
+        bad(
+            "Members with names out of byte order",
+            true,
+            &members(&[2, 1, b'b', 1, b'a']),
+            "Malformed",
+            "users are in ascending byte order",
+        ),
+        bad(
+            "Members sorted as UTF-16, not as bytes",
+            true,
+            &utf16_order,
+            "Malformed",
+            "U+1F980 sorts before U+FF21 in UTF-16, after it in UTF-8 bytes",
+        ),
+        bad(
+            "Members with a repeated name",
+            true,
+            &members(&[2, 1, b'a', 1, b'a']),
+            "Malformed",
+            "each user is listed once",
+        ),
+        bad(
+            "Members cut inside the list",
+            true,
+            &members(&[2, 1, b'a']),
+            "Truncated",
+            "the list promised 2 names",
+        ),
+        bad(
+            "Members declaring more names than bytes left",
+            true,
+            &members(&[0xff, 0xff, 0xff, 0xff, 0x0f, 1, b'a']),
+            "Truncated",
+            "names are read one by one; nothing is sized from the count",
+        ),
+        bad(
+            "MemberJoined with an empty user name",
+            true,
+            &[8, 1, b'r', 0],
+            "Malformed",
+            "user names have 1 to 64 bytes",
+        ),
+        bad(
+            "MemberJoined with a user name of 65 bytes",
+            true,
+            &long_user,
+            "Malformed",
+            "user names have 1 to 64 bytes",
+        ),
+        bad(
+            "MemberLeft with DEL in the user name",
+            true,
+            &[9, 1, b'r', 2, b'a', 0x7f],
+            "Malformed",
+            "user names have no control characters",
+        ),
+        bad(
+            "MemberLeft with U+0085 in the user name",
+            true,
+            &[9, 1, b'r', 2, 0xc2, 0x85],
+            "Malformed",
+            "user names have no control characters (C1 included)",
+        ),
+        bad(
+            "Presence with an upper-case room",
+            false,
+            b"\x05\x01A",
+            "Malformed",
+            "room names are [a-z0-9._-]",
+        ),
+        bad(
+            "PublishOnce cut inside the key",
+            false,
+            &[6, 1, 0x80],
+            "Truncated",
+            "a varint's last byte has the top bit clear",
+        ),
+        bad(
+            "PublishOnce key in eleven bytes",
+            false,
+            &[
+                6, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 1, b'a', 0,
+                1, b'x',
+            ],
+            "Malformed",
+            "a u64 varint has at most 10 bytes",
         ),
     ]
 }

@@ -1,21 +1,16 @@
-//! What `tests/vectors.rs` checks: the catalogue of frames (`frames.rs`),
-//! of refused messages (`invalid.rs`) and the hand-written JSON form of a
-//! frame, kept apart so the test file reads as the checks alone.
+//! What `tests/vectors.rs` checks: the frames come from the library's one
+//! catalogue (`palisade::protocol::examples`, shared with the codec tests
+//! and the fuzz seeds), the refused messages from `invalid.rs`; here is the
+//! hand-written JSON form of a frame, kept apart so the test file reads as
+//! the checks alone.
 
-mod frames;
 mod invalid;
 
-pub use frames::{frames, lenient};
 pub use invalid::invalid;
+pub use palisade::protocol::examples::{frames, lenient, Frame};
 
-use palisade::protocol::{Body, ClientFrame, ServerFrame};
+use palisade::protocol::{Body, ClientFrame, RoomName, ServerFrame, UserName};
 use serde_json::{json, Value};
-
-/// A frame of either direction.
-pub enum Frame {
-    Client(ClientFrame),
-    Server(ServerFrame),
-}
 
 /// A message every decoder must refuse.
 pub struct Invalid {
@@ -56,6 +51,16 @@ pub fn client_json(f: &ClientFrame) -> Value {
             "type": "Delete", "id": id, "room": room.as_str(), "seq": u64s(*seq),
         }),
         ClientFrame::Reauth { token } => json!({ "type": "Reauth", "token": token }),
+        ClientFrame::Presence { room } => json!({ "type": "Presence", "room": room.as_str() }),
+        ClientFrame::PublishOnce {
+            id,
+            key,
+            room,
+            body,
+        } => json!({
+            "type": "PublishOnce", "id": id, "key": u64s(*key), "room": room.as_str(),
+            "body": body_json(body),
+        }),
     }
 }
 
@@ -106,5 +111,15 @@ pub fn server_json(f: &ServerFrame) -> Value {
         ServerFrame::Error { id, code, detail } => json!({
             "type": "Error", "id": id, "code": format!("{code:?}"), "detail": detail,
         }),
+        ServerFrame::Members { room, total, users } => json!({
+            "type": "Members", "room": room.as_str(), "total": total,
+            "users": users.as_slice().iter().map(UserName::as_str).collect::<Vec<_>>(),
+        }),
+        ServerFrame::MemberJoined { room, user } => member("MemberJoined", room, user),
+        ServerFrame::MemberLeft { room, user } => member("MemberLeft", room, user),
     }
+}
+
+fn member(kind: &str, room: &RoomName, user: &UserName) -> Value {
+    json!({ "type": kind, "room": room.as_str(), "user": user.as_str() })
 }
