@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod storage;
+pub use storage::{StorageConfig, StorageKind, MAX_COMMIT_WINDOW_MS};
+
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +41,9 @@ pub struct Config {
     /// means a single node.
     #[serde(default)]
     pub cluster: Option<crate::cluster::config::ClusterConfig>,
+    /// `[storage]`; absent means memory (see [`Config::storage_or_file`]).
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
 }
 
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
@@ -305,6 +311,9 @@ impl Config {
         if let Some(cluster) = &mut config.cluster {
             cluster.resolve(base);
         }
+        if let Some(storage) = &mut config.storage {
+            storage.path = base.join(&storage.path);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -347,7 +356,19 @@ impl Config {
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
         }
+        if let Some(storage) = &self.storage {
+            storage.validate()?;
+        }
         self.limits.validate()
+    }
+
+    /// A config without `[storage]` gets file storage, `palisade.db` next
+    /// to `config_file`: what `palisade serve` does (an embedding that
+    /// configures nothing keeps memory).
+    pub fn storage_or_file(&mut self, config_file: &Path) {
+        let dir = config_file.parent().unwrap_or_else(|| Path::new("."));
+        self.storage
+            .get_or_insert_with(|| StorageConfig::file_in(dir));
     }
 }
 
@@ -388,6 +409,45 @@ audience = "palisade"
         );
         assert_eq!(c.limits, LimitsConfig::default());
         assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.storage, None, "an embedding configures no storage");
+    }
+
+    #[test]
+    fn storage_defaults_to_a_file_beside_the_config() {
+        let text = format!("{MINIMAL}\n[storage]\n");
+        let c = Config::from_toml(&text, Path::new("/etc/palisade")).unwrap();
+        assert_eq!(
+            c.storage,
+            Some(StorageConfig::file_in(Path::new("/etc/palisade")))
+        );
+        let mut bare = Config::from_toml(MINIMAL, Path::new("/etc/palisade")).unwrap();
+        bare.storage_or_file(Path::new("/etc/palisade/palisade.toml"));
+        assert_eq!(bare.storage, c.storage);
+        let text = format!("{MINIMAL}\n[storage]\nkind = \"memory\"\nsync = false\n");
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert_eq!(
+            c.storage.map(|s| (s.kind, s.sync)),
+            Some((StorageKind::Memory, false))
+        );
+    }
+
+    #[test]
+    fn storage_keys_are_checked_by_name() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n[storage]\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+        };
+        assert_eq!(
+            err("commit_window_ms = 5000"),
+            "storage.commit_window_ms must be at most 1000"
+        );
+        assert_eq!(err("max_rooms = 0"), "storage.max_rooms must be at least 1");
+        assert!(
+            err("kind = \"disk\"").contains("disk"),
+            "{}",
+            err("kind = \"disk\"")
+        );
+        assert!(err("synk = true").contains("synk"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use lexopt::prelude::*;
 use palisade::auth::{self, TokenRequest};
 use palisade::config::Config;
 use palisade::protocol::Role;
-use palisade::server::Server;
+use palisade::server::{DiskBound, Server};
 use smol::future::FutureExt;
 
 const USAGE: &str = "\
@@ -143,7 +143,8 @@ fn config_arg(args: &mut lexopt::Parser, command: &str) -> Result<PathBuf, Fail>
 
 fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let path = config_arg(args, "serve")?;
-    let config = Config::from_file(&path)?;
+    let mut config = Config::from_file(&path)?;
+    config.storage_or_file(&path);
     run_server(&config, &path)
 }
 
@@ -151,9 +152,11 @@ fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
 /// and prints one line; errors exit 2 like `serve`'s.
 fn check_config(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let path = config_arg(args, "check-config")?;
-    let config = Config::from_file(&path)?;
+    let mut config = Config::from_file(&path)?;
+    config.storage_or_file(&path);
     let bound = Server::check(&config)?;
-    println!("ok: {}: {bound}", path.display());
+    let disk = DiskBound::for_config(&config).map_or_else(String::new, |d| format!("; {d}"));
+    println!("ok: {}: {bound}{disk}", path.display());
     Ok(())
 }
 

@@ -23,6 +23,8 @@ mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
+#[allow(dead_code)] // wired in with the session refactor
+mod store;
 mod writer;
 
 use std::fmt;
@@ -47,6 +49,7 @@ pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
+pub use store::disk::DiskBound;
 
 /// Why a server could not be built from its configuration. The message is
 /// one line naming the file and the problem.
