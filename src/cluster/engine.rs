@@ -22,6 +22,7 @@ use super::wire::{message_frame, Entry, Tail, Token};
 use super::Local;
 use crate::protocol::{Body, RoomName};
 use crate::server::lock;
+use crate::server::outbox::Outbox;
 
 /// How long Redis keeps a room nobody publishes to (its seq then
 /// continues from the clock-derived base). Bounds Redis' memory.
@@ -43,8 +44,8 @@ pub(crate) struct Published {
     pub(crate) repeated: bool,
 }
 
-/// The seq's receipt to the publisher (it queues `Ack`).
-pub(crate) type AckFn = Box<dyn FnOnce(u64) + Send>;
+/// The publisher's answer: the seq (it queues `Ack`) or `Unavailable`.
+pub(crate) type AckFn = Box<dyn FnOnce(Result<u64, Unavailable>) + Send>;
 
 enum Pending {
     Waiting(AckFn),
@@ -63,7 +64,7 @@ impl Acks {
         let mut pending = lock(&self.0);
         if let Some(Pending::Waiting(_)) = pending.get(&token) {
             if let Some(Pending::Waiting(ack)) = pending.insert(token, Pending::Acked(seq)) {
-                ack(seq);
+                ack(Ok(seq));
             }
         }
     }
@@ -74,11 +75,11 @@ impl Acks {
         let mut pending = lock(&self.0);
         match (pending.remove(&token), answer) {
             (Some(Pending::Acked(seq)), _) => Ok(seq),
-            (Some(Pending::Waiting(ack)), Ok(seq)) => {
-                ack(seq);
-                Ok(seq)
+            (Some(Pending::Waiting(ack)), answer) => {
+                ack(answer);
+                answer
             }
-            (_, answer) => answer,
+            (None, answer) => answer,
         }
     }
 }
@@ -87,7 +88,9 @@ impl Acks {
 /// `delivered` (contiguously, every seq the stream could give).
 #[derive(Debug, Default)]
 pub(crate) struct Watch {
-    pub(crate) members: usize,
+    /// Joins under way (the room stays watched while any is, even before
+    /// the local fan-out counts the member).
+    pub(crate) joining: usize,
     pub(crate) delivered: Option<u64>,
     /// The stream may hold seqs after `delivered` that the channel did
     /// not bring (a reconnect, or a gap whose repair failed): caught up
@@ -107,6 +110,9 @@ pub(crate) struct Inner {
     pub(crate) local: Weak<dyn Local>,
     pub(crate) watches: Mutex<HashMap<RoomName, Arc<Mutex<Watch>>>>,
     pub(crate) acks: Acks,
+    /// Deletes under way: the deleting admin, told with the room's
+    /// members when the channel brings the Deleted.
+    pub(crate) deletes: Mutex<HashMap<Token, Outbox>>,
     next_token: AtomicU64,
     pub(crate) subscriptions: super::subscriber::Subscriptions,
     pub(crate) presence: super::presence::Entries,
@@ -130,6 +136,7 @@ impl Inner {
             local,
             watches: Mutex::new(HashMap::new()),
             acks: Acks::default(),
+            deletes: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             subscriptions: super::subscriber::Subscriptions::default(),
             presence: super::presence::Entries::default(),
@@ -224,19 +231,45 @@ impl Inner {
         entries(&value).ok_or(Unavailable)
     }
 
-    /// Removes a retained message; `Ok(false)` if the stream has no such seq.
-    pub(crate) async fn delete(&self, room: &RoomName, seq: u64) -> Result<bool, Unavailable> {
+    fn token(&self) -> Token {
+        Token::new(
+            self.instance,
+            self.next_token.fetch_add(1, Ordering::Relaxed),
+        )
+    }
+
+    /// Removes a retained message; `Ok(false)` if the stream has no such
+    /// seq. `by` (the deleting admin) is told with the members: through
+    /// the channel when this node watches the room, at once otherwise.
+    pub(crate) async fn delete(
+        &self,
+        room: &RoomName,
+        seq: u64,
+        by: Outbox,
+    ) -> Result<bool, Unavailable> {
+        let token = self.token();
+        lock(&self.deletes).insert(token, by);
         let mut call = self.scripts.delete.prepare_invoke();
         call.key(self.keys.stream(room))
             .arg(seq)
-            .arg(self.keys.channel(room));
+            .arg(self.keys.channel(room))
+            .arg(&token.0[..]);
         let removed = self
             .link
             .run("a delete", |mut c| async move {
                 call.invoke_async::<u8>(&mut c).await
             })
-            .await?;
-        Ok(removed == 1)
+            .await;
+        let by = if removed == Ok(1) && self.watch_of(room).is_some() {
+            // Left for the channel's Deleted (or gone with it already).
+            None
+        } else {
+            lock(&self.deletes).remove(&token)
+        };
+        if let (Ok(1), Some(by), Some(local)) = (removed, by, self.local.upgrade()) {
+            local.deleted(room, seq, Some(by));
+        }
+        Ok(removed? == 1)
     }
 
     /// Hands `entry` to the local members if it is the next one, first

@@ -34,6 +34,8 @@ mod presence;
 #[cfg(feature = "cluster")]
 mod scripts;
 #[cfg(feature = "cluster")]
+pub(crate) mod store;
+#[cfg(feature = "cluster")]
 mod subscriber;
 #[cfg(feature = "cluster")]
 mod wire;

@@ -14,18 +14,23 @@ pub(crate) use super::link::Unavailable;
 pub(crate) use super::presence::Change;
 use crate::protocol::{Body, RoomName};
 use crate::server::lock;
+use crate::server::outbox::Outbox;
 
 /// How the engine hands what arrives from Redis to this node's members.
 /// Calls for one room come one at a time, Messages in seq order.
 pub(crate) trait Local: Send + Sync + 'static {
     /// An encoded `Message` frame for the room's local members.
     fn message(&self, room: &RoomName, seq: u64, frame: Bytes);
-    /// An admin (on any node) deleted `seq`.
-    fn deleted(&self, room: &RoomName, seq: u64);
+    /// An admin (on any node) deleted `seq`; `by` is that admin when it
+    /// is on this node, told even if not a member.
+    fn deleted(&self, room: &RoomName, seq: u64, by: Option<Outbox>);
     /// A user's first session joined (`arrived`) or last one left,
     /// anywhere in the cluster; `except` is the local session that
     /// caused it, which is not told.
     fn member(&self, room: &RoomName, arrived: bool, user: &str, except: Option<u64>);
+    /// Whether any local member is in `room`; rooms without one are
+    /// unsubscribed (checked every few seconds).
+    fn is_watched(&self, room: &RoomName) -> bool;
 }
 
 /// Tries of a join's read before it gives up (each retry means
@@ -85,6 +90,11 @@ impl Engine {
         })
     }
 
+    /// Rooms this node is subscribed to (has members in).
+    pub(crate) fn watched(&self) -> usize {
+        lock(&self.inner.watches).len()
+    }
+
     /// Both connections to Redis work.
     pub(crate) fn is_up(&self) -> bool {
         self.inner.link.health.is_up()
@@ -107,13 +117,11 @@ impl Engine {
         let watch = {
             let mut watches = lock(&self.inner.watches);
             let watch = watches.entry(room.clone()).or_default();
-            lock(watch).members += 1;
+            lock(watch).joining += 1;
             Arc::clone(watch)
         };
         let joined = self.join_watched(room, &watch, since, add).await;
-        if joined.is_err() {
-            self.leave(room);
-        }
+        lock(&watch).joining -= 1;
         joined
     }
 
@@ -141,29 +149,6 @@ impl Engine {
         Err(Unavailable)
     }
 
-    /// A local member left `room`; the last one unsubscribes.
-    pub(crate) fn leave(&self, room: &RoomName) {
-        let last = {
-            let mut watches = lock(&self.inner.watches);
-            let Some(watch) = watches.get(room) else {
-                return;
-            };
-            let mut w = lock(watch);
-            w.members = w.members.saturating_sub(1);
-            let last = w.members == 0;
-            drop(w);
-            if last {
-                watches.remove(room);
-            }
-            last
-        };
-        if last {
-            let inner = Arc::clone(&self.inner);
-            let room = room.clone();
-            smol::spawn(async move { inner.unsubscribe(&room).await }).detach();
-        }
-    }
-
     /// Publishes `body` from `from`; `once` is (sub, key) of a
     /// PublishOnce; `ack` queues the Ack, always before the
     /// publisher's own Message.
@@ -185,13 +170,18 @@ impl Engine {
             .await
     }
 
-    /// Removes retained `seq` and tells every node's members;
+    /// Removes retained `seq` and tells every node's members and `by`;
     /// `Ok(false)` when the room does not retain it.
     ///
     /// # Errors
     /// [`Unavailable`] when Redis does not answer.
-    pub(crate) async fn delete(&self, room: &RoomName, seq: u64) -> Result<bool, Unavailable> {
-        self.inner.delete(room, seq).await
+    pub(crate) async fn delete(
+        &self,
+        room: &RoomName,
+        seq: u64,
+        by: Outbox,
+    ) -> Result<bool, Unavailable> {
+        self.inner.delete(room, seq, by).await
     }
 
     /// Counts `session` of `user` in `room`'s presence.

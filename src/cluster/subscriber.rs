@@ -100,9 +100,10 @@ impl Inner {
                 Some(d) if seq > d + 1 => return Some((room, d, seq)),
                 _ => self.deliver(&room, &mut watch, seq, token, tail),
             },
-            Event::Deleted { seq } => {
+            Event::Deleted { seq, token } => {
+                let by = lock(&self.deletes).remove(&token);
                 if let Some(local) = self.local.upgrade() {
-                    local.deleted(&room, seq);
+                    local.deleted(&room, seq, by);
                 }
             }
             Event::Member {
@@ -194,8 +195,34 @@ impl Inner {
         Ok(())
     }
 
+    /// Stops watching rooms with no local member left (and no join under
+    /// way), unsubscribing from their channels.
+    async fn sweep(&self) {
+        let Some(local) = self.local.upgrade() else {
+            return;
+        };
+        let idle: Vec<RoomName> = {
+            let mut watches = lock(&self.watches);
+            let idle: Vec<RoomName> = watches
+                .iter()
+                .filter(|(room, w)| lock(w).joining == 0 && !local.is_watched(room))
+                .map(|(room, _)| room.clone())
+                .collect();
+            for room in &idle {
+                watches.remove(room);
+            }
+            idle
+        };
+        for room in idle {
+            self.unsubscribe(&room).await;
+        }
+    }
+
     async fn forget_connection(&self) {
         *self.subscriptions.state.lock().await = (None, HashSet::new());
+        // Deletes whose Deleted the lost connection may have carried: their
+        // admins are not told twice, at worst not at all.
+        lock(&self.deletes).clear();
     }
 }
 
@@ -281,6 +308,7 @@ async fn read(inner: &Inner, mut sink: PubSubSink, mut stream: redis::aio::PubSu
                     return;
                 }
                 inner.catch_up().await;
+                inner.sweep().await;
             }
             Step::Closed => return,
         }

@@ -43,6 +43,7 @@ pub(crate) enum Event<'a> {
     },
     Deleted {
         seq: u64,
+        token: Token,
     },
     /// A user's first session joined (`arrived`) or last one left; `origin`
     /// and `session` name the session that caused it (zero for a purge of
@@ -80,7 +81,8 @@ impl<'a> Event<'a> {
                 Some(Self::Message { seq, token, tail })
             }
             b'D' => Some(Self::Deleted {
-                seq: decimal(rest)?,
+                token: Token(rest.get(..16)?.try_into().ok()?),
+                seq: decimal(&rest[16..])?,
             }),
             b'J' | b'L' => {
                 let user = std::str::from_utf8(rest.get(16..)?).ok()?;
@@ -220,9 +222,15 @@ mod tests {
         assert_eq!(token.instance(), 7);
         m.push(0);
         assert_eq!(Event::parse(&m), None, "bytes after the tail");
-        assert_eq!(Event::parse(b"D42"), Some(Event::Deleted { seq: 42 }));
-        assert_eq!(Event::parse(b"D4x"), None);
-        assert_eq!(Event::parse(b"D"), None);
+        let mut d = b"D".to_vec();
+        d.extend_from_slice(&token.0);
+        assert_eq!(
+            Event::parse(&[&d[..], b"42"].concat()),
+            Some(Event::Deleted { seq: 42, token })
+        );
+        assert_eq!(Event::parse(&[&d[..], b"4x"].concat()), None);
+        assert_eq!(Event::parse(&d), None);
+        assert_eq!(Event::parse(b"D42"), None);
         let mut j = b"J".to_vec();
         j.extend_from_slice(&1u64.to_be_bytes());
         j.extend_from_slice(&2u64.to_be_bytes());

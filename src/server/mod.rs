@@ -18,13 +18,13 @@ mod memory;
 mod metered;
 mod metrics_http;
 mod ops;
-mod outbox;
+pub(crate) mod outbox;
 mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
 #[allow(dead_code)] // wired in with the session refactor
-mod store;
+pub(crate) mod store;
 mod writer;
 
 use std::fmt;

@@ -18,7 +18,9 @@ use super::{Engine, Local, Published, Unavailable, Window};
 
 mod presence;
 mod rooms;
+mod store;
 use crate::protocol::{decode_server, Body, RoomName, ServerFrame};
+use crate::server::outbox::{outbox, Outbox};
 
 /// Bound on any one wait in these tests (never reached when things work).
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -26,7 +28,8 @@ const PATIENCE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
     Message(u64, String),
-    Deleted(u64),
+    /// The seq, and the session of the deleting admin when told.
+    Deleted(u64, Option<u64>),
     Member(bool, String, Option<u64>),
     Ack(u64),
 }
@@ -47,13 +50,16 @@ impl Local for Recorder {
     fn message(&self, _: &RoomName, seq: u64, frame: Bytes) {
         let _ = self.0.try_send(Seen::Message(seq, text_of(&frame)));
     }
-    fn deleted(&self, _: &RoomName, seq: u64) {
-        let _ = self.0.try_send(Seen::Deleted(seq));
+    fn deleted(&self, _: &RoomName, seq: u64, by: Option<Outbox>) {
+        let _ = self.0.try_send(Seen::Deleted(seq, by.map(|o| o.session())));
     }
     fn member(&self, _: &RoomName, arrived: bool, user: &str, except: Option<u64>) {
         let _ = self
             .0
             .try_send(Seen::Member(arrived, user.to_owned(), except));
+    }
+    fn is_watched(&self, _: &RoomName) -> bool {
+        true
     }
 }
 
@@ -130,8 +136,10 @@ impl Node {
 
     async fn say(&self, room: &RoomName, text: &str) -> Result<Published, Unavailable> {
         let tx = self.tx.clone();
-        let ack: super::AckFn = Box::new(move |seq| {
-            let _ = tx.try_send(Seen::Ack(seq));
+        let ack: super::AckFn = Box::new(move |answer| {
+            if let Ok(seq) = answer {
+                let _ = tx.try_send(Seen::Ack(seq));
+            }
         });
         let body = Body::Text(text.to_owned());
         bounded(

@@ -152,15 +152,25 @@ fn a_delete_reaches_every_node_and_leaves_the_stream() {
     let redis = RedisServer::start();
     let (a, b) = (node(&redis, "a"), node(&redis, "b"));
     let r = room("del");
+    let (admin, _inbox) = outbox(99, 8);
     smol::block_on(async {
         b.join(&r, None).await;
         let seq = a.say(&r, "oops").await.unwrap().seq;
         assert_eq!(b.messages(1).await, vec![(seq, "oops".into())]);
-        assert_eq!(a.engine.delete(&r, seq).await, Ok(true));
-        assert_eq!(b.next().await, Seen::Deleted(seq));
-        assert_eq!(a.engine.delete(&r, seq).await, Ok(false));
+        // The admin on b (which watches the room) is told with b's members;
+        assert_eq!(b.engine.delete(&r, seq, admin.clone()).await, Ok(true));
+        assert_eq!(b.next().await, Seen::Deleted(seq, Some(99)));
+        assert_eq!(b.engine.delete(&r, seq, admin.clone()).await, Ok(false));
+        // on a (no member there) it is told at once.
+        let other = a.say(&r, "also").await.unwrap().seq;
+        assert_eq!(a.engine.delete(&r, other, admin.clone()).await, Ok(true));
+        assert_eq!(a.next().await, Seen::Ack(seq));
+        assert_eq!(a.next().await, Seen::Ack(other));
+        assert_eq!(a.next().await, Seen::Deleted(other, Some(99)));
+        assert_eq!(b.messages(1).await, vec![(other, "also".into())]);
+        assert_eq!(b.next().await, Seen::Deleted(other, None));
         let (_, replay) = a.join(&r, Some(0)).await;
-        assert!(replay.is_empty(), "deleted seq replayed: {replay:?}");
+        assert!(replay.is_empty(), "deleted seqs replayed: {replay:?}");
     });
 }
 
