@@ -26,6 +26,9 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 extern crate alloc;
+// Lets the unit tests share helpers with the integration tests (tests/support).
+#[cfg(test)]
+extern crate self as palisade;
 
 pub mod protocol;
 

@@ -28,6 +28,8 @@ mod keys;
 #[cfg(feature = "cluster")]
 mod link;
 #[cfg(feature = "cluster")]
+pub mod local;
+#[cfg(feature = "cluster")]
 mod node;
 #[cfg(feature = "cluster")]
 mod presence;
