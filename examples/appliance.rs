@@ -62,10 +62,9 @@ impl Thermostat {
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let mut demo =
-        palisade::demo::prepare("palisade-appliance".as_ref(), 8444).unwrap_or_else(|e| fail(&e));
+    let mut demo = palisade::demo::prepare("palisade-appliance".as_ref(), 8444)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     demo.config.device_name = "thermostat".to_owned();
-    println!("{}", demo.instructions());
 
     let server = Server::new(&demo.config).unwrap_or_else(|e| fail(&e.to_string()));
     let _ = server.set_authorizer(Arc::new(AdminsControl));
@@ -76,7 +75,8 @@ fn main() {
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(demo.config.listen)
             .await
-            .unwrap_or_else(|e| fail(&format!("cannot listen: {e}")));
+            .unwrap_or_else(|e| fail(&format!("cannot listen on {}: {e}", demo.config.listen)));
+        println!("{}", instructions(&demo));
         smol::spawn(async move { server.run(listener, std::future::pending()).await }).detach();
 
         let commands = device
@@ -114,6 +114,29 @@ fn main() {
             }
         }
     });
+}
+
+/// What to run against this appliance: its rooms, and that only the admin
+/// token may publish into `control`.
+fn instructions(demo: &palisade::demo::Demo) -> String {
+    let port = demo.config.listen.port();
+    let ca = demo.dir.join("ca.pem");
+    let url = format!("wss://localhost:{port}/ws");
+    format!(
+        "thermostat appliance: listening on {url}\n\
+         It publishes a reading every second into `telemetry` and obeys `set <degrees>`\n\
+         in `control`, where only admins may publish.\n\
+         Watch and steer it from a terminal (admin token):\n  \
+         cargo run --example chat -- --url {url} --ca {ca} --token {admin} --room telemetry --room control\n\
+         then type `/room control` and `set 19.5`.\n\
+         Watch only (member token; publishing into control is refused):\n  \
+         cargo run --example chat -- --url {url} --ca {ca} --token {member} --room telemetry\n\
+         In a browser (trust {ca} first): https://localhost:{port}/#token={admin}\n\
+         Stop with Ctrl-C.",
+        ca = ca.display(),
+        admin = demo.admin_token,
+        member = demo.member_token,
+    )
 }
 
 fn fail(msg: &str) -> ! {

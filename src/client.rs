@@ -1,5 +1,5 @@
 //! A small Rust client: connects over WSS, sends [`ClientFrame`]s and
-//! receives [`ServerFrame`]s. Used by `examples/chat.rs` and the tests.
+//! receives [`ServerFrame`]s. Used by `examples/chat/` and the tests.
 //!
 //! [`Client::send`] sends any frame; [`Client::presence`] and
 //! [`Client::publish_once`] spell out the two requests whose answers need
@@ -42,6 +42,7 @@ use crate::protocol::{
 
 /// Where the token goes in the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenPlacement {
     /// `Authorization: Bearer <token>` (native clients).
     Header,
@@ -90,6 +91,7 @@ impl Connect {
 
 /// What went wrong on the client side.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URL is not `wss://host:port/path`.
     Url(String),
@@ -149,7 +151,9 @@ pub enum Event {
     Frame(ServerFrame),
     /// The server closed the connection with this code and reason.
     Closed {
-        /// The close code (section 5), or 1005 when none was sent.
+        /// The close code (section 5), or 1005
+        /// ([`close::NO_STATUS`](crate::protocol::close::NO_STATUS)) when
+        /// none was sent.
         code: u16,
         /// The close reason.
         reason: String,
@@ -305,7 +309,7 @@ impl Client {
                             reason: f.reason.to_string(),
                         },
                         None => Event::Closed {
-                            code: 1005,
+                            code: crate::protocol::close::NO_STATUS,
                             reason: String::new(),
                         },
                     })

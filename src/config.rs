@@ -14,6 +14,7 @@ pub use storage::{StorageConfig, StorageKind, MAX_COMMIT_WINDOW_MS};
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// The one TLS port, e.g. `0.0.0.0:8443`. Default `127.0.0.1:8443`.
     #[serde(default = "default_listen")]
@@ -49,6 +50,7 @@ pub struct Config {
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MetricsConfig {
     /// Where to listen. Default `127.0.0.1:9464`: metrics reveal traffic
     /// patterns, so they stay on loopback unless moved on purpose.
@@ -63,6 +65,7 @@ fn default_metrics_listen() -> SocketAddr {
 /// `[tls]`: the server's certificate chain and private key, PEM files.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// Certificate chain, leaf first.
     pub cert: PathBuf,
@@ -84,6 +87,7 @@ pub struct TlsConfig {
 /// `[auth]`: who may mint tokens and for whom.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// Files each holding one `k4.public.…` PASERK key. Several keys at once
     /// allow rotation.
@@ -109,6 +113,7 @@ pub struct AuthConfig {
 /// The defaults suit a Raspberry Pi serving a few hundred sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct LimitsConfig {
     /// Largest WebSocket message (and frame), in bytes; larger closes with
     /// 1009. Default 8192: a full `max_body` publish plus its header.
@@ -191,8 +196,8 @@ impl LimitsConfig {
     /// Checks the limits against each other.
     ///
     /// # Errors
-    /// A message naming the field and the rule it breaks.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The field and the rule it breaks.
+    pub fn validate(&self) -> Result<(), Invalid> {
         let nonzero: [(&str, u64); 15] = [
             ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
@@ -217,20 +222,35 @@ impl LimitsConfig {
             ),
         ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("limits.{name} must be at least 1"));
+            return Err(Invalid::field(
+                format!("limits.{name}"),
+                "must be at least 1",
+            ));
         }
-        let most = crate::server::MAX_ROOMS_PER_SESSION;
+        let most = crate::protocol::MAX_ROOMS_PER_SESSION;
         if usize::from(self.max_rooms) > most {
-            return Err(format!("limits.max_rooms must be at most {most}"));
+            return Err(Invalid::field(
+                "limits.max_rooms",
+                format!("must be at most {most}"),
+            ));
         }
         let needed = self.max_body.saturating_add(PUBLISH_OVERHEAD);
         if self.max_message_bytes < needed {
-            return Err(format!(
-                "limits.max_message_bytes ({}) must be at least max_body + {PUBLISH_OVERHEAD} ({needed}) so a full body fits",
-                self.max_message_bytes
+            return Err(Invalid::field(
+                "limits.max_message_bytes",
+                format!(
+                    "({}) must be at least max_body + {PUBLISH_OVERHEAD} ({needed}) so a full body fits",
+                    self.max_message_bytes
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// Limits that make another unreachable, one sentence each naming
+    /// both keys (`serve` logs them, `check-config` prints them).
+    pub fn incoherences(&self) -> Vec<String> {
+        crate::startup::incoherent_limits(self)
     }
 
     /// The limits announced to clients in `Welcome`.
@@ -252,32 +272,188 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
 }
 
-/// A configuration that cannot be used; the message names the file and
-/// the problem on one line.
+/// What is wrong with a configuration's text or values; displayed as one
+/// line naming the key and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalid {
+    /// TOML syntax, an unknown key or a wrong type: toml's message, on one
+    /// line.
+    Toml(String),
+    /// A key breaks a rule.
+    Field {
+        /// The key, e.g. `limits.max_rooms`.
+        field: String,
+        /// The rule it breaks, e.g. `must be at least 1`.
+        problem: String,
+    },
+    /// An `allowed_origins` entry that is not an origin.
+    Origin(String),
+}
+
+impl Invalid {
+    /// From a section's "`key` `rule`" line (`cluster.node must be ...`).
+    fn from_rule(line: String) -> Self {
+        match line.split_once(' ') {
+            Some((field, problem)) => Self::field(field, problem),
+            None => Self::field(line, "is not valid"),
+        }
+    }
+
+    fn field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Field {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Toml(message) => f.write_str(message),
+            Self::Field { field, problem } => write!(f, "{field} {problem}"),
+            Self::Origin(bad) => write!(
+                f,
+                "allowed_origins: {bad:?} is not an origin like \"https://host:port\""
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// A configuration file that cannot be used; the message names the file
+/// and the problem on one line.
 #[derive(Debug)]
 pub struct ConfigError {
     file: PathBuf,
-    problem: String,
+    problem: Problem,
+}
+
+#[derive(Debug)]
+enum Problem {
+    Read(std::io::Error),
+    Invalid(Invalid),
 }
 
 impl ConfigError {
-    pub(crate) fn new(file: &Path, problem: impl Into<String>) -> Self {
-        Self {
-            file: file.to_path_buf(),
-            problem: problem.into(),
+    /// The file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// What is wrong with its contents; `None` when it could not be read.
+    pub fn invalid(&self) -> Option<&Invalid> {
+        match &self.problem {
+            Problem::Invalid(invalid) => Some(invalid),
+            Problem::Read(_) => None,
         }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file.display(), self.problem)
+        match &self.problem {
+            Problem::Read(e) => write!(f, "{}: cannot read: {e}", self.file.display()),
+            Problem::Invalid(e) => write!(f, "{}: {e}", self.file.display()),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            Problem::Read(e) => Some(e),
+            Problem::Invalid(e) => Some(e),
+        }
+    }
+}
 
 impl Config {
+    /// A configuration built in code: the four things every server needs,
+    /// everything else at its default (what a TOML file with only those
+    /// keys gives). Adjust with the `with_` setters or the public fields;
+    /// [`Server::new`](crate::server::Server::new) checks the result.
+    pub fn new(
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+        public_keys: impl IntoIterator<Item = impl Into<PathBuf>>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            listen: default_listen(),
+            allowed_origins: Vec::new(),
+            device_name: default_device_name(),
+            tls: TlsConfig {
+                cert: cert.into(),
+                key: key.into(),
+                client_ca: None,
+                crl: None,
+                require_cert_subject_match: false,
+            },
+            auth: AuthConfig {
+                public_keys: public_keys.into_iter().map(Into::into).collect(),
+                audience: audience.into(),
+                issuer: None,
+                max_token_lifetime_s: None,
+            },
+            limits: LimitsConfig::default(),
+            metrics: None,
+            cluster: None,
+            storage: None,
+        }
+    }
+
+    /// Sets `listen`.
+    #[must_use]
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Sets `allowed_origins`.
+    #[must_use]
+    pub fn with_allowed_origins(mut self, origins: impl IntoIterator<Item = String>) -> Self {
+        self.allowed_origins = origins.into_iter().collect();
+        self
+    }
+
+    /// Sets `device_name`.
+    #[must_use]
+    pub fn with_device_name(mut self, name: impl Into<String>) -> Self {
+        self.device_name = name.into();
+        self
+    }
+
+    /// Sets `[limits]`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets `tls.client_ca` (mutual TLS).
+    #[must_use]
+    pub fn with_client_ca(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.tls.client_ca = Some(ca.into());
+        self
+    }
+
+    /// Sets `auth.issuer`.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.auth.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Adds `[metrics]` listening on `listen`.
+    #[must_use]
+    pub fn with_metrics(mut self, listen: SocketAddr) -> Self {
+        self.metrics = Some(MetricsConfig { listen });
+        self
+    }
+
     /// Reads and checks a TOML file. Relative paths inside it are taken
     /// relative to the file's folder, so a config can move with its keys.
     ///
@@ -285,18 +461,22 @@ impl Config {
     /// Unreadable file, TOML syntax, unknown keys, wrong types or limits
     /// that break [`LimitsConfig::validate`].
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(path, format!("cannot read: {e}")))?;
+        let error = |problem| ConfigError {
+            file: path.to_path_buf(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(Problem::Read(e)))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        Self::from_toml(&text, base).map_err(|problem| ConfigError::new(path, problem))
+        Self::from_toml(&text, base).map_err(|e| error(Problem::Invalid(e)))
     }
 
     /// Parses TOML text; relative paths are joined to `base`.
     ///
     /// # Errors
-    /// A one-line description of the first problem found.
-    pub fn from_toml(text: &str, base: &Path) -> Result<Self, String> {
-        let mut config: Config = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+    /// The first problem found.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Self, Invalid> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| Invalid::Toml(one_line(&e.to_string())))?;
         config.tls.cert = base.join(&config.tls.cert);
         config.tls.key = base.join(&config.tls.key);
         for path in [&mut config.tls.client_ca, &mut config.tls.crl]
@@ -321,43 +501,51 @@ impl Config {
     /// Checks the parts of a configuration that do not need files.
     ///
     /// # Errors
-    /// A message naming the key and the rule it breaks.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The key and the rule it breaks.
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.auth.public_keys.is_empty() {
-            return Err("auth.public_keys must list at least one key file".into());
+            return Err(Invalid::field(
+                "auth.public_keys",
+                "must list at least one key file",
+            ));
         }
         if self.tls.client_ca.is_none() && self.tls.crl.is_some() {
-            return Err("tls.crl needs tls.client_ca".into());
+            return Err(Invalid::field("tls.crl", "needs tls.client_ca"));
         }
         if self.tls.client_ca.is_none() && self.tls.require_cert_subject_match {
-            return Err("tls.require_cert_subject_match needs tls.client_ca".into());
+            return Err(Invalid::field(
+                "tls.require_cert_subject_match",
+                "needs tls.client_ca",
+            ));
         }
         let name = &self.device_name;
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-            return Err("device_name must be 1 to 64 bytes without control characters".into());
+            return Err(Invalid::field(
+                "device_name",
+                "must be 1 to 64 bytes without control characters",
+            ));
         }
         if self.auth.audience.is_empty() {
-            return Err("auth.audience must not be empty".into());
+            return Err(Invalid::field("auth.audience", "must not be empty"));
         }
         if self.auth.max_token_lifetime_s == Some(0) {
-            return Err(
-                "auth.max_token_lifetime_s must be at least 1 (leave it out for no limit)".into(),
-            );
+            return Err(Invalid::field(
+                "auth.max_token_lifetime_s",
+                "must be at least 1 (leave it out for no limit)",
+            ));
         }
         if let Some(bad) = self
             .allowed_origins
             .iter()
             .find(|o| o.is_empty() || o.ends_with('/') || !o.contains("://"))
         {
-            return Err(format!(
-                "allowed_origins: {bad:?} is not an origin like \"https://host:port\""
-            ));
+            return Err(Invalid::Origin(bad.clone()));
         }
         if let Some(cluster) = &self.cluster {
-            cluster.validate()?;
+            cluster.validate().map_err(Invalid::from_rule)?;
         }
         if let Some(storage) = &self.storage {
-            storage.validate()?;
+            storage.validate().map_err(Invalid::from_rule)?;
         }
         self.limits.validate()
     }
@@ -436,6 +624,7 @@ audience = "palisade"
         let err = |extra: &str| {
             Config::from_toml(&format!("{MINIMAL}\n[storage]\n{extra}\n"), Path::new("."))
                 .unwrap_err()
+                .to_string()
         };
         assert_eq!(
             err("commit_window_ms = 5000"),
@@ -451,9 +640,25 @@ audience = "palisade"
     }
 
     #[test]
+    fn new_gives_what_the_minimal_file_gives() {
+        let base = Path::new("/etc/palisade");
+        let parsed = Config::from_toml(MINIMAL, base).unwrap();
+        let built = Config::new(
+            base.join("server.pem"),
+            base.join("server.key"),
+            [base.join("token.public")],
+            "palisade",
+        )
+        .with_listen(parsed.listen);
+        assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let text = format!("{MINIMAL}\n[limits]\nmax_bodyy = 3\n");
-        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        let err = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max_bodyy"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
@@ -461,10 +666,14 @@ audience = "palisade"
     #[test]
     fn limits_are_checked_against_each_other() {
         let text = format!("{MINIMAL}\n[limits]\nmax_body = 9000\n");
-        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        let err = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("limits.max_message_bytes"), "{err}");
         let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 0\n");
-        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        let err = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "limits.max_rooms must be at least 1");
         let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 70000\n");
         assert!(Config::from_toml(&text, Path::new(".")).is_err());
@@ -476,7 +685,9 @@ audience = "palisade"
             "listen = \"127.0.0.1:0\"",
             "listen = \"127.0.0.1:0\"\nallowed_origins = [\"https://a.example/\"]",
         );
-        let err = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        let err = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("allowed_origins"), "{err}");
     }
 }

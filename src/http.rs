@@ -97,6 +97,7 @@ impl RequestHead {
 ///
 /// Every variant ends the connection; [`HeadError::status`] says what to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeadError {
     /// The peer closed the connection before the head ended.
     Eof,

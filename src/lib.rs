@@ -24,6 +24,10 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// The library's API is what `pub` reaches from the crate root; anything
+// else is `pub(crate)`, so a reader can tell the two apart (the binary,
+// tests and examples are exempt: their `pub` reaches nothing).
+#![warn(unreachable_pub)]
 
 extern crate alloc;
 // Lets the unit tests share helpers with the integration tests (tests/support).
@@ -38,6 +42,8 @@ pub mod auth;
 pub mod certgen;
 #[cfg(feature = "server")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod clock;
 #[cfg(feature = "server")]
 pub mod cluster;
 #[cfg(feature = "server")]
@@ -59,6 +65,8 @@ mod quoted;
 pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod startup;
 #[cfg(feature = "server")]
 pub mod tls;
 #[cfg(feature = "server")]

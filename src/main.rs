@@ -10,12 +10,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_signal::{Signal, Signals};
 use futures_util::StreamExt;
 use lexopt::prelude::*;
-use palisade::auth::{self, TokenRequest};
+use palisade::auth::{self, MintError, TokenRequest};
 use palisade::config::Config;
 use palisade::protocol::Role;
 use palisade::server::{DiskBound, Server};
@@ -25,14 +24,26 @@ const USAGE: &str = "\
 usage:
   palisade serve --config FILE
   palisade check-config --config FILE
-  palisade demo [--dir DIR] [--port PORT]
+  palisade demo [--dir DIR] [--port PORT] [--host NAME_OR_IP]
   palisade keygen --out DIR
   palisade token --key FILE --sub S --role observer|member|admin --rooms a,b*
-                 --ttl SECS [--aud A] [--iss I]
+                 --ttl DURATION [--aud A] [--iss I]
+
+serve          runs the server the config describes
+check-config   loads everything serve would, prints the memory bound and
+               any warnings, and exits (2 on a problem)
+demo           makes a folder with a CA, certificate, keys, config and tokens,
+               then serves it; --host also serves NAME_OR_IP to other machines
+               (certificate names it, listens on all interfaces)
+keygen         writes a token key pair
+token          mints a token; --ttl takes seconds (3600) or 30m, 8h, 2d
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
 Signals (serve, demo): SIGHUP reloads certificates, keys and origins;
 SIGTERM/SIGINT drain and exit 0.";
+
+/// 9999-12-31T23:59:59Z: the last expiry a token's RFC 3339 `exp` can hold.
+const LAST_EXPIRY: u64 = 253_402_300_799;
 
 /// A start-up failure: printed as one line, exit code 2.
 struct Fail(String);
@@ -130,52 +141,100 @@ fn run() -> Result<(), Fail> {
     }
 }
 
-fn config_arg(args: &mut lexopt::Parser, command: &str) -> Result<PathBuf, Fail> {
+/// The `--config FILE` of `serve` and `check-config`; `None` after `--help`.
+fn config_arg(args: &mut lexopt::Parser, command: &str) -> Result<Option<PathBuf>, Fail> {
     let mut config_path: Option<PathBuf> = None;
     while let Some(arg) = args.next()? {
         match arg {
             Long("config") | Short('c') => config_path = Some(args.value()?.into()),
-            other => return Err(other.unexpected().into()),
+            Long("help") | Short('h') => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            other => return Err(Fail(format!("{command}: {}\n{USAGE}", other.unexpected()))),
         }
     }
-    config_path.ok_or_else(|| Fail(format!("{command} needs --config FILE")))
+    config_path
+        .map(Some)
+        .ok_or_else(|| Fail(format!("{command} needs --config FILE")))
 }
 
 fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
-    let path = config_arg(args, "serve")?;
+    let Some(path) = config_arg(args, "serve")? else {
+        return Ok(());
+    };
     let mut config = Config::from_file(&path)?;
     config.storage_or_file(&path);
-    run_server(&config, &path)
+    let listeners = bind(&config, &format!("change `listen` in {}", path.display()))?;
+    run_server(&config, &path, listeners)
 }
 
 /// Loads everything `serve` would (certificates, keys, the memory budget)
-/// and prints one line; errors exit 2 like `serve`'s.
+/// and prints one line, plus a `warning:` line per problem found that does
+/// not stop `serve`; errors exit 2 like `serve`'s.
 fn check_config(args: &mut lexopt::Parser) -> Result<(), Fail> {
-    let path = config_arg(args, "check-config")?;
+    let Some(path) = config_arg(args, "check-config")? else {
+        return Ok(());
+    };
     let mut config = Config::from_file(&path)?;
     config.storage_or_file(&path);
+    for warning in preflight(&config)? {
+        println!("warning: {}: {warning}", path.display());
+    }
     let bound = Server::check(&config)?;
     let disk = DiskBound::for_config(&config).map_or_else(String::new, |d| format!("; {d}"));
     println!("ok: {}: {bound}{disk}", path.display());
     Ok(())
 }
 
-fn run_server(config: &Config, path: &Path) -> Result<(), Fail> {
+/// What `serve` and `check-config` both check before starting: an expired
+/// certificate stops them; the warnings are returned.
+fn preflight(config: &Config) -> Result<Vec<String>, Fail> {
+    let mut warnings: Vec<String> = palisade::startup::certificate(config)?
+        .into_iter()
+        .collect();
+    warnings.extend(config.limits.incoherences());
+    Ok(warnings)
+}
+
+/// The bound listeners (WebSocket, metrics), before anything is printed
+/// that says the server is up. `hint` says how to pick another port.
+fn bind(config: &Config, hint: &str) -> Result<Listeners, Fail> {
+    let bind = |addr: std::net::SocketAddr, what: &str| {
+        smol::block_on(smol::net::TcpListener::bind(addr)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Fail(format!("cannot listen on {addr}{what}: the address is in use (another server has the port); {hint}"))
+            } else {
+                Fail(format!("cannot listen on {addr}{what}: {e}"))
+            }
+        })
+    };
+    Ok(Listeners {
+        main: bind(config.listen, "")?,
+        metrics: match &config.metrics {
+            Some(m) => Some(bind(m.listen, " (metrics)")?),
+            None => None,
+        },
+    })
+}
+
+struct Listeners {
+    main: smol::net::TcpListener,
+    metrics: Option<smol::net::TcpListener>,
+}
+
+fn run_server(config: &Config, path: &Path, listeners: Listeners) -> Result<(), Fail> {
+    for warning in preflight(config)? {
+        log::warn!("{}: {warning}", path.display());
+    }
     let server = Server::new(config)?;
     let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
         .map_err(|e| Fail(format!("cannot install signal handlers: {e}")))?;
+    let Listeners {
+        main: listener,
+        metrics,
+    } = listeners;
     smol::block_on(async {
-        let listener = smol::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| Fail(format!("cannot listen on {}: {e}", config.listen)))?;
-        let metrics = match &config.metrics {
-            Some(m) => Some(
-                smol::net::TcpListener::bind(m.listen)
-                    .await
-                    .map_err(|e| Fail(format!("cannot listen on {} (metrics): {e}", m.listen)))?,
-            ),
-            None => None,
-        };
         // Resolves on SIGTERM/SIGINT; SIGHUP reloads and keeps waiting.
         let shutdown = async {
             while let Some(signal) = signals.next().await {
@@ -210,17 +269,50 @@ fn run_server(config: &Config, path: &Path) -> Result<(), Fail> {
 
 fn demo(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let mut dir = PathBuf::from("palisade-demo");
-    let mut port: u16 = 8443;
+    let mut reach = palisade::demo::Reach::local(8443);
     while let Some(arg) = args.next()? {
         match arg {
             Long("dir") => dir = args.value()?.into(),
-            Long("port") => port = args.value()?.parse()?,
-            other => return Err(other.unexpected().into()),
+            Long("port") => {
+                let v = args.value()?.string()?;
+                reach.port = v.parse().map_err(|_| {
+                    Fail(format!("--port: '{v}' is not a port number (1 to 65535)"))
+                })?;
+            }
+            Long("host") => reach.host = Some(args.value()?.string()?),
+            Long("help") | Short('h') => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(Fail(format!("demo: {}\n{USAGE}", other.unexpected()))),
         }
     }
-    let demo = palisade::demo::prepare(&dir, port)?;
+    let demo = palisade::demo::prepare_for(&dir, &reach)?;
+    // Bind first: the instructions say the server listens, so it must.
+    let listeners = bind(&demo.config, "pick another port with --port PORT")?;
     println!("{}", demo.instructions());
-    run_server(&demo.config, &demo.dir.join("palisade.toml"))
+    run_server(&demo.config, &demo.dir.join("palisade.toml"), listeners)
+}
+
+/// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
+fn parse_ttl(v: &str) -> Result<u64, Fail> {
+    let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => v.split_at(at),
+        None => (v, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| Fail(format!("--ttl: '{v}' is not a lifetime; give seconds (3600) or a number with s, m, h or d (8h)")))
 }
 
 fn keygen(args: &mut lexopt::Parser) -> Result<(), Fail> {
@@ -258,7 +350,7 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
                 })?);
             }
             Long("rooms") => rooms = Some(args.value()?.string()?),
-            Long("ttl") => ttl = Some(args.value()?.parse::<u64>()?),
+            Long("ttl") => ttl = Some(parse_ttl(&args.value()?.string()?)?),
             Long("aud") => audience = args.value()?.string()?,
             Long("iss") => issuer = Some(args.value()?.string()?),
             other => return Err(other.unexpected().into()),
@@ -279,9 +371,18 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
         audience,
         issuer,
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    println!("{}", auth::mint(&key, &request, now)?);
+    let now = palisade::clock::unix_now();
+    let token = auth::mint(&key, &request, now).map_err(|e| match e {
+        MintError::BadPattern { index } => Fail(format!(
+            "--rooms: '{}' is not a room pattern: give a room name (a-z, 0-9, '.', '_', '-', up to 32) or a prefix ending in * (team-*, or * for all)",
+            request.rooms.get(index).map_or("", String::as_str)
+        )),
+        MintError::BadTtl => Fail(format!(
+            "--ttl: a lifetime must be at least 1 s and end before the year 10000, so at most {} s from now",
+            LAST_EXPIRY.saturating_sub(now)
+        )),
+        other => Fail(other.to_string()),
+    })?;
+    println!("{token}");
     Ok(())
 }

@@ -20,6 +20,7 @@ pub use render::{process_stats, ProcessStats};
 /// How a connection attempt ended, the `outcome` (and `status`) labels of
 /// `palisade_connections_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Upgraded to a session.
     Accepted,
@@ -106,23 +107,17 @@ pub(crate) const ERROR_CODES: [&str; 8] = [
 ];
 /// Close codes with their own label; 0 stands for "none" (no close frame),
 /// anything else unlisted counts as `other`.
-pub(crate) const CLOSE_CODES: [u16; 15] = [
-    1000,
-    1001,
-    1002,
-    1003,
-    1005,
-    1007,
-    1008,
-    1009,
-    1011,
-    4001,
-    4003,
-    4009,
-    4010,
-    0,
-    u16::MAX,
-];
+pub(crate) const CLOSE_CODES: [u16; 15] = {
+    let codes = crate::protocol::Close::CODES;
+    let mut table = [0; 15];
+    let mut i = 0;
+    while i < codes.len() {
+        table[i] = codes[i];
+        i += 1;
+    }
+    table[14] = u16::MAX;
+    table
+};
 /// Upper bounds of the delivery latency buckets, in microseconds.
 pub(crate) const LATENCY_BUCKETS_US: [u64; 12] = [
     250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000,

@@ -66,6 +66,7 @@ const ITERATIONS_NZ: NonZeroU32 = match NonZeroU32::new(ITERATIONS) {
 
 /// Why a sealed body does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SealError {
     /// Fewer bytes than version, nonce and tag need ([`OVERHEAD`]).
     TooShort,

@@ -45,7 +45,7 @@ macro_rules! asset {
 
 /// Every file the page consists of (its tests under `web/test/` are not
 /// served).
-pub static ASSETS: [Asset; 9] = [
+pub static ASSETS: [Asset; 13] = [
     asset!("/", "index.html", HTML),
     asset!("/index.html", "index.html", HTML),
     asset!("/app.js", "app.js", JS),
@@ -53,6 +53,10 @@ pub static ASSETS: [Asset; 9] = [
     asset!("/seal.js", "seal.js", JS),
     asset!("/words.js", "words.js", JS),
     asset!("/rooms.js", "rooms.js", JS),
+    asset!("/bodies.js", "bodies.js", JS),
+    asset!("/members.js", "members.js", JS),
+    asset!("/token.js", "token.js", JS),
+    asset!("/view.js", "view.js", JS),
     asset!("/style.css", "style.css", CSS),
     // Linked from the page, so browsers do not ask for a missing /favicon.ico.
     asset!("/favicon.svg", "favicon.svg", SVG),

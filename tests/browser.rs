@@ -13,7 +13,8 @@
 //! Without them the test says what is missing and passes, unless
 //! `PALISADE_REQUIRE_EXTERNAL=1` (set in CI) makes that a failure. It saves a
 //! screenshot of the page under Cargo's test temp folder, or to
-//! `docs/screenshot.png` (the README's) with `PALISADE_WRITE_SCREENSHOT=1`.
+//! `docs/screenshot.png` and `docs/screenshot-narrow.png` (the README's) with
+//! `PALISADE_WRITE_SCREENSHOT=1`: one at 1400 px, one at 360 px wide.
 #![cfg(feature = "server")]
 
 mod common;
@@ -192,7 +193,8 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
 
     let server = TestServer::start_with_page_origin();
     let base = format!("https://localhost:{}", server.addr.port());
-    let alice = server.token("alice", Role::Member, &["*"], 3600);
+    // "lobby" is named exactly, so the page joins it on connect by itself.
+    let alice = server.token("alice", Role::Member, &["lobby", "*"], 3600);
     let config_path = server.dir.join("browser.json");
     let config = json!({
         "base": base,
@@ -224,12 +226,29 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
     );
     assert_eq!(opened["href"], json!(format!("{base}/")), "{opened}");
 
+    assert_eq!(
+        opened["accountOpen"],
+        json!(false),
+        "token form stays open: {opened}"
+    );
+    let tabs = browser.run(json!({"cmd": "tabs"}));
+    assert_eq!(
+        tabs,
+        json!([{"room": "lobby", "unread": null, "current": true}]),
+        "the token's exact room was not joined on connect"
+    );
+
     // Plain room: the browser's message reaches bob with alice's name...
     browser.run(json!({"cmd": "join", "room": "lobby"}));
     browser.run(json!({"cmd": "send", "text": "hello from the browser"}));
     let (from, body) = within(next_message(&mut bob, "lobby"));
     assert_eq!(from, "alice");
     assert_eq!(body, Body::Text("hello from the browser".into()));
+
+    // Enter sends, Shift+Enter is a newline, the sending Enter is not text.
+    browser.run(json!({"cmd": "sendEnter", "lines": ["two", "lines"]}));
+    let (_, body) = within(next_message(&mut bob, "lobby"));
+    assert_eq!(body, Body::Text("two\nlines".into()));
 
     // ...and bob's reach the page, markup shown as text.
     within(async {
@@ -245,6 +264,50 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         json!("&lt;img src=x onerror=alert(1)&gt;"),
         "{shown}"
     );
+
+    // Enough text to overflow the list; a message arriving while the
+    // reader is at the end is in view without scrolling.
+    let tall = vec!["filler"; 30].join("\n");
+    within(async {
+        for id in 10..13 {
+            publish(&mut bob, id, "lobby", Body::Text(tall.clone())).await;
+        }
+        publish(&mut bob, 13, "lobby", Body::Text("at the end".into())).await;
+    });
+    let seen = browser.run(json!({"cmd": "seen", "text": "at the end"}));
+    assert_eq!(seen["overflows"], json!(true), "{seen}");
+    assert_eq!(
+        seen["inView"],
+        json!(true),
+        "newest message below the fold: {seen}"
+    );
+    assert_eq!(seen["marker"], json!(false), "{seen}");
+    // A reader who scrolled up stays where they are and gets the marker.
+    browser.run(json!({"cmd": "scrollUp"}));
+    within(publish(
+        &mut bob,
+        14,
+        "lobby",
+        Body::Text("while reading".into()),
+    ));
+    let seen = browser.run(json!({"cmd": "seen", "text": "while reading"}));
+    assert_eq!(
+        seen["inView"],
+        json!(false),
+        "the page scrolled away: {seen}"
+    );
+    assert_eq!(
+        seen["marker"],
+        json!(true),
+        "no new-messages marker: {seen}"
+    );
+
+    // Direction overrides stay inside their message.
+    let bidi = "\u{202E}reversed";
+    within(publish(&mut bob, 15, "lobby", Body::Text(bidi.into())));
+    let seen = browser.run(json!({"cmd": "seen", "text": bidi}));
+    assert_eq!(seen["dir"], json!("auto"), "{seen}");
+    assert_eq!(seen["bidi"], json!("isolate"), "{seen}");
 
     // Sealed room: both sides hold the passphrase, the server does not.
     browser.run(json!({"cmd": "join", "room": "vault", "passphrase": PASSPHRASE}));
@@ -283,6 +346,18 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         assert!(!contains(&bytes, b"sealed hello"), "plaintext in {bytes:?}");
     }
 
+    // A message in a room not shown counts as unread until it is opened.
+    within(publish(
+        &mut bob,
+        16,
+        "lobby",
+        Body::Text("unread one".into()),
+    ));
+    let tabs = browser.run(json!({"cmd": "tabs", "unreadIn": "lobby"}));
+    assert_eq!(
+        tabs[0],
+        json!({"room": "lobby", "unread": "1", "current": false})
+    );
     // Leave the lobby and join it again at once: the page must not take
     // the server's answer to the Leave for the end of the new membership.
     browser.run(json!({"cmd": "tab", "room": "lobby"}));
@@ -305,12 +380,32 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
     assert_eq!(seen["consoleErrors"], json!([]), "{seen}");
     assert_eq!(seen["state"], json!("connected"), "{seen}");
 
-    let shot = if std::env::var_os("PALISADE_WRITE_SCREENSHOT").is_some() {
-        repo().join("docs/screenshot.png")
+    // Both screenshots; at 360 px nothing scrolls sideways.
+    let shots = if std::env::var_os("PALISADE_WRITE_SCREENSHOT").is_some() {
+        repo().join("docs")
     } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshot.png")
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
     };
-    browser.run(json!({"cmd": "screenshot", "path": shot}));
+    for (width, name) in [(1400, "screenshot.png"), (360, "screenshot-narrow.png")] {
+        let size = browser.run(json!({"cmd": "viewport", "width": width, "height": 820}));
+        assert!(
+            size["scrollWidth"].as_u64() <= size["clientWidth"].as_u64(),
+            "horizontal scroll at {width} px: {size}"
+        );
+        let shot = shots.join(name);
+        browser.run(json!({"cmd": "screenshot", "path": shot}));
+        println!("screenshot of the page at {width} px: {}", shot.display());
+    }
+
+    // A refused upgrade lists the likely causes in order and links /healthz.
+    let refused = browser.run(json!({"cmd": "refused"}));
+    let help = refused["help"].as_str().unwrap_or_default();
+    let at = |needle: &str| {
+        help.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing: {help}"))
+    };
+    assert!(at("origin") < at("token was refused"), "{help}");
+    assert!(at("token was refused") < at("unreachable"), "{help}");
+    assert_eq!(refused["healthz"], json!("/healthz"), "{refused}");
     browser.finish();
-    println!("screenshot of the page: {}", shot.display());
 }

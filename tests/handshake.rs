@@ -135,37 +135,18 @@ fn missing_or_bad_tokens_are_401_with_www_authenticate() {
     let server = TestServer::start();
     let expired = {
         // Minted an hour ago with a ten-second lifetime.
-        let request = palisade::auth::TokenRequest {
-            sub: "alice".into(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 10,
-            audience: AUDIENCE.into(),
-            issuer: None,
-        };
+        let request = palisade::auth::TokenRequest::new("alice", Role::Member, ["*"], 10, AUDIENCE);
         palisade::auth::mint(&server.secret, &request, now() - 3600).unwrap()
     };
     let wrong_audience = {
-        let request = palisade::auth::TokenRequest {
-            sub: "alice".into(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 600,
-            audience: "someone-else".into(),
-            issuer: None,
-        };
+        let request =
+            palisade::auth::TokenRequest::new("alice", Role::Member, ["*"], 600, "someone-else");
         palisade::auth::mint(&server.secret, &request, now()).unwrap()
     };
     let other_key = {
         let key = palisade::auth::SecretKey::generate().unwrap();
-        let request = palisade::auth::TokenRequest {
-            sub: "alice".into(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 600,
-            audience: AUDIENCE.into(),
-            issuer: None,
-        };
+        let request =
+            palisade::auth::TokenRequest::new("alice", Role::Member, ["*"], 600, AUDIENCE);
         palisade::auth::mint(&key, &request, now()).unwrap()
     };
     within(async {

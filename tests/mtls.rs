@@ -154,6 +154,8 @@ fn subject_match_without_a_client_ca_is_a_config_error() {
     let dir = std::env::temp_dir().join(format!("palisade-mtls-{}", std::process::id()));
     let text = "[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\nrequire_cert_subject_match = true\n\
                 [auth]\npublic_keys = [\"t.public\"]\naudience = \"a\"\n";
-    let err = palisade::config::Config::from_toml(text, Path::new(&dir)).unwrap_err();
+    let err = palisade::config::Config::from_toml(text, Path::new(&dir))
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "tls.require_cert_subject_match needs tls.client_ca");
 }

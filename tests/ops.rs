@@ -23,13 +23,7 @@ use smol::net::{TcpListener, TcpStream};
 
 /// The configuration `TestServer` starts from, with `public_keys` listed.
 fn config(dir: &Path, public_keys: &[&str]) -> Config {
-    let keys: Vec<String> = public_keys.iter().map(|k| format!("\"{k}\"")).collect();
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
-         [auth]\npublic_keys = [{}]\naudience = \"{AUDIENCE}\"\n",
-        keys.join(", ")
-    );
-    Config::from_toml(&text, dir).unwrap()
+    common::config_in(dir, public_keys)
 }
 
 /// Serves `/metrics` for `server` on a fresh loopback port.
@@ -264,14 +258,7 @@ fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
 }
 
 fn mint(secret: &auth::SecretKey, sub: &str) -> String {
-    let request = TokenRequest {
-        sub: sub.to_owned(),
-        role: Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 600,
-        audience: AUDIENCE.to_owned(),
-        issuer: None,
-    };
+    let request = TokenRequest::new(sub, Role::Member, ["*"], 600, AUDIENCE);
     auth::mint(secret, &request, common::now()).unwrap()
 }
 

@@ -115,14 +115,7 @@ fn alice_token(dir: &Path, ttl_secs: u64) -> String {
 
 fn token_for(dir: &Path, sub: &str, ttl_secs: u64) -> String {
     let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
-    let request = TokenRequest {
-        sub: sub.into(),
-        role: Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs,
-        audience: AUDIENCE.into(),
-        issuer: None,
-    };
+    let request = TokenRequest::new(sub, Role::Member, ["*"], ttl_secs, AUDIENCE);
     auth::mint(&secret, &request, common::now()).unwrap()
 }
 

@@ -5,19 +5,22 @@
 //   removed from the address bar at once) or from a paste box, lives only in
 //   memory, and travels only in Sec-WebSocket-Protocol (PROTOCOL.md §2).
 // - Everything a peer controls (text, names, rooms, error details) reaches
-//   the DOM through textContent or text nodes only, never as markup.
+//   the DOM through textContent or text nodes only, never as markup, and
+//   message text is direction-isolated (dir="auto" + unicode-bidi: isolate)
+//   so override characters cannot reorder what surrounds it.
 // - No inline script or style: the page runs under a strict CSP.
 import { CodecError, decodeServer, encodeClient, isRoomName } from "./codec.js";
-import { OVERHEAD, deriveRoomKey, openText, seal } from "./seal.js";
+import { OVERHEAD, seal } from "./seal.js";
+import { setPassphrase, shownBody } from "./bodies.js";
 import { Room } from "./rooms.js";
-import { backoffMs, describeClose, describeError, shouldReconnect } from "./words.js";
+import { MemberList } from "./members.js";
+import { exactRooms } from "./token.js";
+import { Follower, el, formatMs, notice as showNotice } from "./view.js";
+import { backoffMs, describeClose, describeError, outgoingText, sendsOnKey, shouldReconnect } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
 // RFC 7230 token characters: what a Sec-WebSocket-Protocol entry may hold.
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Rust's char::is_control (category Cc) except \n and \t: the server refuses these.
-const CONTROL_RE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
-const MAX_NOTICES = 50;
 
 // Read the fragment before anything else, then remove it from the address
 // bar and the history entry so it cannot leak through bookmarks or sharing.
@@ -37,7 +40,9 @@ const st = {
   welcome: null, // the latest Welcome frame
   welcomeExpiry: undefined, // its expires_at, Unix seconds
   rooms: new Map(), // name -> Room
+  members: new MemberList(), // who is in each room, from presence frames
   current: null, // the room shown
+  confirmDelete: null, // "room/seq" whose Delete awaits confirmation
   attempt: 0, // reconnect attempts since the last Welcome
   timer: null,
   userClosed: false,
@@ -46,23 +51,12 @@ const st = {
   expiryWarned: false,
 };
 
-// ---- small DOM helpers (text only) ----
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(typeof c === "string" ? document.createTextNode(c) : c);
-  return node;
-}
-
-function notice(text, kind = "info") {
-  const list = $("notices");
-  list.prepend(el("li", { "data-testid": "notice", "data-kind": kind, text: `${new Date().toLocaleTimeString()} ${text}` }));
-  while (list.children.length > MAX_NOTICES) list.lastChild.remove();
-}
+const follower = new Follower($("messages"), $("new-messages"));
+// On a narrow screen the join form folds away once there is a room to read.
+const narrow = window.matchMedia("(max-width: 759px)");
+const foldJoin = () => { if (narrow.matches && st.rooms.size > 0) $("join-box").open = false; };
+narrow.addEventListener("change", foldJoin);
+const notice = (kind, ...parts) => showNotice($("notices"), kind, ...parts);
 
 function setState(name, detail = "") {
   const s = $("state");
@@ -71,25 +65,19 @@ function setState(name, detail = "") {
   const live = name === "connected";
   $("disconnect-button").disabled = !(live || name === "connecting" || name === "reconnecting");
   $("renew-button").disabled = !live;
-}
-
-function formatMs(ms) {
-  // Beyond what Date can hold (a server clock gone wrong, or a forgery).
-  if (ms > 8640000000000000n) return { text: "unknown time", iso: "" };
-  const d = new Date(Number(ms));
-  return { text: d.toLocaleString(), iso: d.toISOString() };
+  if (live) { $("account").open = false; $("connect-help").hidden = true; }
 }
 
 // ---- connection ----
 
 function connect() {
   clearTimeout(st.timer);
-  if (!st.token) return notice("Paste a token first.", "error");
+  if (!st.token) return notice("error", "Paste a token first.");
   let ws;
   try {
     ws = new WebSocket(`wss://${location.host}/ws`, ["palisade.v1", `bearer.${st.token}`]);
   } catch (e) {
-    return notice(`Cannot connect: ${e.message}`, "error");
+    return notice("error", `Cannot connect: ${e.message}`);
   }
   ws.binaryType = "arraybuffer";
   st.ws = ws;
@@ -103,7 +91,7 @@ function connect() {
 
 function send(frame) {
   if (!st.ws || st.ws.readyState !== WebSocket.OPEN || !st.welcome) {
-    notice("Not connected; try again once the connection is back.", "error");
+    notice("error", "Not connected; try again once the connection is back.");
     return false;
   }
   st.ws.send(encodeClient(frame));
@@ -122,18 +110,22 @@ function onClose(code) {
   st.ws = null;
   st.welcome = null;
   st.pending.clear();
+  st.members.clear();
   for (const room of st.rooms.values()) room.joined = false;
-  renderTabs();
+  render("same");
   if (st.userClosed) return setState("disconnected");
-  notice(describeClose(code), "close");
   const expired = st.welcomeExpiry !== undefined && Date.now() / 1000 >= st.welcomeExpiry;
-  // A socket that never opened was refused at the handshake (bad token,
-  // origin, limits) or found no server. The browser cannot tell which, so
-  // give up unless this token has worked before and has not expired.
+  // A socket that never opened was refused at the handshake (origin, token,
+  // limits) or found no server. The browser cannot tell which, so list the
+  // causes and stop, unless this token has worked before and has not expired.
   if (!opened && (!st.welcomedOnce || expired)) {
     setState("closed", "not connected");
-    return notice("Could not connect: the token was refused or the server is unreachable. Check the token and press Connect.", "error");
+    $("page-origin").textContent = location.origin;
+    $("connect-help").hidden = false;
+    $("account").open = true;
+    return;
   }
+  notice("close", describeClose(code));
   if (!shouldReconnect(code) || expired) return setState("closed", `code ${code}`);
   const delay = backoffMs(st.attempt++);
   setState("reconnecting", `in ${Math.ceil(delay / 1000)} s`);
@@ -141,16 +133,16 @@ function onClose(code) {
 }
 
 function onMessage(data) {
-  if (typeof data === "string") return notice("The server sent a text message; ignored.", "error");
+  if (typeof data === "string") return notice("error", "The server sent a text message; ignored.");
   let frame;
   try {
     frame = decodeServer(data);
   } catch (e) {
     if (!(e instanceof CodecError)) throw e;
-    notice(`The server sent a frame this page cannot read (${e.message}).`, "error");
+    notice("error", `The server sent a frame this page cannot read (${e.message}).`);
     return st.ws?.close(1007);
   }
-  HANDLERS[frame.type](frame);
+  HANDLERS[frame.type]?.(frame);
 }
 
 const HANDLERS = {
@@ -160,7 +152,7 @@ const HANDLERS = {
       st.token = st.pendingToken;
       st.pendingToken = null;
       st.expiryWarned = false;
-      notice("Token renewed.");
+      notice("info", "Token renewed.");
     }
     st.welcome = f;
     st.welcomedOnce = true;
@@ -173,18 +165,23 @@ const HANDLERS = {
     $("welcome-expiry").setAttribute("datetime", exp.iso);
     $("welcome").hidden = false;
     setState("connected");
-    // A Welcome that answers Reauth keeps the session and its rooms.
-    if (first) for (const room of st.rooms.values()) send(room.joinFrame());
-    renderMessages();
+    // A Welcome that answers Reauth keeps the session and its rooms. A new
+    // session re-joins what we had, plus the rooms the token names exactly.
+    if (first) {
+      for (const name of exactRooms(st.token)) if (!st.rooms.has(name)) st.rooms.set(name, new Room(name));
+      st.current ??= st.rooms.keys().next().value ?? null;
+      for (const room of st.rooms.values()) send(room.joinFrame());
+      foldJoin();
+    }
+    render("end");
   },
   Joined(f) {
     const room = st.rooms.get(f.room);
     if (!room) return;
     const what = room.onJoined(f);
-    if (what === "gap") notice(`Some messages in ${f.room} were no longer kept by the server while you were away.`);
-    if (what === "reset") notice(`The history of ${f.room} restarted on the server; older messages were cleared here.`);
-    renderTabs();
-    renderMessages();
+    if (what === "gap") notice("info", `Some messages in ${f.room} were no longer kept by the server while you were away.`);
+    if (what === "reset") notice("info", `The history of ${f.room} restarted on the server; older messages were cleared here.`);
+    render(f.room === st.current ? "end" : "same");
   },
   Left(f) {
     // The answer to our own Leave: leaveRoom already forgot the room. A room
@@ -192,102 +189,117 @@ const HANDLERS = {
     // Joined is still on the way: this Left is about the old membership.
     if (!st.rooms.get(f.room)?.joined) return;
     st.rooms.delete(f.room);
+    st.members.forget(f.room);
     if (st.current === f.room) st.current = null;
-    renderTabs();
-    renderMessages();
+    render("end");
   },
   Message(f) {
     const room = st.rooms.get(f.room);
-    if (room && room.accept(f) && f.room === st.current) renderMessages();
+    if (!room || !room.accept(f)) return;
+    if (f.room === st.current) render(f.from === st.welcome?.user ? "end" : "new");
+    else { room.unread += 1; renderTabs(); }
   },
   Ack(f) { st.pending.delete(f.id); },
+  // Presence (PROTOCOL.md section 8): the answer to Presence, then events.
+  Members(f) { if (st.rooms.has(f.room)) { st.members.set(f.room, f.users, f.total); renderMembers(); } },
+  MemberJoined(f) { st.members.add(f.room, f.user); if (f.room === st.current) renderMembers(); },
+  MemberLeft(f) { st.members.remove(f.room, f.user); if (f.room === st.current) renderMembers(); },
   Deleted(f) {
     const room = st.rooms.get(f.room);
-    if (room && room.remove(f.seq) && f.room === st.current) renderMessages();
+    if (room && room.remove(f.seq) && f.room === st.current) render("same");
   },
   Error(f) {
     const what = f.id === null ? undefined : st.pending.get(f.id);
     if (f.id !== null) st.pending.delete(f.id);
     if (f.code === "TokenRejected") st.pendingToken = null;
-    const about = what ? `${what}: ` : "";
-    notice(`${about}${describeError(f.code)}${f.detail ? ` Server said: ${f.detail}` : ""}`, "error");
+    const detail = f.detail ? [" Server said: ", { peer: f.detail }] : [];
+    notice("error", what ? `${what}: ` : "", describeError(f.code), ...detail);
   },
 };
 
 // ---- rooms and messages ----
 
-function setPassphrase(room, passphrase) {
-  room.keyGeneration += 1;
-  room.key = passphrase ? deriveRoomKey(passphrase, room.name) : null;
-  for (const entry of room.messages.values()) entry.shown = null;
+function deleteControls(room, entry) {
+  const key = `${room.name}/${entry.seq}`;
+  if (st.confirmDelete !== key) {
+    const del = el("button", { type: "button", class: "small", "data-testid": "delete-button", text: "Delete" });
+    del.addEventListener("click", () => { st.confirmDelete = key; render("same"); });
+    return [del];
+  }
+  const yes = el("button", { type: "button", class: "small danger", "data-testid": "delete-confirm", text: "Delete for everyone" });
+  yes.addEventListener("click", () => {
+    st.confirmDelete = null;
+    send({ type: "Delete", id: newId(`Deleting message ${entry.seq} in ${room.name}`), room: room.name, seq: entry.seq });
+    render("same");
+  });
+  const no = el("button", { type: "button", class: "small", "data-testid": "delete-cancel", text: "Keep" });
+  no.addEventListener("click", () => { st.confirmDelete = null; render("same"); });
+  return [yes, no];
 }
 
-/** What to show for a message body; opens sealed bodies in the background. */
-function shownBody(room, entry) {
-  if (entry.body.type === "Text") return { text: entry.body.text, kind: "text" };
-  if (!room.key) return { text: "Sealed message: set this room's passphrase to read it.", kind: "sealed" };
-  if (entry.shown && entry.shown.generation === room.keyGeneration) return entry.shown;
-  const generation = room.keyGeneration;
-  entry.shown = { text: "Opening…", kind: "sealed", generation };
-  room.key
-    .then((key) => openText(key, room.name, entry.from, entry.body.bytes))
-    .then(
-      (text) => ({ text, kind: "opened", generation }),
-      (e) => ({ text: `Cannot decrypt (${e.message}).`, kind: "undecryptable", generation }),
-    )
-    .then((shown) => {
-      if (room.keyGeneration !== generation) return;
-      entry.shown = shown;
-      if (room.name === st.current) renderMessages();
-    });
-  return entry.shown;
-}
-
-function renderMessages() {
+function renderMessages(mode) {
   const room = st.current ? st.rooms.get(st.current) : undefined;
   $("room").hidden = !room;
+  $("send-form").hidden = !room;
+  $("no-room").hidden = !!room;
   if (!room) return;
   $("room-title").textContent = room.joined ? room.name : `${room.name} (not joined)`;
-  $("room-sealed").textContent = room.key ? "Messages you send here are sealed." : "Messages you send here are plain text.";
+  $("room-sealed").textContent = room.key ? "Sealed: the server cannot read this room." : "Plain text";
   const isAdmin = st.welcome?.role === "Admin";
   const items = room.list().map((entry) => {
     const time = formatMs(entry.sentAtMs);
-    const body = shownBody(room, entry);
+    const body = shownBody(room, entry, () => { if (room.name === st.current) render("same"); });
     const li = el("li", { "data-testid": "message", "data-seq": entry.seq.toString(), "data-kind": body.kind },
-      el("span", { class: "from", "data-testid": "message-from", text: entry.from }),
-      el("time", { "data-testid": "message-time", datetime: time.iso, text: time.text }),
-      el("span", { class: "text", "data-testid": "message-text", text: body.text }));
-    if (isAdmin) {
-      const del = el("button", { type: "button", "data-testid": "delete-button", text: "Delete" });
-      del.addEventListener("click", () => {
-        send({ type: "Delete", id: newId(`Deleting message ${entry.seq} in ${room.name}`), room: room.name, seq: entry.seq });
-      });
-      li.append(del);
-    }
+      el("bdi", { class: "from", "data-testid": "message-from", text: entry.from }),
+      el("time", { "data-testid": "message-time", datetime: time.iso, title: time.text, text: time.short }),
+      el("div", { class: "text", dir: "auto", "data-testid": "message-text", text: body.text }));
+    if (isAdmin) li.append(el("div", { class: "actions" }, ...deleteControls(room, entry)));
     return li;
   });
-  $("messages").replaceChildren(...items);
+  follower.replace(items, mode);
 }
 
 function renderTabs() {
   const tabs = [...st.rooms.values()].map((room) => {
-    const pick = el("button", { type: "button", "data-testid": "room-tab", "data-room": room.name, text: room.name });
+    const pick = el("button", { type: "button", class: "tab", "data-testid": "room-tab", "data-room": room.name }, room.name);
+    if (room.unread > 0) pick.append(el("span", { class: "unread", "data-testid": "unread", text: String(room.unread) }));
     if (room.name === st.current) pick.setAttribute("aria-current", "true");
     if (!room.joined) pick.classList.add("not-joined");
-    pick.addEventListener("click", () => { st.current = room.name; renderTabs(); renderMessages(); });
-    const leave = el("button", { type: "button", "data-testid": "leave-button", "data-room": room.name, text: "Leave" });
+    pick.addEventListener("click", () => { st.current = room.name; render("end"); });
+    const leave = el("button", { type: "button", class: "small", "data-testid": "leave-button", "data-room": room.name, "aria-label": `Leave ${room.name}`, text: "Leave" });
     leave.addEventListener("click", () => leaveRoom(room.name));
-    return el("li", {}, pick, " ", leave);
+    return el("li", {}, pick, leave);
   });
   $("room-tabs").replaceChildren(...tabs);
+}
+
+function renderMembers() {
+  const known = st.current !== null && st.members.known(st.current);
+  $("members").hidden = !known;
+  if (!known) return;
+  const users = st.members.of(st.current);
+  const more = st.members.total(st.current) - users.length;
+  $("members-title").textContent = `In this room (${st.members.total(st.current)})`;
+  $("member-list").replaceChildren(...users.map((user) =>
+    el("li", { "data-testid": "member" }, el("bdi", { text: user }))),
+  ...(more > 0 ? [el("li", { class: "more", text: `and ${more} more` })] : []));
+}
+
+/** Redraws the page; `mode` is how the message list scrolls (see Follower.replace). */
+function render(mode) {
+  const room = st.current ? st.rooms.get(st.current) : undefined;
+  if (room) room.unread = 0;
+  renderTabs();
+  renderMembers();
+  renderMessages(mode);
 }
 
 function leaveRoom(name) {
   if (st.welcome) send({ type: "Leave", room: name });
   st.rooms.delete(name); // forget now, so a reconnect does not re-join it
-  if (st.current === name) st.current = null;
-  renderTabs();
-  renderMessages();
+  st.members.forget(name);
+  if (st.current === name) st.current = st.rooms.keys().next().value ?? null;
+  render("end");
 }
 
 // ---- forms ----
@@ -296,7 +308,7 @@ const readToken = (input) => { const t = input.value.trim(); input.value = ""; r
 
 function validToken(t) {
   if (TOKEN_RE.test(t)) return true;
-  notice("That does not look like a token (it has spaces or other characters a token never has).", "error");
+  notice("error", "That does not look like a token (it has spaces or other characters a token never has).");
   return false;
 }
 
@@ -311,7 +323,7 @@ $("connect-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const token = readToken($("token-input")) || st.token;
   if (token) startWith(token);
-  else notice("Paste a token first.", "error");
+  else notice("error", "Paste a token first.");
 });
 
 $("disconnect-button").addEventListener("click", () => {
@@ -328,11 +340,21 @@ $("renew-form").addEventListener("submit", (ev) => {
   if (send({ type: "Reauth", token })) st.pendingToken = token;
 });
 
+// The name rules are shown under the box all along; typing a name that
+// breaks them marks the box before anything is sent.
+$("room-input").addEventListener("input", () => {
+  const name = $("room-input").value.trim();
+  const bad = name !== "" && !isRoomName(name);
+  $("room-input").setAttribute("aria-invalid", String(bad));
+  $("room-rules").classList.toggle("broken", bad);
+});
+
 $("join-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const name = $("room-input").value.trim();
   if (!isRoomName(name)) {
-    return notice("Room names are 1 to 32 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit.", "error");
+    $("room-rules").classList.add("broken");
+    return notice("error", `"${name}" is not a room name. Room names are 1 to 32 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit.`);
   }
   let room = st.rooms.get(name);
   if (!room) st.rooms.set(name, (room = new Room(name)));
@@ -342,8 +364,8 @@ $("join-form").addEventListener("submit", (ev) => {
   $("room-input").value = "";
   st.current = name;
   if (st.welcome && !room.joined) send(room.joinFrame());
-  renderTabs();
-  renderMessages();
+  foldJoin();
+  render("end");
 });
 
 $("room-key-form").addEventListener("submit", (ev) => {
@@ -352,15 +374,17 @@ $("room-key-form").addEventListener("submit", (ev) => {
   if (!room) return;
   setPassphrase(room, $("room-passphrase-input").value);
   $("room-passphrase-input").value = "";
-  renderMessages();
+  $("room-key").open = false;
+  render("same");
 });
 
 $("send-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const room = st.rooms.get(st.current);
-  const text = $("send-input").value.replace(/\r\n?/g, "\n");
+  const typed = outgoingText($("send-input").value);
+  if (typed.error) return notice("error", typed.error);
+  const text = typed.text;
   if (!room || !st.welcome || !text) return;
-  if (CONTROL_RE.test(text)) return notice("The message has control characters the server refuses.", "error");
   const user = st.welcome.user;
   const maxBody = st.welcome.limits.max_body;
   let body = { type: "Text", text };
@@ -368,31 +392,35 @@ $("send-form").addEventListener("submit", async (ev) => {
     try {
       body = { type: "Sealed", bytes: await seal(await room.key, room.name, user, text) };
     } catch (e) {
-      return notice(`Could not seal the message: ${e.message}`, "error");
+      return notice("error", `Could not seal the message: ${e.message}`);
     }
   }
   const size = body.type === "Text" ? new TextEncoder().encode(text).length : body.bytes.length;
   if (size > maxBody) {
     const extra = room.key ? ` (sealing adds ${OVERHEAD})` : "";
-    return notice(`The message is ${size} bytes${extra}; the server takes at most ${maxBody}.`, "error");
+    return notice("error", `The message is ${size} bytes${extra}; the server takes at most ${maxBody}.`);
   }
   if (send({ type: "Publish", id: newId(`Your message to ${room.name}`), room: room.name, body })) {
     $("send-input").value = "";
   }
 });
 
-// Ctrl/Cmd+Enter sends, plain Enter makes a new line.
+// Enter sends, Shift+Enter makes a new line (the hint under the box says so).
 $("send-input").addEventListener("keydown", (ev) => {
-  if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) $("send-form").requestSubmit();
+  if (!sendsOnKey(ev)) return;
+  ev.preventDefault();
+  $("send-form").requestSubmit();
 });
 
 setInterval(() => {
   const left = st.welcome ? st.welcomeExpiry - Date.now() / 1000 : Infinity;
   if (left < 300 && !st.expiryWarned) {
     st.expiryWarned = true;
-    notice("Your token expires in less than 5 minutes; paste a fresh one into Renew token.");
+    notice("info", "Your token expires in less than 5 minutes; paste a fresh one into Renew token.");
+    $("account").open = true;
   }
 }, 15000);
 
 setState("disconnected");
+render("end");
 if (fragmentToken) startWith(fragmentToken.trim());

@@ -11,6 +11,7 @@ export class Room {
     this.joined = false;
     this.key = null; // Promise<CryptoKey> while a passphrase is set
     this.keyGeneration = 0; // bumped on every passphrase change
+    this.unread = 0; // messages accepted while another room was shown
   }
 
   /** The Join to send now: replay only what came after the last seen seq. */

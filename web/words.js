@@ -56,3 +56,22 @@ export function backoffMs(attempt, random = Math.random) {
   const ceiling = Math.min(30000, 1000 * 2 ** Math.min(attempt, 15));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
+
+// Rust's char::is_control (category Cc) except \n and \t: the server refuses these.
+const CONTROL_RE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+/**
+ * The text to publish for what was typed: line ends as "\n", trailing
+ * newlines dropped (the Enter that sent it is not part of the message).
+ * Returns { text } or { error } with a sentence, or { text: "" } for nothing.
+ */
+export function outgoingText(typed) {
+  const text = typed.replace(/\r\n?/g, "\n").replace(/\n+$/, "");
+  if (CONTROL_RE.test(text)) return { error: "The message has control characters the server refuses." };
+  return { text };
+}
+
+/** Whether a keydown in the message box sends: Enter without Shift, not while composing (IME). */
+export function sendsOnKey(ev) {
+  return ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey;
+}

@@ -23,6 +23,7 @@ const MAX_KEY_FILE_BYTES: usize = 1024;
 
 /// What went wrong with a key file.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum KeyFileProblem {
     /// The file could not be read.
     Read(io::Error),

@@ -18,6 +18,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 
 /// Why a string is not a key, or a key could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyError {
     /// Not a `k4.public.…` PASERK of 32 bytes.
     NotPublic,

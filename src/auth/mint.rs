@@ -33,8 +33,38 @@ pub struct TokenRequest {
     pub issuer: Option<String>,
 }
 
+impl TokenRequest {
+    /// A request for `sub` with `role`, room patterns `rooms`, valid for
+    /// `ttl_secs`, for `audience`, without an issuer (see
+    /// [`TokenRequest::with_issuer`]).
+    pub fn new<R: Into<String>>(
+        sub: impl Into<String>,
+        role: Role,
+        rooms: impl IntoIterator<Item = R>,
+        ttl_secs: u64,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            sub: sub.into(),
+            role,
+            rooms: rooms.into_iter().map(Into::into).collect(),
+            ttl_secs,
+            audience: audience.into(),
+            issuer: None,
+        }
+    }
+
+    /// Sets the issuer (`iss`).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+}
+
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MintError {
     /// `sub` breaks a rule; the phrase says which.
     BadSubject(&'static str),

@@ -29,6 +29,7 @@ pub enum RoomPattern {
 
 /// Why a string is not a room pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PatternError {
     /// Neither a room name nor a valid prefix followed by `*`.
     Invalid,

@@ -6,6 +6,8 @@
 //! and the only thing the server needs is a Unix second to compare with the
 //! clock. Every byte access goes through `get`, so no input can panic.
 
+use crate::clock::{civil_from_days, days_from_civil};
+
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 
@@ -127,36 +129,6 @@ fn days_in_month(year: u32, month: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`, exact for every year we accept).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // In range by construction (1..=12 and 1..=31), so the fallbacks never run.
-    let month = u32::try_from(month).unwrap_or(1);
-    let day = u32::try_from(day).unwrap_or(1);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// Why a token was refused. None of them ever shows the token itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenError {
     /// Too long, not `v4.public.`, bad base64, or a footer that is not the
     /// JSON object we expect.

@@ -86,9 +86,12 @@ impl ClusterConfig {
     /// # Errors
     /// A message naming the key and the rule it breaks.
     pub fn validate(&self) -> Result<(), String> {
+        if !cfg!(feature = "cluster") {
+            return Err("cluster needs palisade built with the `cluster` feature".into());
+        }
         if !(self.redis.starts_with("redis://") || self.redis.starts_with("rediss://")) {
             return Err(format!(
-                "cluster.redis: {} is not a redis:// or rediss:// URL",
+                "cluster.redis {} is not a redis:// or rediss:// URL",
                 redacted(&self.redis)
             ));
         }

@@ -21,7 +21,7 @@ use super::scripts::Scripts;
 use super::wire::{message_frame, Entry, Tail, Token};
 use super::Local;
 use crate::protocol::{Body, RoomName};
-use crate::server::lock;
+use crate::server::lock::lock;
 use crate::server::outbox::Outbox;
 
 /// How long Redis keeps a room nobody publishes to (its seq then

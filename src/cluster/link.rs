@@ -15,7 +15,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 use smol::future::FutureExt;
 
-use crate::server::lock;
+use crate::server::lock::lock;
 
 /// The longest any one Redis request may take, connecting included.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(2);

@@ -13,7 +13,7 @@ use super::link::Link;
 pub(crate) use super::link::Unavailable;
 pub(crate) use super::presence::Change;
 use crate::protocol::{Body, RoomName};
-use crate::server::lock;
+use crate::server::lock::lock;
 use crate::server::outbox::Outbox;
 
 /// How the engine hands what arrives from Redis to this node's members.

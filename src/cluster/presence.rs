@@ -19,7 +19,7 @@ use redis::Value;
 use super::engine::{Inner, ROOM_IDLE_TTL_S};
 use super::link::Unavailable;
 use crate::protocol::RoomName;
-use crate::server::lock;
+use crate::server::lock::lock;
 
 /// How often a node rewrites its entries' expiry.
 pub(crate) const REFRESH: Duration = Duration::from_secs(5);

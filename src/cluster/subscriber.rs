@@ -21,7 +21,7 @@ use super::engine::Inner;
 use super::link::{within, Path, Unavailable, DEADLINE};
 use super::wire::Event;
 use crate::protocol::RoomName;
-use crate::server::lock;
+use crate::server::lock::lock;
 
 /// How often the idle connection is checked with a PING.
 const PING_EVERY: Duration = Duration::from_secs(5);

@@ -84,6 +84,7 @@ pub enum Body {
 
 /// Why a body breaks the rules that need context ([`Body::validate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyError {
     /// The body has no bytes.
     Empty,

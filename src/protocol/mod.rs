@@ -10,6 +10,13 @@
 //!   or a [`DecodeError`] (close 1007).
 //! - [`Body::validate`] checks the rules that need the server's limits.
 
+// The no_std core names `core` and `alloc`, never `std`, so it keeps
+// building without the standard library.
+#![warn(
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 // Peer-controlled bytes pass through here: no panicking shortcuts.
 #![cfg_attr(
     not(test),
@@ -17,6 +24,7 @@
 )]
 
 mod bytes;
+pub mod close;
 mod codec;
 #[doc(hidden)]
 pub mod examples;
@@ -25,6 +33,7 @@ mod name;
 mod room;
 mod user;
 
+pub use close::Close;
 pub use codec::{
     client_to_vec, decode_client, decode_server, encode_client, encode_server, server_to_vec,
     DecodeError,
@@ -39,28 +48,6 @@ pub const SUBPROTOCOL: &str = "palisade.v1";
 /// The prefix of the `Sec-WebSocket-Protocol` entry that carries a token.
 pub const BEARER_PREFIX: &str = "bearer.";
 
-/// WebSocket close codes (PROTOCOL.md section 5).
-pub mod close {
-    /// Normal close.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A text message was received.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// A binary message that is not exactly one valid frame.
-    pub const INVALID_FRAME: u16 = 1007;
-    /// Repeated policy violations.
-    pub const POLICY: u16 = 1008;
-    /// A message larger than the server's maximum.
-    pub const TOO_BIG: u16 = 1009;
-    /// Internal error.
-    pub const INTERNAL: u16 = 1011;
-    /// The token expired and was not renewed.
-    pub const TOKEN_EXPIRED: u16 = 4001;
-    /// Removed by an administrator or banned.
-    pub const REMOVED: u16 = 4003;
-    /// Too slow: the outbound queue stayed full.
-    pub const TOO_SLOW: u16 = 4009;
-    /// Idle timeout.
-    pub const IDLE: u16 = 4010;
-}
+/// The most rooms one session can be in; a server's `limits.max_rooms` is
+/// at most this.
+pub const MAX_ROOMS_PER_SESSION: usize = 64;

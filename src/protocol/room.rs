@@ -17,6 +17,7 @@ pub struct RoomName(heapless::String<MAX_ROOM_LEN>);
 
 /// Why a string is not a room name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RoomNameError {
     /// The name is empty.
     Empty,
@@ -51,7 +52,7 @@ impl fmt::Display for RoomNameError {
 }
 
 #[cfg(feature = "std")]
-impl std::error::Error for RoomNameError {}
+impl core::error::Error for RoomNameError {}
 
 impl RoomName {
     /// Checks `s` and makes a room name of it.

@@ -61,7 +61,7 @@ impl fmt::Display for UserNameError {
 }
 
 #[cfg(feature = "std")]
-impl std::error::Error for UserNameError {}
+impl core::error::Error for UserNameError {}
 
 impl UserName {
     /// Checks `s` and makes a user name of it.

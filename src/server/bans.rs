@@ -16,7 +16,8 @@ pub(crate) const BAN_TABLE_CAPACITY: usize = 4096;
 /// Bytes one entry costs, for the memory bound (key, value, hash overhead).
 pub(crate) const BAN_ENTRY_BYTES: usize = 64;
 
-use super::{lock, Shared};
+use super::lock::lock;
+use super::shared::Shared;
 use crate::auth::TokenError;
 use crate::quoted::Quoted;
 

@@ -4,10 +4,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_tungstenite::tungstenite::protocol::Role as WsRole;
+use async_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use async_tungstenite::WebSocketStream;
 use futures_rustls::server::TlsStream;
 use smol::future::FutureExt;
@@ -18,17 +19,23 @@ use smol::Timer;
 use super::bans::Phase;
 use super::metered::Metered;
 use super::registry::{NoPermit, Permit};
-use super::{session, Shared};
+use super::session::{self, WRITE_BATCH_BYTES};
+use super::shared::Shared;
+use crate::config::LimitsConfig;
 use crate::handshake::{self, Route};
 use crate::http;
 use crate::metrics::Outcome;
 use crate::quoted::Quoted;
+use crate::tls::x509;
 
 type Tls = TlsStream<TcpStream>;
 
 /// Bytes beyond two whole messages a peer may send before completing one:
 /// one read buffer of the next message plus frame headers.
 pub(crate) const READ_SLACK: usize = 8 * 1024;
+
+/// tungstenite's read buffer chunk (`WebSocketConfig::read_buffer_size`).
+pub(crate) const WS_READ_BUFFER: u64 = 4 * 1024;
 
 /// rustls buffers at most this much outgoing TLS data per connection; past
 /// it, writes wait (and the session's queue, not rustls, absorbs bursts).
@@ -123,13 +130,19 @@ async fn handshake(
         // the capacity refusal; everything else, the page included, gets it.
         Route::Health => {
             shared.metrics.connection(Outcome::Http);
-            respond(&mut tls, super::ops::health(shared)).await?;
+            respond(&mut tls, health(shared)).await?;
             return Ok(None);
         }
         _ if no_permit.is_some() => {
             let answer = match no_permit {
                 Some(NoPermit::IpFull) => refuse(429, "too many connections from this address"),
-                Some(NoPermit::Banned) => refuse(429, "address temporarily banned"),
+                Some(NoPermit::Banned) => refuse(
+                    429,
+                    &format!(
+                        "address banned after repeated refused tokens; a ban lasts {} s (limits.ban_seconds)",
+                        shared.limits.ban_seconds
+                    ),
+                ),
                 _ => refuse(503, "server at its connection limit"),
             };
             respond(&mut tls, answer).await?;
@@ -157,8 +170,8 @@ async fn handshake(
             return Ok(None);
         }
     };
-    if material.subject_match && !super::ops::cert_names(&tls, &identity.user) {
-        let answer = refuse(403, super::ops::SUBJECT_MISMATCH);
+    if material.subject_match && !cert_names(&tls, &identity.user) {
+        let answer = refuse(403, SUBJECT_MISMATCH);
         respond(&mut tls, answer).await?;
         return Ok(None);
     }
@@ -183,4 +196,47 @@ async fn respond(tls: &mut Tls, bytes: Vec<u8>) -> Result<(), Failure> {
     tls.flush().await.map_err(Failure::Write)?;
     let _ = tls.close().await;
     Ok(())
+}
+
+/// The 403 reason when `require_cert_subject_match` fails.
+const SUBJECT_MISMATCH: &str = "client certificate does not match token subject";
+
+/// `/healthz`: 200 `ok`, or 503 `draining` once shutdown has started (only
+/// connections already in their handshake can still ask).
+fn health(shared: &Shared) -> Vec<u8> {
+    let text = "text/plain; charset=utf-8";
+    if shared.draining.load(Ordering::Acquire) {
+        http::response(503, text, b"draining\n", &[])
+    } else {
+        http::response(200, text, b"ok", &[])
+    }
+}
+
+/// Whether the client certificate's CN or a DNS name equals `user` (the
+/// token's `sub`). rustls has already verified the chain; without a
+/// certificate (or one this walk cannot read) the answer is no.
+fn cert_names(tls: &Tls, user: &str) -> bool {
+    tls.get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| x509::parse(leaf).ok())
+        .is_some_and(|info| info.names_subject(user))
+}
+
+/// The WebSocket layer's buffers, sized for small hosts: tungstenite's
+/// defaults (128 KiB read buffer, 64 MiB messages) would cost more per idle
+/// session than everything else together.
+pub(crate) fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
+    let max = limits.max_message_bytes as usize;
+    let largest_frame = limits.max_body as usize + 256;
+    let mut c = WebSocketConfig::default();
+    c.read_buffer_size = WS_READ_BUFFER as usize;
+    // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
+    c.write_buffer_size = WRITE_BATCH_BYTES + largest_frame;
+    // Our queue is the backpressure; this only bounds one write batch.
+    c.max_write_buffer_size = WRITE_BATCH_BYTES + 2 * largest_frame;
+    c.max_message_size = Some(max);
+    c.max_frame_size = Some(max);
+    c
 }

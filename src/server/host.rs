@@ -12,35 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::outbox::{host_outbox, Inbox, Outbox};
-use super::{SessionInfo, Shared};
-use crate::auth::Identity;
-use crate::protocol::{close, decode_server, Body, BodyError, RoomName, ServerFrame};
-
-/// Decides, beyond the token's claims, whether a session may act. Every
-/// method defaults to allowing; a `false` is answered with `Forbidden`.
-///
-/// Called on the session's task for every frame it concerns, so keep it
-/// quick and never block.
-pub trait Authorize: Send + Sync + 'static {
-    /// May `who` join `room`?
-    fn may_join(&self, who: &Identity, room: &RoomName) -> bool {
-        let _ = (who, room);
-        true
-    }
-    /// May `who` publish `body` into `room`?
-    fn may_publish(&self, who: &Identity, room: &RoomName, body: &Body) -> bool {
-        let _ = (who, room, body);
-        true
-    }
-    /// May `who` delete message `seq` of `room`?
-    fn may_delete(&self, who: &Identity, room: &RoomName, seq: u64) -> bool {
-        let _ = (who, room, seq);
-        true
-    }
-}
+use super::registry::SessionInfo;
+use super::shared::Shared;
+use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFrame};
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PublishError {
     /// The body breaks the rules every publish must meet.
     Body(BodyError),
@@ -73,6 +51,7 @@ impl std::fmt::Debug for Handle {
 
 /// What a [`Subscription`] yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostEvent {
     /// A message published into the room.
     Message {
@@ -202,7 +181,7 @@ impl Handle {
 
     /// Closes a session with 4003 (removed); false if it is not live.
     pub fn close_session(&self, id: u64) -> bool {
-        self.shared.sessions.close(id, close::REMOVED)
+        self.shared.sessions.close(id, Close::Removed)
     }
 
     /// Connections counted now (handshakes under way included).

@@ -9,13 +9,15 @@
 //! connections get the new material from the swap on.
 
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_rustls::TlsAcceptor;
 
-use super::{Server, Shared, StartError};
+use super::error::{ReloadError, StartError};
 use crate::auth::{self, Verifier};
+use crate::clock::unix_now;
 use crate::config::Config;
+use crate::config::LimitsConfig;
+use crate::metrics::Metrics;
 use crate::tls;
 
 /// A certificate expiring within this many days raises `alert=cert-expiring`.
@@ -79,18 +81,16 @@ impl Material {
         let left = not_after.saturating_sub(now);
         if left < CERT_WARN_DAYS * 86_400 {
             log::warn!(
-                "alert=cert-expiring file={} not_after={not_after} days_left={}",
+                "alert=cert-expiring file={} not_after={} days_left={}",
                 cert.display(),
+                i64::try_from(not_after)
+                    .ok()
+                    .and_then(crate::auth::time::format_rfc3339)
+                    .unwrap_or_else(|| not_after.to_string()),
                 left / 86_400
             );
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The lock holding the current material.
@@ -135,68 +135,46 @@ impl Current {
     }
 }
 
-impl Shared {
-    /// The material for a new connection.
-    pub(crate) fn material(&self) -> Arc<Material> {
-        self.material.get()
+/// Swaps in the material `config` names, or keeps the old on any error.
+pub(crate) fn reload(
+    current: &Current,
+    metrics: &Metrics,
+    running: &LimitsConfig,
+    config: &Config,
+) -> Result<(), StartError> {
+    match Material::load(config) {
+        Ok(material) => {
+            current.set(material, config);
+            metrics.reload(true);
+            if config.limits != *running {
+                log::warn!("reload: [limits] changed; limits apply only after a restart");
+            }
+            log::info!("reload: certificate, keys and origins reloaded");
+            current.check_expiry();
+            Ok(())
+        }
+        Err(e) => {
+            metrics.reload(false);
+            log::warn!("alert=reload-failed error={e}");
+            Err(e)
+        }
     }
 }
 
-impl Server {
-    /// Re-reads the certificate chain and key, the client CA and CRL, the
-    /// token public keys and the Origin allowlist from `config`. New
-    /// connections use them; established sessions continue untouched.
-    /// Limits and listen addresses are not reloaded (restart for those).
-    ///
-    /// # Errors
-    /// The first file that cannot be used; the old material stays in
-    /// place, and `alert=reload-failed` is logged with the reason.
-    pub fn reload(&self, config: &Config) -> Result<(), StartError> {
-        match Material::load(config) {
-            Ok(material) => {
-                self.shared.material.set(material, config);
-                self.shared.metrics.reload(true);
-                if config.limits != self.shared.limits {
-                    log::warn!("reload: [limits] changed; limits apply only after a restart");
-                }
-                log::info!("reload: certificate, keys and origins reloaded");
-                self.shared.material.check_expiry();
-                Ok(())
-            }
-            Err(e) => {
-                self.shared.metrics.reload(false);
-                log::warn!("alert=reload-failed error={e}");
-                Err(e)
-            }
+/// [`reload`] from a configuration file; a file that does not parse fails
+/// the reload the same way.
+pub(crate) fn reload_file(
+    current: &Current,
+    metrics: &Metrics,
+    running: &LimitsConfig,
+    path: &std::path::Path,
+) -> Result<(), ReloadError> {
+    match Config::from_file(path) {
+        Ok(config) => reload(current, metrics, running, &config).map_err(ReloadError::Start),
+        Err(e) => {
+            metrics.reload(false);
+            log::warn!("alert=reload-failed error={e}");
+            Err(ReloadError::Config(e))
         }
-    }
-
-    /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
-    /// the binary); a file that does not parse fails the reload the same
-    /// way, with `alert=reload-failed`.
-    ///
-    /// # Errors
-    /// The one-line reason, already logged.
-    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), String> {
-        match Config::from_file(path) {
-            Ok(config) => self.reload(&config).map_err(|e| e.to_string()),
-            Err(e) => {
-                self.shared.metrics.reload(false);
-                log::warn!("alert=reload-failed error={e}");
-                Err(e.to_string())
-            }
-        }
-    }
-
-    /// Checks a configuration the way [`Server::new`] would (every file
-    /// loaded, the memory budget), without starting anything; returns the
-    /// memory bound. `palisade check-config` prints it.
-    ///
-    /// # Errors
-    /// As [`Server::new`].
-    pub fn check(config: &Config) -> Result<super::MemoryBound, StartError> {
-        let bound = super::check_budget(config)?;
-        Material::load(config)?;
-        Ok(bound)
     }
 }

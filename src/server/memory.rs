@@ -7,9 +7,9 @@
 use std::fmt;
 
 use super::bans::{BAN_ENTRY_BYTES, BAN_TABLE_CAPACITY};
-use super::connection::{READ_SLACK, TLS_SEND_BUFFER};
+use super::connection::{READ_SLACK, TLS_SEND_BUFFER, WS_READ_BUFFER};
 use super::metrics_http::{SCRAPERS, SCRAPE_BYTES};
-use super::writer::WRITE_BATCH_BYTES;
+use super::session::WRITE_BATCH_BYTES;
 use crate::config::LimitsConfig;
 
 /// rustls connection state besides the outgoing buffer: the incoming record
@@ -18,8 +18,6 @@ use crate::config::LimitsConfig;
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
 /// The connection task, its futures and timers, the session struct.
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
-/// tungstenite's read buffer chunk (`WebSocketConfig::read_buffer_size`).
-pub(crate) const WS_READ_BUFFER: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
 /// (48 bytes), channel slot and allocation header, besides its payload.
 const FRAME_OVERHEAD: u64 = 96;

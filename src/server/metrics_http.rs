@@ -11,7 +11,7 @@ use smol::future::FutureExt;
 use smol::io::AsyncWriteExt;
 use smol::net::{TcpListener, TcpStream};
 
-use super::Server;
+use super::shared::Shared;
 use crate::http;
 use crate::metrics::{self, Gauges, Snapshot};
 
@@ -32,69 +32,60 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The content type of the text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-impl Server {
-    /// Every counter and gauge now, for host applications; the same values
-    /// `GET /metrics` renders.
-    pub fn metrics(&self) -> Snapshot {
-        let s = &self.shared;
-        self.shared.metrics.snapshot(Gauges {
-            sessions_open: s.sessions.list().len() as u64,
-            connections_open: u64::from(s.connections.open()),
-            rooms: s.rooms.len() as u64,
-            bans_active: s.bans.active(std::time::Instant::now()) as u64,
-            cert_not_after: s.material().cert_not_after.unwrap_or(0),
-            draining: s.draining.load(Ordering::Relaxed),
-        })
-    }
+/// Every counter and gauge now.
+pub(crate) fn snapshot(s: &Shared) -> Snapshot {
+    s.metrics.snapshot(Gauges {
+        sessions_open: s.sessions.list().len() as u64,
+        connections_open: u64::from(s.connections.open()),
+        rooms: s.rooms.len() as u64,
+        bans_active: s.bans.active(std::time::Instant::now()) as u64,
+        cert_not_after: s.material().cert_not_after.unwrap_or(0),
+        draining: s.draining.load(Ordering::Relaxed),
+    })
+}
 
-    /// Serves `GET /metrics` on `listener` (plain HTTP) until the returned
-    /// future is dropped. Run it next to [`Server::run`], e.g.
-    /// `server.run(tls, shutdown).or(server.serve_metrics(plain))`.
-    ///
-    /// # Errors
-    /// Never returns `Ok`; accept errors are logged and retried.
-    pub async fn serve_metrics(&self, listener: TcpListener) -> io::Result<()> {
-        if let Ok(addr) = listener.local_addr() {
-            log::info!("metrics on http://{addr}/metrics");
-        }
-        let busy = Arc::new(AtomicU32::new(0));
-        loop {
-            let (tcp, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    log::warn!("metrics: accept failed: {e}");
-                    smol::Timer::after(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            if busy.fetch_add(1, Ordering::AcqRel) >= SCRAPERS {
-                busy.fetch_sub(1, Ordering::AcqRel);
+/// Serves `GET /metrics` on `listener` until dropped.
+pub(crate) async fn serve(shared: &Arc<Shared>, listener: TcpListener) -> io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        log::info!("metrics on http://{addr}/metrics");
+    }
+    let busy = Arc::new(AtomicU32::new(0));
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("metrics: accept failed: {e}");
+                smol::Timer::after(Duration::from_millis(100)).await;
                 continue;
             }
-            let server = self.clone();
-            let busy = Arc::clone(&busy);
-            smol::spawn(async move {
-                let _ = scrape(&server, tcp)
-                    .or(async {
-                        smol::Timer::after(SCRAPE_TIMEOUT).await;
-                        Ok(())
-                    })
-                    .await;
-                busy.fetch_sub(1, Ordering::AcqRel);
-            })
-            .detach();
+        };
+        if busy.fetch_add(1, Ordering::AcqRel) >= SCRAPERS {
+            busy.fetch_sub(1, Ordering::AcqRel);
+            continue;
         }
+        let shared = Arc::clone(shared);
+        let busy = Arc::clone(&busy);
+        smol::spawn(async move {
+            let _ = scrape(&shared, tcp)
+                .or(async {
+                    smol::Timer::after(SCRAPE_TIMEOUT).await;
+                    Ok(())
+                })
+                .await;
+            busy.fetch_sub(1, Ordering::AcqRel);
+        })
+        .detach();
     }
 }
 
-async fn scrape(server: &Server, mut tcp: TcpStream) -> io::Result<()> {
+async fn scrape(shared: &Shared, mut tcp: TcpStream) -> io::Result<()> {
     let head = http::read_head(&mut tcp).or(async {
         smol::Timer::after(HEAD_TIMEOUT).await;
         Err(http::HeadError::Io(io::ErrorKind::TimedOut))
     });
     let answer = match head.await {
         Ok((head, _)) if head.method == "GET" && head.path() == "/metrics" => {
-            let body = server.metrics().to_prometheus(metrics::process_stats());
+            let body = snapshot(shared).to_prometheus(metrics::process_stats());
             http::response(200, CONTENT_TYPE, body.as_bytes(), &[])
         }
         Ok(_) => http::response(404, "text/plain; charset=utf-8", b"not found\n", &[]),

@@ -1,147 +1,63 @@
-//! The server: the accept loop and the state every connection shares.
+//! The server: the accept loop, and every method of [`Server`] (each
+//! delegates to the module that does the work).
 //!
-//! The path of a message, file by file: [`connection`] takes a TCP stream
-//! through TLS, the request head and the handshake checks to `101`;
-//! [`session`] reads WebSocket messages and decodes them
-//! ([`crate::protocol::decode_client`]); [`dispatch`] checks each frame
-//! against the session's identity and acts on it; [`rooms`] gives a message
-//! its seq and fans it out into each member's [`outbox`], from which each
-//! member's session task writes it.
+//! The path of a message, file by file, one direction: [`connection`]
+//! takes a TCP stream through TLS, the request head and the handshake
+//! checks to `101`; [`session`] runs the session's task: it reads
+//! WebSocket messages, decodes them ([`crate::protocol::decode_client`]),
+//! and hands each to the session's state, which checks it against the
+//! session's identity and acts on it; [`rooms`] gives a message its seq and
+//! fans it out into each member's [`outbox`], from which each member's
+//! session task writes it. [`shared`] is what they all read; nothing below
+//! imports this file.
 
 mod alerts;
+mod authorize;
 mod bans;
 mod connection;
-mod dispatch;
+mod error;
 mod host;
+pub(crate) mod lock;
 mod material;
 mod memory;
 mod metered;
 mod metrics_http;
-mod ops;
 pub(crate) mod outbox;
 mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
-#[allow(dead_code)] // wired in with the session refactor
+mod shared;
+#[allow(dead_code)] // wired in with the storage seam
 pub(crate) mod store;
-mod writer;
 
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use smol::future::FutureExt;
 use smol::net::TcpListener;
 
-use crate::auth::{self, Identity, TokenError};
-use crate::config::{Config, LimitsConfig};
-use crate::metrics::Metrics;
-use crate::tls;
+use crate::config::Config;
+use crate::metrics::{Metrics, Snapshot};
+use shared::Shared;
 
-pub use dispatch::MAX_ROOMS_PER_SESSION;
-pub use host::{Authorize, Handle, HostEvent, PublishError, Subscription};
+pub use crate::protocol::MAX_ROOMS_PER_SESSION;
+pub use authorize::Authorize;
+pub use error::{ReloadError, StartError};
+pub use host::{Handle, HostEvent, PublishError, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
 pub use store::disk::DiskBound;
 
-/// Why a server could not be built from its configuration. The message is
-/// one line naming the file and the problem.
-#[derive(Debug)]
-pub enum StartError {
-    /// The configuration itself breaks a rule.
-    Config(String),
-    /// The certificate or key cannot be used.
-    Tls(tls::TlsError),
-    /// A token public key file cannot be used.
-    Key(auth::KeyFileError),
-    /// The computed worst-case memory exceeds `limits.memory_budget_mb`.
-    OverBudget {
-        /// The computed bound.
-        bound: MemoryBound,
-        /// The budget, in MiB.
-        budget_mb: u32,
-    },
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Config(e) => write!(f, "config: {e}"),
-            Self::Tls(e) => e.fmt(f),
-            Self::Key(e) => e.fmt(f),
-            Self::OverBudget { bound, budget_mb } => write!(
-                f,
-                "limits: {bound}, over memory_budget_mb = {budget_mb}; lower max_connections, outbound_queue, history or max_body"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// State shared by every connection of one server. No globals: two servers
-/// in one process share nothing.
-pub(crate) struct Shared {
-    pub(crate) limits: LimitsConfig,
-    /// Certificate, keys and origins; swapped by [`Server::reload`].
-    material: material::Current,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) alerts: alerts::Alerts,
-    /// Set when shutdown starts: `/healthz` answers 503.
-    pub(crate) draining: AtomicBool,
-    pub(crate) ws_config: WebSocketConfig,
-    pub(crate) rooms: rooms::Rooms,
-    pub(crate) sessions: registry::Sessions,
-    pub(crate) connections: Arc<registry::Connections>,
-    pub(crate) bans: bans::Bans,
-    /// The `from` of the host's own messages.
-    pub(crate) device_name: String,
-    pub(crate) authorizer: std::sync::OnceLock<Arc<dyn Authorize>>,
-    /// The id of the next host subscription (per server: nothing global).
-    pub(crate) next_host_id: std::sync::atomic::AtomicU64,
-    /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
-    /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
-    refusing: AtomicU32,
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("limits", &self.limits)
-            .field("connections", &self.connections.open())
-            .field("rooms", &self.rooms.len())
-            .finish_non_exhaustive()
-    }
-}
-
 /// How often `run` checks the certificate's expiry (`alert=cert-expiring`).
 const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
-/// Locks a mutex, carrying on if a thread panicked while holding it: every
-/// mutation of the server's tables is a single insert or remove, so the data
-/// stays sound, and one bad task must not take the whole server down.
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Connections past a cap that still get a TLS answer at once.
 const REFUSAL_SLOTS: u32 = 16;
-
-impl Shared {
-    pub(crate) fn verify_token(&self, token: &str) -> Result<Identity, TokenError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.material().verifier.verify(token, now)
-    }
-}
 
 /// A configured server, ready to [`run`](Server::run).
 #[derive(Debug, Clone)]
@@ -161,23 +77,6 @@ fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     Ok(bound)
 }
 
-/// The WebSocket layer's buffers, sized for small hosts: tungstenite's
-/// defaults (128 KiB read buffer, 64 MiB messages) would cost more per idle
-/// session than everything else together.
-fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
-    let max = limits.max_message_bytes as usize;
-    let largest_frame = limits.max_body as usize + 256;
-    let mut c = WebSocketConfig::default();
-    c.read_buffer_size = memory::WS_READ_BUFFER as usize;
-    // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
-    c.write_buffer_size = writer::WRITE_BATCH_BYTES + largest_frame;
-    // Our queue is the backpressure; this only bounds one write batch.
-    c.max_write_buffer_size = writer::WRITE_BATCH_BYTES + 2 * largest_frame;
-    c.max_message_size = Some(max);
-    c.max_frame_size = Some(max);
-    c
-}
-
 impl Server {
     /// Loads the certificate, key and token keys the configuration names.
     ///
@@ -195,7 +94,7 @@ impl Server {
                 metrics: Arc::new(Metrics::default()),
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
-                ws_config: ws_config(&limits),
+                ws_config: connection::ws_config(&limits),
                 rooms: rooms::Rooms::new(
                     usize::from(limits.history),
                     limits.max_total_rooms as usize,
@@ -261,7 +160,7 @@ impl Server {
         log::info!("shutting down: draining sessions, then closing them with 1001");
         self.shared
             .sessions
-            .close_all(crate::protocol::close::GOING_AWAY);
+            .close_all(crate::protocol::Close::GoingAway);
         // Give sessions a bounded moment to write their queues and the close.
         let grace = std::time::Duration::from_secs(self.shared.limits.shutdown_timeout_s.into());
         let drained = async {
@@ -322,5 +221,57 @@ impl Server {
     /// Gives the hook back if one is installed already.
     pub fn set_authorizer(&self, hook: Arc<dyn Authorize>) -> Result<(), Arc<dyn Authorize>> {
         self.shared.authorizer.set(hook)
+    }
+
+    /// Re-reads the certificate chain and key, the client CA and CRL, the
+    /// token public keys and the Origin allowlist from `config`. New
+    /// connections use them; established sessions continue untouched.
+    /// Limits and listen addresses are not reloaded (restart for those).
+    ///
+    /// # Errors
+    /// The first file that cannot be used; the old material stays in
+    /// place, and `alert=reload-failed` is logged with the reason.
+    pub fn reload(&self, config: &Config) -> Result<(), StartError> {
+        let s = &self.shared;
+        material::reload(&s.material, &s.metrics, &s.limits, config)
+    }
+
+    /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
+    /// the binary); a file that does not parse fails the reload the same
+    /// way, with `alert=reload-failed`.
+    ///
+    /// # Errors
+    /// [`ReloadError`], already logged.
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<(), ReloadError> {
+        let s = &self.shared;
+        material::reload_file(&s.material, &s.metrics, &s.limits, path)
+    }
+
+    /// Checks a configuration the way [`Server::new`] would (every file
+    /// loaded, the memory budget), without starting anything; returns the
+    /// memory bound. `palisade check-config` prints it.
+    ///
+    /// # Errors
+    /// As [`Server::new`].
+    pub fn check(config: &Config) -> Result<MemoryBound, StartError> {
+        let bound = check_budget(config)?;
+        material::Material::load(config)?;
+        Ok(bound)
+    }
+
+    /// Every counter and gauge now, for host applications; the same values
+    /// `GET /metrics` renders.
+    pub fn metrics(&self) -> Snapshot {
+        metrics_http::snapshot(&self.shared)
+    }
+
+    /// Serves `GET /metrics` on `listener` (plain HTTP) until the returned
+    /// future is dropped. Run it next to [`Server::run`], e.g.
+    /// `server.run(tls, shutdown).or(server.serve_metrics(plain))`.
+    ///
+    /// # Errors
+    /// Never returns `Ok`; accept errors are logged and retried.
+    pub async fn serve_metrics(&self, listener: TcpListener) -> io::Result<()> {
+        metrics_http::serve(&self.shared, listener).await
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Publishers never wait on a reader: [`Outbox::push`] never blocks, and a
 //! full queue is the signal to evict the session with 4009 (smol's
-//! chat-server example and mini-redis do the same).
+//! chat-server example and mini-redis do the same). The push only reports
+//! [`Evicted`]; the caller (rooms, the session's own state) carries it out
+//! with [`Outbox::evict`], so every eviction is visible where it happens.
 //!
 //! The channel itself is unbounded and the limit is checked on its length:
 //! a bounded channel reserves every slot up front (about 40 bytes each, for
@@ -17,7 +19,7 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Bytes;
 use smol::channel::{Receiver, Sender};
 
-use crate::protocol::{close, server_to_vec, ServerFrame};
+use crate::protocol::{server_to_vec, Close, ServerFrame};
 
 /// The sending side of one session's queue; cheap to clone into rooms.
 #[derive(Debug, Clone)]
@@ -25,7 +27,7 @@ pub(crate) struct Outbox {
     session: u64,
     frames: Sender<Queued>,
     capacity: usize,
-    control: Sender<u16>,
+    control: Sender<Close>,
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
@@ -39,13 +41,19 @@ pub(crate) struct Queued {
     pub(crate) published: Option<Instant>,
 }
 
+/// A push found the queue full: the frame was not queued, and the member
+/// must be evicted ([`Outbox::evict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a full queue means the member must be evicted"]
+pub(crate) struct Evicted;
+
 /// The receiving side, owned by the session's task.
 #[derive(Debug)]
 pub(crate) struct Inbox {
     pub(crate) frames: Receiver<Queued>,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
-    pub(crate) control: Receiver<u16>,
+    pub(crate) control: Receiver<Close>,
 }
 
 /// Makes a session's queue holding at most `capacity` frames.
@@ -81,25 +89,41 @@ impl Outbox {
         self.session
     }
 
-    /// Queues an encoded frame. Returns `false` when it was not queued: the
-    /// session is gone, or its queue is full and it is now being closed
-    /// with 4009.
-    pub(crate) fn push(&self, frame: Bytes) -> bool {
+    /// Queues an encoded frame, or reports a full queue. A session that
+    /// is gone drops the frame silently: it is ending anyway.
+    pub(crate) fn push(&self, frame: Bytes) -> Result<(), Evicted> {
         self.push_published(frame, None)
     }
 
     /// [`Outbox::push`] for a `Message` accepted at `published`.
-    pub(crate) fn push_published(&self, bytes: Bytes, published: Option<Instant>) -> bool {
+    pub(crate) fn push_published(
+        &self,
+        bytes: Bytes,
+        published: Option<Instant>,
+    ) -> Result<(), Evicted> {
         if self.frames.len() >= self.capacity {
-            match &self.missed {
-                Some(missed) => {
-                    missed.fetch_add(1, Ordering::Relaxed);
-                }
-                None => self.close(close::TOO_SLOW),
-            }
-            return false;
+            return Err(Evicted);
         }
-        self.frames.try_send(Queued { bytes, published }).is_ok()
+        let _ = self.frames.try_send(Queued { bytes, published });
+        Ok(())
+    }
+
+    /// What a full queue costs its member: a session is closed with 4009;
+    /// a host subscription is never evicted, it counts the frame missed.
+    pub(crate) fn evict(&self) {
+        match &self.missed {
+            Some(missed) => {
+                missed.fetch_add(1, Ordering::Relaxed);
+            }
+            None => self.close(Close::TooSlow),
+        }
+    }
+
+    /// Queues `frame`, evicting the member if its queue is full.
+    pub(crate) fn push_or_evict(&self, frame: Bytes, published: Option<Instant>) {
+        if let Err(Evicted) = self.push_published(frame, published) {
+            self.evict();
+        }
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -107,22 +131,27 @@ impl Outbox {
     /// what the joiner asked for, so it must not get the joiner evicted
     /// (with `history >= outbound_queue` it otherwise would, every time).
     /// The memory bound counts `history` more frames per session for it.
-    pub(crate) fn push_replay(&self, bytes: Bytes) -> bool {
-        self.frames
-            .try_send(Queued {
-                bytes,
-                published: None,
-            })
-            .is_ok()
+    pub(crate) fn push_replay(&self, bytes: Bytes) {
+        let _ = self.frames.try_send(Queued {
+            bytes,
+            published: None,
+        });
     }
 
     /// Encodes and queues one frame (see [`Outbox::push`]).
-    pub(crate) fn send(&self, frame: &ServerFrame) -> bool {
+    pub(crate) fn send(&self, frame: &ServerFrame) -> Result<(), Evicted> {
         self.push(Bytes::from(server_to_vec(frame)))
     }
 
+    /// [`Outbox::send`], evicting the member if its queue is full.
+    pub(crate) fn send_or_evict(&self, frame: &ServerFrame) {
+        if let Err(Evicted) = self.send(frame) {
+            self.evict();
+        }
+    }
+
     /// Asks the session to close with `code`; the first request wins.
-    pub(crate) fn close(&self, code: u16) {
+    pub(crate) fn close(&self, code: Close) {
         let _ = self.control.try_send(code);
     }
 }

@@ -8,9 +8,9 @@ use std::time::SystemTime;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::lock;
+use super::lock::lock;
 use super::outbox::Outbox;
-use crate::protocol::{Role, RoomName};
+use crate::protocol::{Close, Role, RoomName};
 
 /// Why a connection gets no permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Sessions {
     }
 
     /// Asks one session to close with `code`; false if it is not live.
-    pub(crate) fn close(&self, id: u64, code: u16) -> bool {
+    pub(crate) fn close(&self, id: u64, code: Close) -> bool {
         match lock(&self.live).get(&id) {
             Some(e) => {
                 e.outbox.close(code);
@@ -216,7 +216,7 @@ impl Sessions {
     }
 
     /// Asks every session to close with `code`.
-    pub(crate) fn close_all(&self, code: u16) {
+    pub(crate) fn close_all(&self, code: Close) {
         for e in lock(&self.live).values() {
             e.outbox.close(code);
         }

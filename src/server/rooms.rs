@@ -12,12 +12,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 
-use super::lock;
+use super::lock::lock;
 use super::outbox::Outbox;
+use crate::clock::unix_now_ms;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
 /// Why a join was refused by the room table.
@@ -56,7 +57,7 @@ impl Room {
     /// the delivery latency histogram.
     fn broadcast(&self, frame: &Bytes, published: Option<Instant>) {
         for member in self.members.values() {
-            member.push_published(frame.clone(), published);
+            member.push_or_evict(frame.clone(), published);
         }
     }
 }
@@ -67,12 +68,6 @@ pub(crate) struct Rooms {
     table: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
     history: usize,
     max_rooms: usize,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Rooms {
@@ -131,7 +126,7 @@ impl Rooms {
                 (Some((first, _)), Some((last, _))) => (*first, *last),
                 _ => (0, 0),
             };
-            member.send(&ServerFrame::Joined {
+            member.send_or_evict(&ServerFrame::Joined {
                 room: name.clone(),
                 first_seq,
                 last_seq,
@@ -221,11 +216,11 @@ impl Rooms {
             room: name.clone(),
             seq,
             from: from.to_owned(),
-            sent_at_ms: now_ms(),
+            sent_at_ms: unix_now_ms(),
             body,
         }));
         if let Some((publisher, id)) = ack {
-            publisher.send(&ServerFrame::Ack { id, seq });
+            publisher.send_or_evict(&ServerFrame::Ack { id, seq });
         }
         room.broadcast(&frame, Some(Instant::now()));
         if self.history > 0 {
@@ -260,7 +255,7 @@ impl Rooms {
         }));
         room.broadcast(&frame, None);
         if !room.members.contains_key(&also.session()) {
-            also.push(frame);
+            also.push_or_evict(frame, None);
         }
         room.last_active = Instant::now();
         Ok(())

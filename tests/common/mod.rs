@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -102,11 +102,7 @@ impl TestServer {
         let dir = unique_dir();
         palisade::certgen::write_dev_pki(&dir).unwrap();
         auth::write_keypair(&dir).unwrap();
-        let text = format!(
-            "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
-             [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n"
-        );
-        let mut config = Config::from_toml(&text, &dir).unwrap();
+        let mut config = config_in(&dir, &["token.public"]);
         let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
         let addr = listener.local_addr().unwrap();
         tweak(&mut config, addr);
@@ -142,14 +138,7 @@ impl TestServer {
 
     /// A token for `sub` with `role` and `rooms`, valid for `ttl` seconds.
     pub fn token(&self, sub: &str, role: Role, rooms: &[&str], ttl: u64) -> String {
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role,
-            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
-            ttl_secs: ttl,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
+        let request = TokenRequest::new(sub, role, rooms.iter().copied(), ttl, AUDIENCE);
         auth::mint(&self.secret, &request, now()).unwrap()
     }
 
@@ -317,3 +306,15 @@ pub async fn close_code(client: &mut Client) -> u16 {
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;
+
+/// The configuration every test server starts from: the dev PKI's
+/// certificate and key in `dir`, the `public_keys` files there, port 0.
+pub fn config_in(dir: &Path, public_keys: &[&str]) -> Config {
+    Config::new(
+        dir.join("server.pem"),
+        dir.join("server.key"),
+        public_keys.iter().map(|k| dir.join(k)),
+        AUDIENCE,
+    )
+    .with_listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+}

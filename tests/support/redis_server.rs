@@ -2,7 +2,7 @@
 //! loudly with the install hint when the binary is missing (the tests
 //! that use it are `#[ignore = "needs redis-server ..."]`).
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use palisade::cluster::local::LocalRedis;
 

@@ -78,9 +78,11 @@ const COMMANDS = {
       hash: await page.evaluate(() => location.hash),
       historyLength: await page.evaluate(() => history.length),
       user: await tid("welcome-user").textContent(),
+      accountOpen: await tid("account").evaluate((d) => d.open),
     };
   },
   async join({ room, passphrase }) {
+    await page.evaluate(() => { document.querySelector("#join-box").open = true; });
     await tid("room-input").fill(room);
     if (passphrase) await tid("passphrase-input").fill(passphrase);
     await tid("join-button").click();
@@ -126,6 +128,73 @@ const COMMANDS = {
     }, [text, kind ?? null]);
     return handle.jsonValue();
   },
+  // Sends by keyboard: Shift+Enter between the lines, Enter at the end.
+  async sendEnter({ lines }) {
+    const box = tid("send-input");
+    await box.click();
+    for (const [i, line] of lines.entries()) {
+      if (i > 0) await box.press("Shift+Enter");
+      await box.pressSequentially(line);
+    }
+    await box.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#send-input").value === "");
+    return null;
+  },
+  // The room list: name, unread badge (null when none), shown or not;
+  // with `unreadIn`, once that room shows an unread badge.
+  async tabs({ unreadIn }) {
+    if (unreadIn) await page.waitForSelector(`[data-testid="room-tab"][data-room="${unreadIn}"] [data-testid="unread"]`);
+    return page.locator('[data-testid="room-tab"]').evaluateAll((tabs) => tabs.map((t) => ({
+      room: t.dataset.room,
+      unread: t.querySelector('[data-testid="unread"]')?.textContent ?? null,
+      current: t.getAttribute("aria-current") === "true",
+    })));
+  },
+  // Waits for a message, then says whether it is inside the list's visible
+  // area as the page left it (nothing here scrolls), and the marker state.
+  async seen({ text }) {
+    await COMMANDS.message({ text });
+    return page.evaluate((t) => {
+      const list = document.querySelector("#messages");
+      const li = [...list.querySelectorAll('[data-testid="message"]')]
+        .find((m) => m.querySelector('[data-testid="message-text"]').textContent === t);
+      const box = list.getBoundingClientRect();
+      const r = li.getBoundingClientRect();
+      const el = li.querySelector('[data-testid="message-text"]');
+      return {
+        inView: r.top >= box.top - 1 && r.bottom <= box.bottom + 1,
+        inWindow: r.top >= 0 && r.bottom <= window.innerHeight,
+        overflows: list.scrollHeight > list.clientHeight,
+        marker: !document.querySelector("#new-messages").hidden,
+        dir: el.getAttribute("dir"),
+        bidi: getComputedStyle(el).unicodeBidi,
+      };
+    }, text);
+  },
+  // Scrolls the message list to its top, as a reader going back would.
+  async scrollUp() {
+    await page.evaluate(() => { document.querySelector("#messages").scrollTop = 0; });
+    await page.waitForFunction(() => document.querySelector("#messages").scrollTop === 0);
+    return null;
+  },
+  async viewport({ width, height }) {
+    await page.setViewportSize({ width, height });
+    return page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+    }));
+  },
+  // A second page whose token the server refuses: what does it tell the user?
+  async refused() {
+    const other = await context.newPage();
+    other.setDefaultTimeout(STEP_MS);
+    await other.goto(`${config.base}/#token=v4.public.refused`);
+    await other.waitForSelector('[data-testid="connect-help"]:not([hidden])');
+    const help = await other.getByTestId("connect-help").innerText();
+    const healthz = await other.locator('[data-testid="connect-help"] a').getAttribute("href");
+    await other.close();
+    return { help, healthz };
+  },
   async inspect() {
     return {
       ...seen,
@@ -136,7 +205,7 @@ const COMMANDS = {
     };
   },
   async screenshot({ path }) {
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage: false });
     return path;
   },
 };

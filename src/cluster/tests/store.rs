@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::cluster::store::ClusterStore;
-use crate::server::lock;
+use crate::server::lock::lock;
 use crate::server::store::testing::{self, Event, Recorder};
 use crate::server::store::{Store, StoreError, View};
 

@@ -80,7 +80,7 @@ fn full_queue_evicts_only_the_slow_member() {
     assert_eq!(drain(&fast_in).len(), 11);
     assert_eq!(
         slow_in.control.try_recv(),
-        Ok(crate::protocol::close::TOO_SLOW)
+        Ok(crate::protocol::Close::TooSlow)
     );
 }
 

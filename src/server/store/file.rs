@@ -54,7 +54,7 @@ pub(crate) struct FileOptions {
 
 /// Why the file cannot be used: one line naming it and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenError(pub(crate) String);
+pub(crate) struct OpenError(pub(crate) String);
 
 impl std::fmt::Display for OpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

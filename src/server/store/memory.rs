@@ -20,7 +20,7 @@ use super::{
     message_frame, ready, Delete, Fanout, Join, Pending, Publish, Store, StoreError, View,
 };
 use crate::protocol::RoomName;
-use crate::server::lock;
+use crate::server::lock::lock;
 
 /// One of a room's last `history` seqs.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use async_tungstenite::tungstenite::Bytes;
 
 use super::{Fanout, Join, Publish, Reply, Store, StoreError, View};
 use crate::protocol::{decode_server, Body, RoomName, ServerFrame};
-use crate::server::lock;
+use crate::server::lock::lock;
 use crate::server::outbox::{outbox, Inbox, Outbox};
 
 /// What the store handed over, in order.

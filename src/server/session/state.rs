@@ -1,4 +1,4 @@
-//! What each client frame does. Authorization is checked here, on every
+//! A session's state and what each client frame does to it. Authorization is checked here, on every
 //! frame, against the session's current identity (which `Reauth` may
 //! replace), never only at connect.
 
@@ -6,20 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
-use crate::config::LimitsConfig;
-use crate::protocol::{close, Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
+use crate::protocol::{
+    Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, MAX_ROOMS_PER_SESSION,
+};
 
-use super::host::Authorize;
-use super::outbox::Outbox;
-use super::ratelimit::TokenBucket;
-use super::Shared;
+use super::super::authorize::Authorize;
+use super::super::outbox::Outbox;
+use super::super::ratelimit::TokenBucket;
+use super::super::shared::Shared;
 
-/// The most rooms one session can be in; `limits.max_rooms` is at most this.
-pub const MAX_ROOMS_PER_SESSION: usize = 64;
-
-/// One session's state, owned by its task.
+/// One session's state, owned by its task: who it is, what it joined, its
+/// rate limits. The task loop (`session/mod.rs`) feeds it decoded frames.
 #[derive(Debug)]
-pub(crate) struct Session {
+pub(crate) struct SessionState {
     pub(crate) id: u64,
     pub(crate) identity: Identity,
     pub(crate) outbox: Outbox,
@@ -39,7 +38,7 @@ pub(crate) enum After {
     Renewed,
 }
 
-impl Session {
+impl SessionState {
     pub(crate) fn new(id: u64, identity: Identity, outbox: Outbox, shared: Arc<Shared>) -> Self {
         let rate = shared.limits.publish_per_sec;
         Self {
@@ -55,7 +54,7 @@ impl Session {
 
     /// The first frame of every session, and the answer to `Reauth`.
     pub(crate) fn welcome(&self) {
-        self.outbox.send(&ServerFrame::Welcome {
+        self.outbox.send_or_evict(&ServerFrame::Welcome {
             session: self.id,
             user: self.identity.user.clone(),
             role: self.identity.role,
@@ -71,7 +70,7 @@ impl Session {
             crate::quoted::Quoted(&self.identity.user)
         );
         self.shared.metrics.error_frame(code);
-        self.outbox.send(&ServerFrame::Error {
+        self.outbox.send_or_evict(&ServerFrame::Error {
             id,
             code,
             detail: detail.to_owned(),
@@ -82,18 +81,8 @@ impl Session {
                 self.id,
                 crate::quoted::Quoted(&self.identity.user)
             );
-            self.outbox.close(close::POLICY);
+            self.outbox.close(Close::Violations);
         }
-    }
-
-    /// The server's counters.
-    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.shared.metrics
-    }
-
-    /// The server's limits.
-    pub(crate) fn limits(&self) -> LimitsConfig {
-        self.shared.limits
     }
 
     /// Asks the host's hook, if one is installed.
@@ -168,7 +157,8 @@ impl Session {
         self.joined.swap_remove(at);
         self.shared.rooms.leave(room, self.id);
         self.shared.sessions.set_rooms(self.id, &self.joined);
-        self.outbox.send(&ServerFrame::Left { room: room.clone() });
+        self.outbox
+            .send_or_evict(&ServerFrame::Left { room: room.clone() });
     }
 
     fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body) {
@@ -196,6 +186,11 @@ impl Session {
             return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
         }
         let user = &self.identity.user;
+        // The Ack is queued by `Rooms::publish`, under the room lock, not
+        // here after it returns: under the lock it goes into our queue
+        // ahead of our own copy of the Message, and no later publish by a
+        // member can slip between the seq being taken and the Ack (the
+        // contract: Ack before the publisher's Message, seq order for all).
         if self
             .shared
             .rooms
@@ -236,7 +231,7 @@ impl Session {
         let identity = match verified {
             Ok(identity) => identity,
             Err(e) => {
-                super::bans::reauth_failed(&self.shared, self.id, &self.identity.user, e);
+                super::super::bans::reauth_failed(&self.shared, self.id, &self.identity.user, e);
                 self.refuse(None, ErrorCode::TokenRejected, e.public_reason());
                 return After::Continue;
             }

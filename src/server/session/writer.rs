@@ -10,12 +10,10 @@ use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use super::dispatch::Session;
-use super::outbox::{Inbox, Queued};
-use super::session::{end_for_error, reason_for, End};
-use super::Shared;
+use super::super::outbox::{Inbox, Queued};
+use super::close::{end_for_error, End};
 use crate::metrics::Metrics;
-use crate::protocol::close;
+use crate::protocol::Close;
 
 /// Most frames written before one flush; bounds how long a burst delays
 /// reads.
@@ -23,11 +21,36 @@ pub(crate) const WRITE_BATCH: usize = 32;
 /// Bytes after which a batch stops taking frames. tungstenite buffers the
 /// batch (`write_buffer_size`) and the flush hands it to rustls in one go:
 /// one TLS record and one write(2) for many small frames, instead of one
-/// each. A batch therefore holds at most this plus one frame (`memory.rs`).
+/// each. A batch therefore holds at most this plus one frame (`memory.rs`):
+/// [`Batch`] counts the first frame too.
 pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
-/// How long a shutdown lets a session write its queue.
-pub(super) fn grace(shared: &Shared) -> Duration {
-    Duration::from_secs(u64::from(shared.limits.shutdown_timeout_s))
+
+/// What a batch has taken so far.
+#[derive(Debug)]
+struct Batch {
+    frames: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// A batch that starts with a frame of `first` bytes (0 for a ping).
+    fn new(first: usize) -> Self {
+        Self {
+            frames: 1,
+            bytes: first,
+        }
+    }
+
+    /// Whether another frame may join: while under both limits, so the
+    /// batch ends at most one frame past `WRITE_BATCH_BYTES`.
+    fn has_room(&self) -> bool {
+        self.frames < WRITE_BATCH && self.bytes < WRITE_BATCH_BYTES
+    }
+
+    fn add(&mut self, bytes: usize) {
+        self.frames += 1;
+        self.bytes += bytes;
+    }
 }
 
 /// Feeds one queued frame, counting it (and remembering when its
@@ -50,31 +73,28 @@ where
 
 /// Writes `first` (a ping when `None`) and whatever else is queued (up to a
 /// batch), then flushes; a close request during the write wins, except a
-/// shutdown's 1001, which lets the write finish first (bounded).
+/// shutdown's 1001, which lets the write finish first (within `grace`).
 pub(super) async fn write_batch<S>(
     ws: &mut WebSocketStream<S>,
     first: Option<Queued>,
     inbox: &Inbox,
-    session: &Session,
+    metrics: &Metrics,
+    grace: Duration,
 ) -> Option<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let metrics = session.metrics();
     let write = async {
         let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+        let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
         match first {
             Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
             None => ws.feed(Message::Ping(Bytes::new())).await?,
         }
-        let mut bytes = 0;
-        for _ in 1..WRITE_BATCH {
-            if bytes >= WRITE_BATCH_BYTES {
-                break;
-            }
+        while batch.has_room() {
             match inbox.frames.try_recv() {
                 Ok(q) => {
-                    bytes += q.bytes.len();
+                    batch.add(q.bytes.len());
                     feed_queued(ws, q, metrics, &mut published).await?;
                 }
                 Err(_) => break,
@@ -89,22 +109,21 @@ where
     };
     let mut write = std::pin::pin!(write);
     let result = async { Ok((&mut write).await) }
-        .or(async { Err(inbox.control.recv().await.unwrap_or(close::INTERNAL)) })
+        .or(async { Err(inbox.control.recv().await.unwrap_or(Close::Internal)) })
         .await;
     match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(end_for_error(&e)),
-        Err(close::GOING_AWAY) => {
-            let linger = Duration::from_secs(u64::from(session.limits().shutdown_timeout_s));
+        Err(Close::GoingAway) => {
             let _ = write
                 .or(async {
-                    Timer::after(linger).await;
+                    Timer::after(grace).await;
                     Ok(())
                 })
                 .await;
-            Some(End::Close(close::GOING_AWAY, reason_for(close::GOING_AWAY)))
+            Some(End::Close(Close::GoingAway))
         }
-        Err(code) => Some(End::Close(code, reason_for(code))),
+        Err(close) => Some(End::Close(close)),
     }
 }
 
@@ -133,4 +152,31 @@ pub(super) async fn drain<S>(
             Ok(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_frame_counts_towards_the_batch_bytes() {
+        // A first frame of the whole budget leaves no room: the batch is
+        // that one frame, within WRITE_BATCH_BYTES plus one frame.
+        assert!(!Batch::new(WRITE_BATCH_BYTES).has_room());
+        let mut batch = Batch::new(WRITE_BATCH_BYTES - 1);
+        assert!(batch.has_room());
+        batch.add(4096);
+        assert!(!batch.has_room());
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_write_batch_frames() {
+        let mut batch = Batch::new(0);
+        let mut taken = 1;
+        while batch.has_room() {
+            batch.add(1);
+            taken += 1;
+        }
+        assert_eq!(taken, WRITE_BATCH);
+    }
 }

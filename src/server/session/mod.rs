@@ -7,35 +7,43 @@
 //! requests, so a peer that stops reading cannot pin the task: its queue
 //! fills, a publisher's `try_send` fails, and the close request wins.
 
+//!
+//! The files, in the order a session uses them: this task loop; [`state`],
+//! what each frame does to the session's state; [`writer`], its queue to
+//! the socket; [`close`], how it ends.
+
+mod close;
+mod state;
+mod writer;
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::CloseFrame;
 use async_tungstenite::tungstenite::{Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use super::dispatch::{After, Session};
-use super::metered::{is_budget_error, Metered};
+use self::close::{answer_peer, end_for_error, finish, End};
+use self::state::{After, SessionState};
+use self::writer::{drain, write_batch};
+use super::metered::Metered;
 use super::outbox::{outbox, Inbox, Queued};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
-use super::writer::{drain, grace, write_batch};
-use super::Shared;
+use super::shared::Shared;
 use crate::auth::Identity;
-use crate::protocol::{close, decode_client};
+use crate::clock::unix_now;
+use crate::protocol::{decode_client, Close};
 
-/// How long to wait for the peer's close reply (and to let our close frame
-/// reach it) before dropping the connection.
-const CLOSE_LINGER: Duration = Duration::from_secs(2);
+pub(crate) use self::writer::WRITE_BATCH_BYTES;
 
 enum Event {
-    CloseRequested(u16),
+    CloseRequested(Close),
     Outbound(Queued),
     Inbound(Option<Result<Message, WsError>>),
     Timer(Due),
@@ -50,20 +58,6 @@ enum Due {
     Ping,
     /// The whole idle time passed without a frame or pong (4010).
     Idle,
-}
-
-/// How the session ended.
-pub(super) enum End {
-    /// We close with this code.
-    Close(u16, &'static str),
-    /// The peer closed (with its code, if any) or vanished.
-    Peer(Option<u16>),
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn expiry_instant(expires_at: u64) -> Instant {
@@ -99,35 +93,29 @@ pub(crate) async fn run<S>(
         crate::quoted::Quoted(&identity.user),
         identity.role
     );
-    let mut session = Session::new(id, identity, outbox, Arc::clone(&shared));
+    let mut session = SessionState::new(id, identity, outbox, Arc::clone(&shared));
     session.welcome();
 
-    let end = serve(&mut ws, &mut session, &inbox).await;
+    let end = serve(&mut ws, &shared, &mut session, &inbox).await;
     session.leave_all();
     shared.sessions.remove(id);
     let code = match end {
-        End::Close(code, reason) => {
-            if code == close::GOING_AWAY {
+        End::Close(close) => {
+            if close == Close::GoingAway {
                 // Shutdown: what was queued before it is still delivered.
-                drain(&mut ws, &inbox, &shared.metrics, grace(&shared)).await;
+                drain(&mut ws, &inbox, &shared.metrics, grace_of(&shared.limits)).await;
             }
-            finish(&mut ws, code, reason).await;
-            Some(code)
+            finish(&mut ws, close).await;
+            Some(close.code())
         }
         End::Peer(code) => {
             // tungstenite queued the reply to the peer's close; send it.
-            let _ = ws
-                .flush()
-                .or(async {
-                    Timer::after(CLOSE_LINGER).await;
-                    Ok(())
-                })
-                .await;
+            answer_peer(&mut ws).await;
             code
         }
     };
     drop(permit);
-    shared.session_closed(code, matches!(end, End::Close(..)));
+    close::count(&shared, &end);
     log::info!(
         "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
         peer.ip(),
@@ -167,11 +155,18 @@ impl Clock {
     }
 }
 
-async fn serve<S>(ws: &mut WebSocketStream<Metered<S>>, session: &mut Session, inbox: &Inbox) -> End
+async fn serve<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    shared: &Shared,
+    session: &mut SessionState,
+    inbox: &Inbox,
+) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = session.limits();
+    let limits = shared.limits;
+    let metrics = &*shared.metrics;
+    let grace = grace_of(&limits);
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
         idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
@@ -189,33 +184,34 @@ where
             timer.set_at(at);
             armed = at;
         }
-        let event =
-            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(close::INTERNAL)) }
-                .or(async {
-                    match inbox.frames.recv().await {
-                        Ok(frame) => Event::Outbound(frame),
-                        Err(_) => Event::CloseRequested(close::INTERNAL),
-                    }
-                })
-                .or(async { Event::Inbound(ws.next().await) })
-                .or(async {
-                    (&mut timer).await;
-                    Event::Timer(due)
-                })
-                .await;
+        let event = next_event(
+            async {
+                (&mut timer).await;
+                Event::Timer(due)
+            },
+            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(Close::Internal)) },
+            async {
+                match inbox.frames.recv().await {
+                    Ok(frame) => Event::Outbound(frame),
+                    Err(_) => Event::CloseRequested(Close::Internal),
+                }
+            },
+            async { Event::Inbound(ws.next().await) },
+        )
+        .await;
         let message = match event {
-            Event::CloseRequested(code) => return End::Close(code, reason_for(code)),
-            Event::Timer(Due::Expiry) => return End::Close(close::TOKEN_EXPIRED, "token expired"),
-            Event::Timer(Due::Idle) => return End::Close(close::IDLE, "idle timeout"),
+            Event::CloseRequested(close) => return End::Close(close),
+            Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
+            Event::Timer(Due::Idle) => return End::Close(Close::Idle),
             Event::Timer(Due::Ping) => {
                 clock.pinged = true;
-                if let Some(end) = write_batch(ws, None, inbox, session).await {
+                if let Some(end) = write_batch(ws, None, inbox, metrics, grace).await {
                     return end;
                 }
                 continue;
             }
             Event::Outbound(first) => {
-                if let Some(code) = write_batch(ws, Some(first), inbox, session).await {
+                if let Some(code) = write_batch(ws, Some(first), inbox, metrics, grace).await {
                     return code;
                 }
                 continue;
@@ -228,24 +224,22 @@ where
         clock.last_seen = Instant::now();
         clock.pinged = false;
         if !frame_budget.try_take(clock.last_seen) {
-            return End::Close(close::POLICY, "too many frames");
+            return End::Close(Close::TooManyFrames);
         }
         match message {
             Message::Binary(bytes) => match decode_client(&bytes) {
                 Ok(frame) => {
-                    session.metrics().frame_in(&frame);
+                    metrics.frame_in(&frame);
                     if session.handle(frame) == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
                 }
                 Err(e) => {
                     log::debug!("session={:016x} bad frame: {e}", session.id);
-                    return End::Close(close::INVALID_FRAME, "invalid frame");
+                    return End::Close(Close::InvalidFrame);
                 }
             },
-            Message::Text(_) => {
-                return End::Close(close::UNSUPPORTED_DATA, "text messages are not accepted")
-            }
+            Message::Text(_) => return End::Close(Close::TextMessage),
             Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
@@ -257,45 +251,57 @@ where
     }
 }
 
-pub(super) fn end_for_error(e: &WsError) -> End {
-    match e {
-        WsError::Io(io) if is_budget_error(io) => {
-            End::Close(close::POLICY, "too many bytes without a message")
+/// The session's race, in its priority order: `futures_lite::or` polls its
+/// first future first, so whatever is listed first wins when several are
+/// ready. The deadline (expiry, ping, idle) comes first, so a busy queue or
+/// a peer that never stops sending cannot delay it; then a close request,
+/// so eviction and shutdown beat more writing; then our queue, so replies
+/// go out before we read more; then the peer.
+async fn next_event(
+    deadline: impl Future<Output = Event>,
+    close: impl Future<Output = Event>,
+    outbound: impl Future<Output = Event>,
+    inbound: impl Future<Output = Event>,
+) -> Event {
+    deadline.or(close).or(outbound).or(inbound).await
+}
+
+/// How long a shutdown lets a session write its queue.
+fn grace_of(limits: &crate::config::LimitsConfig) -> Duration {
+    Duration::from_secs(u64::from(limits.shutdown_timeout_s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::ready;
+
+    fn empty() -> Queued {
+        Queued {
+            bytes: async_tungstenite::tungstenite::Bytes::new(),
+            published: None,
         }
-        WsError::Capacity(_) => End::Close(close::TOO_BIG, "message too big"),
-        WsError::Protocol(_) => End::Close(1002, "protocol error"),
-        WsError::Utf8(_) => End::Close(close::INVALID_FRAME, "invalid utf-8"),
-        _ => End::Peer(None),
     }
-}
 
-pub(super) fn reason_for(code: u16) -> &'static str {
-    match code {
-        close::TOO_SLOW => "too slow",
-        close::GOING_AWAY => "server shutting down",
-        close::REMOVED => "removed",
-        close::POLICY => "policy violation",
-        _ => "",
+    #[test]
+    fn a_due_deadline_wins_over_everything_ready() {
+        let event = smol::block_on(next_event(
+            ready(Event::Timer(Due::Expiry)),
+            ready(Event::CloseRequested(Close::Removed)),
+            ready(Event::Outbound(empty())),
+            ready(Event::Inbound(None)),
+        ));
+        assert!(matches!(event, Event::Timer(Due::Expiry)));
     }
-}
 
-/// Sends our close frame, then waits briefly for the peer's reply so the
-/// close frame is not lost to a TCP reset from unread data.
-async fn finish<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &'static str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.into(),
-    };
-    let linger = async {
-        let _ = ws.close(Some(frame)).await;
-        while let Some(Ok(_)) = ws.next().await {}
-    };
-    linger
-        .or(async {
-            Timer::after(CLOSE_LINGER).await;
-        })
-        .await;
+    #[test]
+    fn a_close_request_wins_over_traffic() {
+        let event = smol::block_on(next_event(
+            std::future::pending(),
+            ready(Event::CloseRequested(Close::TooSlow)),
+            ready(Event::Outbound(empty())),
+            ready(Event::Inbound(None)),
+        ));
+        assert!(matches!(event, Event::CloseRequested(Close::TooSlow)));
+    }
 }

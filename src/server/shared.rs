@@ -1,0 +1,64 @@
+//! The state every connection of one server shares, and the one lock
+//! helper its tables use.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::{Arc, OnceLock};
+
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::authorize::Authorize;
+use super::{alerts, bans, material, registry, rooms};
+use crate::auth::{Identity, TokenError};
+use crate::config::LimitsConfig;
+use crate::metrics::Metrics;
+
+/// State shared by every connection of one server. No globals: two servers
+/// in one process share nothing.
+pub(crate) struct Shared {
+    pub(crate) limits: LimitsConfig,
+    /// Certificate, keys and origins; swapped by [`Server::reload`].
+    pub(crate) material: material::Current,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) alerts: alerts::Alerts,
+    /// Set when shutdown starts: `/healthz` answers 503.
+    pub(crate) draining: AtomicBool,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) rooms: rooms::Rooms,
+    pub(crate) sessions: registry::Sessions,
+    pub(crate) connections: Arc<registry::Connections>,
+    pub(crate) bans: bans::Bans,
+    /// The `from` of the host's own messages.
+    pub(crate) device_name: String,
+    pub(crate) authorizer: OnceLock<Arc<dyn Authorize>>,
+    /// The id of the next host subscription (per server: nothing global).
+    pub(crate) next_host_id: AtomicU64,
+    /// Handshakes under way only to answer 503/429 (or `/healthz`) at the
+    /// cap; beyond `REFUSAL_SLOTS` such connections are dropped before TLS.
+    pub(crate) refusing: AtomicU32,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("limits", &self.limits)
+            .field("connections", &self.connections.open())
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn verify_token(&self, token: &str) -> Result<Identity, TokenError> {
+        self.material()
+            .verifier
+            .verify(token, crate::clock::unix_now())
+    }
+}
+
+impl Shared {
+    /// The material for a new connection.
+    pub(crate) fn material(&self) -> Arc<material::Material> {
+        self.material.get()
+    }
+}
