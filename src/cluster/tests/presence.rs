@@ -114,3 +114,13 @@ fn a_password_from_a_file_works_and_a_wrong_one_is_unavailable() {
     });
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_password_is_not_in_what_the_engine_logs() {
+    // Nothing listens on port 1: the engine's alert line names the URL
+    // exactly as its Debug does, redacted.
+    let node = node_with(&config("redis://:hunter2-secret@127.0.0.1:1/0", "a"), 10);
+    let shown = format!("{:?}", node.engine);
+    assert!(shown.contains("redis://***@127.0.0.1:1/0"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
