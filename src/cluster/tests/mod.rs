@@ -80,7 +80,6 @@ fn config(redis: &str, node: &str) -> ClusterConfig {
 }
 
 fn node_with(config: &ClusterConfig, history: u16) -> Node {
-    let _ = env_logger::builder().is_test(true).try_init();
     let (tx, seen) = smol::channel::unbounded();
     let local: Arc<dyn Local> = Arc::new(Recorder(tx.clone()));
     let weak: Weak<dyn Local> = Arc::downgrade(&local);

@@ -10,7 +10,6 @@ use crate::server::store::testing::{self, Event, Recorder};
 use crate::server::store::{Store, StoreError, View};
 
 fn store(redis: &RedisServer, name: &str, history: u16) -> (ClusterStore, Arc<Recorder>) {
-    let _ = env_logger::builder().is_test(true).try_init();
     let fanout = Arc::new(Recorder::default());
     let store = ClusterStore::start(&config(&redis.url(), name), history, fanout.clone())
         .expect("store starts");
