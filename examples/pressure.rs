@@ -103,7 +103,7 @@ fn main() {
             && started.elapsed() < Duration::from_secs(120)
         {
             for room in &rooms {
-                let _ = handle.publish(room, Body::Text(body.clone()));
+                let _ = handle.publish(room, Body::Text(body.clone())).await;
                 published += 1;
             }
             smol::future::yield_now().await;

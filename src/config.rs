@@ -405,6 +405,13 @@ impl Config {
         }
     }
 
+    /// Sets `[storage]` (without it an embedding keeps rooms in memory).
+    #[must_use]
+    pub fn with_storage(mut self, storage: StorageConfig) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
     /// Sets `listen`.
     #[must_use]
     pub fn with_listen(mut self, listen: SocketAddr) -> Self {
@@ -545,7 +552,7 @@ impl Config {
             cluster.validate().map_err(Invalid::from_rule)?;
         }
         if let Some(storage) = &self.storage {
-            storage.validate().map_err(Invalid::from_rule)?;
+            storage.validate()?;
         }
         self.limits.validate()
     }

@@ -20,6 +20,8 @@ use redis_server::RedisServer;
 /// A node of a cluster on `redis`.
 fn node(redis: &RedisServer, name: &str) -> TestServer {
     TestServer::start_with(|c| {
+        // The tests publish in bursts; the rate limit is not under test.
+        c.limits.publish_per_sec = 1000;
         c.cluster = Some(ClusterConfig {
             redis: redis.url(),
             node: name.to_owned(),

@@ -21,7 +21,10 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
     within(async {
         // Published before anyone joined: retained for later joiners.
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("21.5")),
+            server
+                .handle
+                .publish(&room("telemetry"), text("21.5"))
+                .await,
             Ok(1)
         );
         let (mut alice, _) = server.connect(&server.member("alice")).await;
@@ -60,7 +63,10 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
         assert_eq!(frame(&mut alice).await, ServerFrame::Ack { id: 1, seq: 2 });
         frame(&mut alice).await;
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("21.6")),
+            server
+                .handle
+                .publish(&room("telemetry"), text("21.6"))
+                .await,
             Ok(3)
         );
         assert!(matches!(
@@ -69,7 +75,7 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
         ));
         // The host's publishes follow the same body rules.
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("")),
+            server.handle.publish(&room("telemetry"), text("")).await,
             Err(PublishError::Body(palisade::protocol::BodyError::Empty))
         );
     });
@@ -79,7 +85,7 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
 fn host_subscription_receives_client_messages_and_deletes() {
     let server = TestServer::start();
     within(async {
-        let sub = server.handle.subscribe(&room("control"), 16).unwrap();
+        let sub = server.handle.subscribe(&room("control"), 16).await.unwrap();
         let (mut admin, _) = server
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
@@ -133,7 +139,7 @@ fn a_lagging_host_subscription_reports_its_loss_without_stalling_clients() {
         c.limits.frames_per_sec = 1000;
     });
     within(async {
-        let sub = server.handle.subscribe(&room("busy"), 4).unwrap();
+        let sub = server.handle.subscribe(&room("busy"), 4).await.unwrap();
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join(&mut alice, "busy", None).await;
         for id in 0..20 {
@@ -286,7 +292,10 @@ fn two_servers_in_one_process_share_nothing() {
             .await
             .unwrap();
             frame(c).await;
-            srv.handle.publish(&room("same"), text("hello")).unwrap();
+            srv.handle
+                .publish(&room("same"), text("hello"))
+                .await
+                .unwrap();
         }
         for (c, name) in [(&mut a, "one"), (&mut b, "two")] {
             match frame(c).await {
@@ -298,5 +307,34 @@ fn two_servers_in_one_process_share_nothing() {
             (one.handle.sessions().len(), two.handle.sessions().len()),
             (1, 1)
         );
+    });
+}
+
+#[test]
+fn an_embedding_without_storage_numbers_new_rooms_from_the_clock() {
+    let server = TestServer::start_with(|c| c.storage = None);
+    within(async {
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        let first = match join(&mut alice, "fresh", Some(0)).await {
+            ServerFrame::Joined {
+                first_seq,
+                last_seq,
+                ..
+            } => {
+                assert_eq!(last_seq, first_seq - 1, "retains nothing yet");
+                first_seq
+            }
+            other => panic!("{other:?}"),
+        };
+        // Unix ms × 2^10: above anything a previous run issued, below 2^53.
+        let now_ms = common::now() * 1000;
+        assert!(first >= (now_ms - 60_000) << 10, "{first}");
+        assert!(first < 1 << 53);
+        let seq = server.handle.publish(&room("fresh"), text("a")).await;
+        assert_eq!(seq, Ok(first));
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Message { seq, .. } if seq == first
+        ));
     });
 }

@@ -3,110 +3,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::binary::{serve_dir, Running};
 use common::{close_code, frame, room, within, AUDIENCE};
 use palisade::auth::{self, TokenRequest};
 use palisade::client::{Client, Connect};
 use palisade::protocol::{ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("palisade-sig-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    palisade::certgen::write_dev_pki(&dir).unwrap();
-    auth::write_keypair(&dir).unwrap();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
-         [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n\
-         [limits]\nshutdown_timeout_s = 5\n"
-    );
-    std::fs::write(dir.join("palisade.toml"), config).unwrap();
-    dir
-}
-
-/// A running `palisade serve` and its stderr lines.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    port: u16,
-}
-
-impl Running {
-    fn start(dir: &Path) -> Self {
-        Self::start_logging(dir, "info")
-    }
-
-    /// Starts `serve` with `RUST_LOG` set to `rust_log`.
-    fn start_logging(dir: &Path, rust_log: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(["serve", "--config"])
-            .arg(dir.join("palisade.toml"))
-            .env("RUST_LOG", rust_log)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut running = Self {
-            child,
-            lines,
-            port: 0,
-        };
-        let line = running.wait_for("(wss)");
-        let addr = line.split("listening on ").nth(1).unwrap();
-        let addr = addr.split_whitespace().next().unwrap();
-        running.port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        running
-    }
-
-    /// The first stderr line containing `needle`, within the test bound.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + common::STEP;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("no stderr line containing {needle:?}");
-            });
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + common::STEP;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    serve_dir(name, "[limits]\nshutdown_timeout_s = 5\n")
 }
 
 fn alice_token(dir: &Path, ttl_secs: u64) -> String {
@@ -289,7 +197,7 @@ fn rust_log_trace_shows_no_token_and_no_body_and_quotes_peer_text() {
     });
     assert_eq!(server.wait_exit().code(), Some(0));
     // The process has exited: the reader thread ends at EOF.
-    let lines: Vec<String> = server.lines.iter().collect();
+    let lines = server.rest();
     let accepted = lines
         .iter()
         .find(|l| l.contains("outcome=accepted") && l.contains("eve"))

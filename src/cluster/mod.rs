@@ -16,9 +16,6 @@
 //! logged once per outage and [`Engine::is_up`] (the metric
 //! `palisade_cluster_up`) is false until both connections are back.
 
-// Until the server uses the engine (next step), only the tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 pub mod config;
 
 #[cfg(feature = "cluster")]

@@ -15,7 +15,7 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Bytes;
 use smol::channel::{Receiver, Sender, TrySendError};
 
-use super::config::ClusterConfig;
+use super::config::{redacted, ClusterConfig};
 use super::link::DEADLINE;
 use super::{AckFn, Engine, Local, Unavailable};
 use crate::protocol::RoomName;
@@ -103,6 +103,29 @@ impl ClusterStore {
     pub(crate) fn is_up(&self) -> bool {
         self.engine.is_up()
     }
+
+    /// The store of a server with `[cluster]`, saying at start-up where
+    /// its rooms live.
+    ///
+    /// # Errors
+    /// A line naming the `[cluster]` key or file that cannot be used.
+    pub(crate) fn open(
+        config: &crate::config::Config,
+        cluster: &ClusterConfig,
+        fanout: Arc<dyn Fanout>,
+    ) -> Result<Box<dyn Store>, String> {
+        let store = Self::start(cluster, config.limits.history, fanout)?;
+        log::info!(
+            "cluster: rooms live in Redis {} (node={}, prefix={})",
+            redacted(&cluster.redis),
+            cluster.node,
+            cluster.prefix
+        );
+        if config.storage.is_some() {
+            log::info!("cluster: [storage] holds no rooms in a cluster; Redis does");
+        }
+        Ok(Box::new(store))
+    }
 }
 
 async fn publish_in_order(engine: Arc<Engine>, waiting: Receiver<(Publish, Instant)>) {
@@ -171,5 +194,9 @@ impl Store for ClusterStore {
 
     fn rooms_held(&self) -> usize {
         self.engine.watched()
+    }
+
+    fn cluster_up(&self) -> Option<bool> {
+        Some(self.is_up())
     }
 }

@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::Invalid;
+
 /// Which storage holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StorageKind {
     /// A redb file: acked messages survive restarts and crashes.
     File,
@@ -18,6 +21,7 @@ pub enum StorageKind {
 /// builds: memory. `palisade serve` fills in a file next to its config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StorageConfig {
     /// `"file"` (default) or `"memory"`.
     #[serde(default = "default_kind")]
@@ -74,29 +78,38 @@ impl StorageConfig {
         }
     }
 
+    /// Memory storage: rooms live in this process only.
+    pub fn memory() -> Self {
+        Self {
+            kind: StorageKind::Memory,
+            ..Self::file_in(Path::new("."))
+        }
+    }
+
     /// Checks the keys.
     ///
     /// # Errors
-    /// A message naming the key and the rule it breaks.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The key and the rule it breaks.
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.kind == StorageKind::File {
             if !cfg!(feature = "storage") {
-                return Err(
-                    "storage.kind = \"file\" needs palisade built with the `storage` feature"
-                        .into(),
-                );
+                return Err(Invalid::field(
+                    "storage.kind",
+                    "= \"file\" needs palisade built with the `storage` feature",
+                ));
             }
             if self.path.as_os_str().is_empty() {
-                return Err("storage.path must name a file".into());
+                return Err(Invalid::field("storage.path", "must name a file"));
             }
         }
         if self.commit_window_ms > MAX_COMMIT_WINDOW_MS {
-            return Err(format!(
-                "storage.commit_window_ms must be at most {MAX_COMMIT_WINDOW_MS}"
+            return Err(Invalid::field(
+                "storage.commit_window_ms",
+                format!("must be at most {MAX_COMMIT_WINDOW_MS}"),
             ));
         }
         if self.max_rooms == 0 {
-            return Err("storage.max_rooms must be at least 1".into());
+            return Err(Invalid::field("storage.max_rooms", "must be at least 1"));
         }
         Ok(())
     }

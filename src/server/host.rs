@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::outbox::{host_outbox, Inbox, Outbox};
 use super::registry::SessionInfo;
 use super::shared::Shared;
+use super::store::{Join, Publish, Reply, StoreError};
 use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFrame};
 
 /// Why a host publish was refused.
@@ -24,6 +25,8 @@ pub enum PublishError {
     Body(BodyError),
     /// The server holds `max_total_rooms` rooms, all with members.
     RoomsFull,
+    /// Storage is failing or busy: nothing was published; retry later.
+    Unavailable,
 }
 
 impl std::fmt::Display for PublishError {
@@ -31,6 +34,7 @@ impl std::fmt::Display for PublishError {
         match self {
             Self::Body(e) => e.fmt(f),
             Self::RoomsFull => f.write_str("the server holds its maximum of rooms"),
+            Self::Unavailable => f.write_str("storage is failing or busy; nothing was published"),
         }
     }
 }
@@ -136,24 +140,38 @@ pub(crate) const FIRST_HOST_ID: u64 = 1 << 63;
 impl Handle {
     /// Publishes `body` into `room` as the device (`device_name` in the
     /// config): same seq, history, ordering and fan-out as any publish.
+    /// Resolves with the seq once the message is committed (with file
+    /// storage: in the file).
     ///
     /// # Errors
-    /// The body breaks the publish rules, or no room can be made.
-    pub fn publish(&self, room: &RoomName, body: Body) -> Result<u64, PublishError> {
+    /// The body breaks the publish rules, no room can be made, or storage
+    /// is failing.
+    pub async fn publish(&self, room: &RoomName, body: Body) -> Result<u64, PublishError> {
         body.validate(self.shared.limits.max_body as usize)
             .map_err(PublishError::Body)?;
-        self.shared
-            .rooms
-            .publish_as_host(room, &self.shared.device_name, body)
-            .map_err(|_| PublishError::RoomsFull)
+        let (tx, rx) = smol::channel::bounded(1);
+        self.shared.store.publish(Publish {
+            room: room.clone(),
+            from: self.shared.device_name.clone(),
+            body,
+            key: None,
+            reply: Reply::new(move |result| {
+                let _ = tx.try_send(result);
+            }),
+        });
+        match rx.recv().await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(StoreError::RoomsFull)) => Err(PublishError::RoomsFull),
+            Ok(Err(_)) | Err(_) => Err(PublishError::Unavailable),
+        }
     }
 
     /// Joins `room` as the host; events arrive through a queue of
     /// `capacity` that reports what it missed instead of slowing anyone.
     ///
     /// # Errors
-    /// No room can be made.
-    pub fn subscribe(
+    /// No room can be made, or storage is failing.
+    pub async fn subscribe(
         &self,
         room: &RoomName,
         capacity: usize,
@@ -161,10 +179,16 @@ impl Handle {
         let id = self.shared.next_host_id.fetch_add(1, Ordering::Relaxed);
         let missed = Arc::new(AtomicU64::new(0));
         let (outbox, inbox): (Outbox, Inbox) = host_outbox(id, capacity, Arc::clone(&missed));
-        self.shared
-            .rooms
-            .subscribe(room, &outbox)
-            .map_err(|_| PublishError::RoomsFull)?;
+        let join = Join {
+            room: room.clone(),
+            member: outbox,
+            since: None,
+            announce: false,
+        };
+        self.shared.store.join(join).await.map_err(|e| match e {
+            StoreError::RoomsFull => PublishError::RoomsFull,
+            _ => PublishError::Unavailable,
+        })?;
         Ok(Subscription {
             room: room.clone(),
             id,
@@ -189,7 +213,8 @@ impl Handle {
         self.shared.connections.open()
     }
 
-    /// Rooms held now.
+    /// Rooms with a member here now (a session or a host subscription);
+    /// rooms the storage file keeps without members are not counted.
     pub fn rooms(&self) -> usize {
         self.shared.rooms.len()
     }

@@ -26,6 +26,16 @@ const FRAME_OVERHEAD: u64 = 96;
 const MESSAGE_HEADER: u64 = 128;
 /// One live-session table entry and one room membership.
 const SESSION_ENTRY: u64 = 256;
+/// A `PublishOnce` key remembered by memory storage: the sender (up to 64
+/// bytes) twice (the key map and the window slot), the key, the seq and
+/// the map entry.
+const KEY_ENTRY: u64 = 256;
+/// One request waiting for the storage thread besides its body: the
+/// sender, room, reply closure and channel slot.
+const REQUEST_OVERHEAD: u64 = 256;
+/// Copies of a message the storage thread holds while committing it: the
+/// frame, redb's dirty leaf page, the page it copies on write.
+const COMMIT_COPIES: u64 = 3;
 
 /// The computed bound, term by term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +50,10 @@ pub struct MemoryBound {
     pub rooms: u64,
     /// The ban table and the metrics listener's scrapes.
     pub tables: u64,
+    /// File storage: redb's cache, the storage thread's queue, the group
+    /// being committed and a join's replay. Zero with memory storage,
+    /// whose rooms are the `rooms` term.
+    pub storage: u64,
 }
 
 impl MemoryBound {
@@ -61,7 +75,7 @@ impl MemoryBound {
             + (u64::from(limits.outbound_queue) + u64::from(limits.history)) * (frame + FRAME_OVERHEAD)
             + TASK_BYTES
             + SESSION_ENTRY * (1 + u64::from(limits.max_rooms));
-        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD) + 512;
+        let per_room = u64::from(limits.history) * (frame + FRAME_OVERHEAD + KEY_ENTRY) + 512;
         let tables =
             (BAN_TABLE_CAPACITY * BAN_ENTRY_BYTES) as u64 + u64::from(SCRAPERS) * SCRAPE_BYTES;
         Self {
@@ -70,12 +84,34 @@ impl MemoryBound {
             per_room,
             rooms: u64::from(limits.max_total_rooms) * per_room,
             tables,
+            storage: 0,
         }
+    }
+
+    /// The bound for `config`, its storage included: with file storage no
+    /// room state is held in memory (it is in the file), but the storage
+    /// thread's buffers are.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let mut bound = Self::new(&config.limits);
+        let file = config
+            .storage
+            .as_ref()
+            .is_some_and(|s| s.kind == crate::config::StorageKind::File);
+        if file {
+            let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
+            bound.per_room = 0;
+            bound.rooms = 0;
+            bound.storage = super::store::CACHE_BYTES as u64
+                + super::store::QUEUE as u64 * (frame + REQUEST_OVERHEAD)
+                + super::store::MAX_GROUP as u64 * COMMIT_COPIES * frame
+                + u64::from(config.limits.history) * (frame + FRAME_OVERHEAD);
+        }
+        bound
     }
 
     /// The whole bound, in bytes.
     pub fn total(&self) -> u64 {
-        self.connections + self.rooms + self.tables
+        self.connections + self.rooms + self.tables + self.storage
     }
 
     /// The whole bound in MiB, rounded up.
@@ -92,13 +128,14 @@ impl fmt::Display for MemoryBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "worst-case memory {} MiB = connections {:.1} MiB ({:.1} KiB each) + rooms {:.1} MiB ({:.1} KiB each) + tables {:.1} MiB",
+            "worst-case memory {} MiB = connections {:.1} MiB ({:.1} KiB each) + rooms {:.1} MiB ({:.1} KiB each) + tables {:.1} MiB + storage {:.1} MiB",
             self.total_mib(),
             kib(self.connections) / 1024.0,
             kib(self.per_connection),
             kib(self.rooms) / 1024.0,
             kib(self.per_room),
             kib(self.tables) / 1024.0,
+            kib(self.storage) / 1024.0,
         )
     }
 }

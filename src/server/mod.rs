@@ -28,7 +28,6 @@ mod registry;
 mod rooms;
 mod session;
 mod shared;
-#[allow(dead_code)] // wired in with the storage seam
 pub(crate) mod store;
 
 use std::future::Future;
@@ -68,7 +67,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::for_config(config);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });
@@ -87,6 +86,9 @@ impl Server {
         log::info!("limits: {bound}");
         let material = material::Material::load(config)?;
         let limits = config.limits;
+        let rooms = Arc::new(rooms::Rooms::default());
+        let fanout: Arc<dyn store::Fanout> = rooms.clone();
+        let store = store::open(config, fanout).map_err(StartError::Storage)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
@@ -95,10 +97,8 @@ impl Server {
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: connection::ws_config(&limits),
-                rooms: rooms::Rooms::new(
-                    usize::from(limits.history),
-                    limits.max_total_rooms as usize,
-                ),
+                rooms,
+                store,
                 sessions: registry::Sessions::default(),
                 connections: Arc::new(registry::Connections::new(
                     limits.max_connections,

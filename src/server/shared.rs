@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::authorize::Authorize;
-use super::{alerts, bans, material, registry, rooms};
+use super::{alerts, bans, material, registry, rooms, store};
 use crate::auth::{Identity, TokenError};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
@@ -24,7 +24,10 @@ pub(crate) struct Shared {
     /// Set when shutdown starts: `/healthz` answers 503.
     pub(crate) draining: AtomicBool,
     pub(crate) ws_config: WebSocketConfig,
-    pub(crate) rooms: rooms::Rooms,
+    /// This node's members and fan-out; the store hands it what it commits.
+    pub(crate) rooms: Arc<rooms::Rooms>,
+    /// Seqs, history, keys: memory or the storage file.
+    pub(crate) store: Box<dyn store::Store>,
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
     pub(crate) bans: bans::Bans,

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, SecretKey, TokenRequest};
 use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
-use palisade::config::Config;
+use palisade::config::{Config, StorageConfig};
 use palisade::protocol::{ClientFrame, Role, RoomName, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
@@ -102,7 +102,11 @@ impl TestServer {
         let dir = unique_dir();
         palisade::certgen::write_dev_pki(&dir).unwrap();
         auth::write_keypair(&dir).unwrap();
-        let mut config = config_in(&dir, &["token.public"]);
+        // File storage, as `palisade serve` runs (sync off: tests need no
+        // power-loss safety and a busy machine's fsyncs are slow).
+        let mut storage = StorageConfig::file_in(&dir);
+        storage.sync = false;
+        let mut config = config_in(&dir, &["token.public"]).with_storage(storage);
         let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
         let addr = listener.local_addr().unwrap();
         tweak(&mut config, addr);
@@ -303,6 +307,7 @@ pub async fn close_code(client: &mut Client) -> u16 {
     }
 }
 
+pub mod binary;
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;

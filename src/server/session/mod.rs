@@ -230,7 +230,7 @@ where
             Message::Binary(bytes) => match decode_client(&bytes) {
                 Ok(frame) => {
                     metrics.frame_in(&frame);
-                    if session.handle(frame) == After::Renewed {
+                    if session.handle(frame).await == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
                 }

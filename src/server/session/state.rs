@@ -14,6 +14,7 @@ use super::super::authorize::Authorize;
 use super::super::outbox::Outbox;
 use super::super::ratelimit::TokenBucket;
 use super::super::shared::Shared;
+use super::super::store::{self, Reply, StoreError};
 
 /// One session's state, owned by its task: who it is, what it joined, its
 /// rate limits. The task loop (`session/mod.rs`) feeds it decoded frames.
@@ -97,27 +98,37 @@ impl SessionState {
         self.joined.iter().any(|r| r == room)
     }
 
-    /// Carries out one decoded frame.
-    pub(crate) fn handle(&mut self, frame: ClientFrame) -> After {
+    /// Carries out one decoded frame. Joins and deletes wait for the
+    /// store; a publish is handed to it and answered when committed.
+    pub(crate) async fn handle(&mut self, frame: ClientFrame) -> After {
         match frame {
-            ClientFrame::Join { room, since } => self.join(room, since),
+            ClientFrame::Join { room, since } => self.join(room, since).await,
             ClientFrame::Leave { room } => self.leave(&room),
-            ClientFrame::Publish { id, room, body } => self.publish(id, &room, body),
-            ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq),
+            ClientFrame::Publish { id, room, body } => self.publish(id, &room, body, None),
+            ClientFrame::PublishOnce {
+                id,
+                key,
+                room,
+                body,
+            } => self.publish(id, &room, body, Some(key)),
+            ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq).await,
             ClientFrame::Reauth { token } => return self.reauth(&token),
-            // Their server side lands with presence and storage (issues 13
-            // and 11); until then they are refused, never half-served.
+            // Its server side lands with presence (issue 13); until then it
+            // is refused, never half-served.
             ClientFrame::Presence { .. } => {
                 self.refuse(None, ErrorCode::BadRequest, "not supported yet")
-            }
-            ClientFrame::PublishOnce { id, .. } => {
-                self.refuse(Some(id), ErrorCode::BadRequest, "not supported yet")
             }
         }
         After::Continue
     }
 
-    fn join(&mut self, room: RoomName, since: Option<u64>) {
+    /// Answers a request the store could not carry out. Not a violation:
+    /// the client did nothing wrong, and may retry.
+    fn store_failed(&self, id: Option<u32>, error: StoreError) {
+        store_error(&self.outbox, &self.shared.metrics, id, error);
+    }
+
+    async fn join(&mut self, room: RoomName, since: Option<u64>) {
         if !self.identity.may_access(&room) {
             return self.refuse(
                 None,
@@ -138,12 +149,22 @@ impl SessionState {
                 "joined rooms at limits.max_rooms",
             );
         }
-        if self.shared.rooms.join(&room, &self.outbox, since).is_err() {
-            return self.refuse(
-                None,
-                ErrorCode::TooManyRooms,
-                "the server holds its maximum of rooms",
-            );
+        let join = store::Join {
+            room: room.clone(),
+            member: self.outbox.clone(),
+            since,
+            announce: true,
+        };
+        match self.shared.store.join(join).await {
+            Ok(()) => {}
+            Err(StoreError::RoomsFull) => {
+                return self.refuse(
+                    None,
+                    ErrorCode::TooManyRooms,
+                    "the server holds its maximum of rooms",
+                )
+            }
+            Err(e) => return self.store_failed(None, e),
         }
         // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
         let _ = self.joined.push(room);
@@ -161,7 +182,7 @@ impl SessionState {
             .send_or_evict(&ServerFrame::Left { room: room.clone() });
     }
 
-    fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body) {
+    fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body, key: Option<u64>) {
         let id = Some(ack_id);
         if !self.identity.role.may_publish() {
             return self.refuse(id, ErrorCode::Forbidden, "observers may not publish");
@@ -185,24 +206,23 @@ impl SessionState {
         if !self.bucket.try_take(Instant::now()) {
             return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
         }
-        let user = &self.identity.user;
-        // The Ack is queued by `Rooms::publish`, under the room lock, not
-        // here after it returns: under the lock it goes into our queue
-        // ahead of our own copy of the Message, and no later publish by a
-        // member can slip between the seq being taken and the Ack (the
-        // contract: Ack before the publisher's Message, seq order for all).
-        if self
-            .shared
-            .rooms
-            .publish(room, user, body, Some((&self.outbox, ack_id)))
-            .is_none()
-        {
-            // A joined room always exists; reaching this is a server bug.
-            log::error!("session={:016x} joined room={room} missing", self.id);
-        }
+        let (outbox, metrics) = (self.outbox.clone(), Arc::clone(&self.shared.metrics));
+        self.shared.store.publish(store::Publish {
+            room: room.clone(),
+            from: self.identity.user.clone(),
+            body,
+            key,
+            // Called by the fan-out under the room lock, right before the
+            // Message is queued to the members: the Ack goes into our queue
+            // ahead of our own copy, and in seq order (the contract).
+            reply: Reply::new(move |result| match result {
+                Ok(seq) => outbox.send_or_evict(&ServerFrame::Ack { id: ack_id, seq }),
+                Err(e) => store_error(&outbox, &metrics, Some(ack_id), e),
+            }),
+        });
     }
 
-    fn delete(&mut self, id: u32, room: &RoomName, seq: u64) {
+    async fn delete(&mut self, id: u32, room: &RoomName, seq: u64) {
         if !self.identity.role.may_delete() {
             return self.refuse(Some(id), ErrorCode::Forbidden, "only admins may delete");
         }
@@ -216,12 +236,19 @@ impl SessionState {
         if !self.host_allows(|hook, who| hook.may_delete(who, room, seq)) {
             return self.refuse(Some(id), ErrorCode::Forbidden, "refused by the host");
         }
-        if self.shared.rooms.delete(room, seq, &self.outbox).is_err() {
-            self.refuse(
+        let delete = store::Delete {
+            room: room.clone(),
+            seq,
+            by: self.outbox.clone(),
+        };
+        match self.shared.store.delete(delete).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => self.refuse(
                 Some(id),
                 ErrorCode::NotFound,
                 "the room does not retain that seq",
-            );
+            ),
+            Err(e) => self.store_failed(Some(id), e),
         }
     }
 
@@ -267,4 +294,30 @@ impl SessionState {
         }
         self.joined.clear();
     }
+}
+
+/// Queues the `Error` for a request the store refused.
+fn store_error(
+    outbox: &Outbox,
+    metrics: &crate::metrics::Metrics,
+    id: Option<u32>,
+    error: StoreError,
+) {
+    let (code, detail) = match error {
+        StoreError::Unavailable => (
+            ErrorCode::Unavailable,
+            "storage is failing or busy; nothing was done, retry (a publish with PublishOnce)",
+        ),
+        StoreError::RoomsFull => (
+            ErrorCode::TooManyRooms,
+            "the server holds its maximum of rooms",
+        ),
+        StoreError::NotFound => (ErrorCode::NotFound, "the room does not retain that seq"),
+    };
+    metrics.error_frame(code);
+    outbox.send_or_evict(&ServerFrame::Error {
+        id,
+        code,
+        detail: detail.to_owned(),
+    });
 }

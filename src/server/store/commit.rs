@@ -21,7 +21,7 @@ use redb::{Database, Durability, ReadableTableMetadata};
 
 use super::file::Opener;
 use super::tables::{self, DbError, DbResult, Published, Retention, Tables};
-use super::{Delete, Fanout, Join, Publish, Reply, StoreError};
+use super::{Delete, Fanout, Join, Publish, Reply, StoreError, MAX_GROUP};
 
 /// How a join or delete is answered.
 pub(super) type Answer = smol::channel::Sender<Result<(), StoreError>>;
@@ -69,8 +69,6 @@ impl Done {
     }
 }
 
-/// Most requests in one commit.
-const MAX_GROUP: usize = 1024;
 /// Least time between attempts to reopen a failed database.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 

@@ -18,7 +18,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -31,12 +31,7 @@ use redb::{
 
 use super::commit::{self, Request};
 use super::tables::{self, Retention, FORMAT, META};
-use super::{Delete, Fanout, Join, Pending, Publish, Store, StoreError};
-
-/// Requests waiting for the storage thread; beyond it, `Unavailable`.
-pub(crate) const QUEUE: usize = 1024;
-/// redb's page cache. Small: the working set is each room's tail.
-pub(crate) const CACHE_BYTES: usize = 2 * 1024 * 1024;
+use super::{Delete, Fanout, Join, Pending, Publish, Store, StoreError, CACHE_BYTES, QUEUE};
 
 /// What a file store needs.
 #[derive(Debug, Clone)]
@@ -309,11 +304,6 @@ impl Drop for FileStore {
             let _ = thread.join();
         }
     }
-}
-
-/// Whether `path` names a file that exists and holds something.
-pub(crate) fn has_data(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
 #[cfg(test)]

@@ -33,7 +33,6 @@ mod tables;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_tungstenite::tungstenite::Bytes;
 
@@ -41,6 +40,14 @@ use super::outbox::Outbox;
 use crate::protocol::{server_to_vec, Body, RoomName, ServerFrame};
 
 pub(crate) use reply::Reply;
+
+/// Requests waiting for the file store's thread; beyond it, `Unavailable`.
+/// (Here, not in `file`, so the memory bound has it without the feature.)
+pub(crate) const QUEUE: usize = 1024;
+/// Most requests one commit carries.
+pub(crate) const MAX_GROUP: usize = 1024;
+/// redb's page cache. Small: the working set is each room's tail.
+pub(crate) const CACHE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why a store could not carry out a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +126,11 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn delete(&self, delete: Delete) -> Pending;
     /// Rooms whose state the store holds in memory (for `Handle::rooms`).
     fn rooms_held(&self) -> usize;
+    /// In a cluster, whether the engine (Redis) is reachable:
+    /// `palisade_cluster_up`. `None` for a store of this node alone.
+    fn cluster_up(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// The local fan-out an engine hands committed work to ([`super::rooms`]
@@ -136,12 +148,52 @@ pub(crate) trait Fanout: Send + Sync + 'static {
     fn is_watched(&self, room: &RoomName) -> bool;
 }
 
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+/// The store `config` asks for: memory without `[storage]`.
+///
+/// # Errors
+/// The storage file cannot be used: one line naming it and the problem.
+pub(crate) fn open(
+    config: &crate::config::Config,
+    fanout: std::sync::Arc<dyn Fanout>,
+) -> Result<Box<dyn Store>, String> {
+    use crate::config::StorageKind;
+    let history = config.limits.history;
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = &config.cluster {
+        return crate::cluster::store::ClusterStore::open(config, cluster, fanout);
+    }
+    match &config.storage {
+        #[cfg(feature = "storage")]
+        Some(s) if s.kind == StorageKind::File => {
+            let options = file::FileOptions {
+                path: s.path.clone(),
+                sync: s.sync,
+                history: history.into(),
+                max_rooms: s.max_rooms.into(),
+                commit_window: std::time::Duration::from_millis(s.commit_window_ms.into()),
+            };
+            let store = file::FileStore::open(&options, fanout).map_err(|e| e.to_string())?;
+            log::info!(
+                "storage: {} (sync={}, {} rooms)",
+                s.path.display(),
+                s.sync,
+                store.rooms_held()
+            );
+            Ok(Box::new(store))
+        }
+        #[cfg(not(feature = "storage"))]
+        Some(s) if s.kind == StorageKind::File => {
+            Err("storage.kind = \"file\" needs palisade built with the `storage` feature".into())
+        }
+        _ => Ok(Box::new(memory::MemoryStore::new(
+            history.into(),
+            config.limits.max_total_rooms as usize,
+            fanout,
+        ))),
+    }
 }
+
+pub(crate) use crate::clock::unix_now_ms as now_ms;
 
 /// Encodes the `Message` frame a committed publish becomes; the stores
 /// keep exactly these bytes, so a replay is what members saw live.
