@@ -97,6 +97,17 @@ impl MemoryBound {
             .storage
             .as_ref()
             .is_some_and(|s| s.kind == crate::config::StorageKind::File);
+        #[cfg(feature = "cluster")]
+        if config.cluster.is_some() {
+            // Rooms live in Redis: this node keeps only memberships and
+            // the queue of publishes waiting for Redis.
+            let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
+            bound.per_room = 0;
+            bound.rooms = 0;
+            bound.storage =
+                crate::cluster::store::PUBLISH_QUEUE as u64 * (frame + REQUEST_OVERHEAD);
+            return bound;
+        }
         if file {
             let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
             bound.per_room = 0;
