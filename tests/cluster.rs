@@ -11,6 +11,7 @@ mod redis_server;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::binary;
 use common::*;
 use palisade::client::Client;
 use palisade::cluster::config::ClusterConfig;
@@ -226,4 +227,98 @@ fn redis_stopped_is_unavailable_and_back_resumes_with_higher_seqs() {
             vec![(after, "after".into())]
         );
     });
+}
+
+/// A folder for `palisade serve` as node `name` of the cluster at `url`.
+fn node_dir(url: &str, name: &str) -> std::path::PathBuf {
+    binary::serve_dir(
+        &format!("cluster-{name}"),
+        &format!(
+            "[limits]\npublish_per_sec = 1000\n\
+             [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\nprefix = \"bin\"\n"
+        ),
+    )
+}
+
+async fn join_hall(client: &mut Client, since: Option<u64>) -> u64 {
+    match join(client, "hall", since).await {
+        ServerFrame::Joined { first_seq, .. } => first_seq,
+        other => panic!("expected Joined, got {other:?}"),
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn a_member_whose_node_is_killed_resumes_on_another_with_every_message_once() {
+    let redis = RedisServer::start();
+    let (dir_a, dir_b) = (node_dir(&redis.url(), "a"), node_dir(&redis.url(), "b"));
+    let mut a = binary::Running::start(&dir_a);
+    let b = binary::Running::start(&dir_b);
+    within(async {
+        let mut dana = a.connect(&dir_a, "dana", Role::Member).await;
+        join_hall(&mut dana, None).await;
+        let mut publisher = b.connect(&dir_b, "cat", Role::Member).await;
+        join_hall(&mut publisher, None).await;
+        for i in 0..10 {
+            publish(&mut publisher, i, &format!("m{i}")).await;
+        }
+        let mut got = messages(&mut dana, 5).await;
+        // dana's node dies without a word.
+        a.kill9();
+        for i in 10..20 {
+            publish(&mut publisher, i, &format!("m{i}")).await;
+        }
+        let last = got.last().unwrap().0;
+        let mut dana = b.connect(&dir_b, "dana", Role::Member).await;
+        let first = join_hall(&mut dana, Some(last)).await;
+        assert!(
+            first <= last + 1,
+            "the shared history still holds seq {}",
+            last + 1
+        );
+        got.extend(messages(&mut dana, 15).await);
+        let texts: Vec<String> = got.iter().map(|(_, t)| t.clone()).collect();
+        assert_eq!(texts, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    });
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn the_redis_password_never_reaches_the_log() {
+    const PASSWORD: &str = "pw-7c1e-never-logged";
+    let mut redis = RedisServer::with_password(PASSWORD);
+    let url = redis
+        .url()
+        .replace("redis://", &format!("redis://:{PASSWORD}@"));
+    let dir = node_dir(&url, "a");
+    let mut node = binary::Running::start_logging(&dir, "debug");
+    within(async {
+        let mut client = node.connect(&dir, "pat", Role::Member).await;
+        join_hall(&mut client, None).await;
+        publish(&mut client, 1, "hello").await;
+        assert!(matches!(
+            frame(&mut client).await,
+            ServerFrame::Ack { id: 1, .. }
+        ));
+    });
+    // An outage: the alert names the URL, still without the password.
+    redis.stop();
+    let alert = node.wait_for("alert=cluster-unavailable");
+    assert!(alert.contains("redis://***@127.0.0.1:"), "{alert}");
+    node.signal("TERM");
+    node.wait_exit();
+    let everything = node.all_lines();
+    let started = everything
+        .iter()
+        .find(|l| l.contains("rooms live in Redis"));
+    assert!(
+        started.is_some_and(|l| l.contains("redis://***@127.0.0.1:")),
+        "{started:?}"
+    );
+    assert!(
+        everything.iter().all(|line| !line.contains(PASSWORD)),
+        "the password was logged"
+    );
 }
