@@ -120,6 +120,7 @@ impl ClusterConfig {
     ///
     /// # Errors
     /// A line naming the file and why it cannot be used (never its content).
+    #[cfg(feature = "cluster")]
     pub(crate) fn file_password(&self) -> Result<Option<String>, String> {
         let Some(file) = &self.password_file else {
             return Ok(None);
