@@ -21,8 +21,10 @@ use redis_server::RedisServer;
 /// A node of a cluster on `redis`.
 fn node(redis: &RedisServer, name: &str) -> TestServer {
     TestServer::start_with(|c| {
-        // The tests publish in bursts; the rate limit is not under test.
+        // The tests publish in bursts and read one client at a time: the
+        // rate limit and slow-consumer eviction are not under test.
         c.limits.publish_per_sec = 1000;
+        c.limits.outbound_queue = 256;
         c.cluster = Some(ClusterConfig {
             redis: redis.url(),
             node: name.to_owned(),
@@ -234,7 +236,7 @@ fn node_dir(url: &str, name: &str) -> std::path::PathBuf {
     binary::serve_dir(
         &format!("cluster-{name}"),
         &format!(
-            "[limits]\npublish_per_sec = 1000\n\
+            "[limits]\npublish_per_sec = 1000\noutbound_queue = 256\n\
              [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\nprefix = \"bin\"\n"
         ),
     )

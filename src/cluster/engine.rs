@@ -36,6 +36,18 @@ pub(crate) struct Window {
     pub(crate) last: u64,
 }
 
+/// One message to publish (see [`Inner::publish_batch`]).
+pub(crate) struct Publishing<'a> {
+    pub(crate) room: &'a RoomName,
+    pub(crate) from: &'a str,
+    pub(crate) sent_at_ms: u64,
+    pub(crate) body: &'a Body,
+    /// The publisher's sub and PublishOnce key.
+    pub(crate) once: Option<(&'a str, u64)>,
+    /// Queues the Ack (before the Message) or the refusal.
+    pub(crate) ack: Option<AckFn>,
+}
+
 /// A publish that Redis accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Published {
@@ -143,46 +155,53 @@ impl Inner {
         }
     }
 
-    /// Publishes through publish.lua. `once` is the publisher's sub and
-    /// PublishOnce key; `ack` queues the Ack (before the Message).
-    pub(crate) async fn publish(
+    /// Publishes a batch through one call of publish.lua, in order (one
+    /// round trip however many). Each answer goes to its `ack` (before
+    /// the Message reaches anyone) and is returned in the same order.
+    pub(crate) async fn publish_batch(
         &self,
-        room: &RoomName,
-        from: &str,
-        sent_at_ms: u64,
-        body: &Body,
-        once: Option<(&str, u64)>,
-        ack: Option<AckFn>,
-    ) -> Result<Published, Unavailable> {
-        let token = Token::new(
-            self.instance,
-            self.next_token.fetch_add(1, Ordering::Relaxed),
-        );
-        if let Some(ack) = ack {
-            lock(&self.acks.0).insert(token, Pending::Waiting(ack));
-        }
-        let tail = Tail::encode(from, sent_at_ms, body);
-        let field = once.map_or_else(String::new, |(sub, key)| Keys::once_field(sub, key));
+        batch: Vec<Publishing<'_>>,
+    ) -> Vec<Result<Published, Unavailable>> {
         let mut call = self.scripts.publish.prepare_invoke();
-        call.key(self.keys.meta(room))
-            .key(self.keys.stream(room))
-            .key(self.keys.once(room))
-            .key(self.keys.once_order(room))
-            .arg(&token.0[..])
-            .arg(tail)
-            .arg(self.history)
-            .arg(field)
-            .arg(self.keys.channel(room))
-            .arg(ROOM_IDLE_TTL_S);
-        let answer = self
+        call.arg(self.history).arg(ROOM_IDLE_TTL_S);
+        let mut tokens = Vec::with_capacity(batch.len());
+        for p in batch {
+            let token = self.token();
+            if let Some(ack) = p.ack {
+                lock(&self.acks.0).insert(token, Pending::Waiting(ack));
+            }
+            let field = p
+                .once
+                .map_or_else(String::new, |(sub, key)| Keys::once_field(sub, key));
+            call.key(self.keys.meta(p.room))
+                .key(self.keys.stream(p.room))
+                .key(self.keys.once(p.room))
+                .key(self.keys.once_order(p.room))
+                .arg(&token.0[..])
+                .arg(Tail::encode(p.from, p.sent_at_ms, p.body))
+                .arg(field)
+                .arg(self.keys.channel(p.room));
+            tokens.push(token);
+        }
+        let answers = self
             .link
             .run("a publish", |mut c| async move {
-                call.invoke_async::<(u64, u8)>(&mut c).await
+                call.invoke_async::<Vec<(u64, u8)>>(&mut c).await
             })
             .await;
-        let repeated = matches!(answer, Ok((_, 1)));
-        let seq = self.acks.answered(token, answer.map(|(seq, _)| seq))?;
-        Ok(Published { seq, repeated })
+        tokens
+            .into_iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let answer = match &answers {
+                    Ok(all) => all.get(i).copied().ok_or(Unavailable),
+                    Err(Unavailable) => Err(Unavailable),
+                };
+                let repeated = matches!(answer, Ok((_, 1)));
+                let seq = self.acks.answered(token, answer.map(|(seq, _)| seq))?;
+                Ok(Published { seq, repeated })
+            })
+            .collect()
     }
 
     /// The room's window and, with `since`, the retained entries after it.

@@ -7,12 +7,14 @@ use async_tungstenite::tungstenite::Bytes;
 
 use super::config::{redacted, ClusterConfig};
 use super::engine::{joined_window, replay, Inner, Watch};
-pub(crate) use super::engine::{AckFn, Published, Window};
+pub(crate) use super::engine::{AckFn, Published, Publishing, Window};
 use super::keys::Keys;
 use super::link::Link;
 pub(crate) use super::link::Unavailable;
 pub(crate) use super::presence::Change;
-use crate::protocol::{Body, RoomName};
+#[cfg(test)]
+use crate::protocol::Body;
+use crate::protocol::RoomName;
 use crate::server::lock::lock;
 use crate::server::outbox::Outbox;
 
@@ -149,13 +151,15 @@ impl Engine {
         Err(Unavailable)
     }
 
-    /// Publishes `body` from `from`; `once` is (sub, key) of a
+    /// Publishes `body` from `from` alone (the tests' way; the store
+    /// batches); `once` is (sub, key) of a
     /// PublishOnce; `ack` queues the Ack, always before the
     /// publisher's own Message.
     ///
     /// # Errors
     /// [`Unavailable`]: not published, or not confirmed (a PublishOnce
     /// retry with the same key settles which).
+    #[cfg(test)]
     pub(crate) async fn publish(
         &self,
         room: &RoomName,
@@ -165,9 +169,25 @@ impl Engine {
         once: Option<(&str, u64)>,
         ack: Option<AckFn>,
     ) -> Result<Published, Unavailable> {
-        self.inner
-            .publish(room, from, sent_at_ms, body, once, ack)
-            .await
+        let one = Publishing {
+            room,
+            from,
+            sent_at_ms,
+            body,
+            once,
+            ack,
+        };
+        let mut answers = self.inner.publish_batch(vec![one]).await;
+        answers.pop().unwrap_or(Err(Unavailable))
+    }
+
+    /// Publishes several in order with one round trip (see
+    /// [`Engine::publish`] for each).
+    pub(crate) async fn publish_batch(
+        &self,
+        batch: Vec<Publishing<'_>>,
+    ) -> Vec<Result<Published, Unavailable>> {
+        self.inner.publish_batch(batch).await
     }
 
     /// Removes retained `seq` and tells every node's members and `by`;

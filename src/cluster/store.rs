@@ -17,7 +17,7 @@ use smol::channel::{Receiver, Sender, TrySendError};
 
 use super::config::{redacted, ClusterConfig};
 use super::link::DEADLINE;
-use super::{AckFn, Engine, Local, Unavailable};
+use super::{AckFn, Engine, Local, Publishing, Unavailable};
 use crate::protocol::RoomName;
 use crate::server::outbox::{outbox, Outbox};
 use crate::server::store::{
@@ -128,28 +128,53 @@ impl ClusterStore {
     }
 }
 
+/// Publishes sent to Redis in one call, at most.
+pub(crate) const MAX_BATCH: usize = 64;
+
 async fn publish_in_order(engine: Arc<Engine>, waiting: Receiver<(Publish, Instant)>) {
-    while let Ok((publish, queued_at)) = waiting.recv().await {
-        let Publish {
-            room,
-            from,
-            body,
-            key,
-            reply,
-        } = publish;
-        if queued_at.elapsed() >= DEADLINE {
-            reply.fail(StoreError::Unavailable);
+    while let Ok(first) = waiting.recv().await {
+        // Whatever queued up while the last call ran goes in this one.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waiting.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut fresh = Vec::with_capacity(batch.len());
+        for (publish, queued_at) in batch {
+            if queued_at.elapsed() >= DEADLINE {
+                publish.reply.fail(StoreError::Unavailable);
+            } else {
+                fresh.push(publish);
+            }
+        }
+        if fresh.is_empty() {
             continue;
         }
-        let ack: AckFn = Box::new(move |answer| match answer {
-            Ok(seq) => reply.ack(seq),
-            Err(Unavailable) => reply.fail(StoreError::Unavailable),
-        });
-        let once = key.map(|k| (from.as_str(), k));
-        // The answer went to `ack` (before the Message reaches anyone).
-        let _ = engine
-            .publish(&room, &from, now_ms(), &body, once, Some(ack))
-            .await;
+        let sent_at_ms = now_ms();
+        let mut replies = Vec::with_capacity(fresh.len());
+        let mut items = Vec::with_capacity(fresh.len());
+        for p in &mut fresh {
+            let reply = std::mem::replace(&mut p.reply, Reply::none());
+            replies.push(reply);
+        }
+        for (p, reply) in fresh.iter().zip(replies) {
+            let ack: AckFn = Box::new(move |answer| match answer {
+                Ok(seq) => reply.ack(seq),
+                Err(Unavailable) => reply.fail(StoreError::Unavailable),
+            });
+            items.push(Publishing {
+                room: &p.room,
+                from: &p.from,
+                sent_at_ms,
+                body: &p.body,
+                once: p.key.map(|k| (p.from.as_str(), k)),
+                ack: Some(ack),
+            });
+        }
+        // The answers went to each `ack` (before the Message reaches anyone).
+        let _ = engine.publish_batch(items).await;
     }
 }
 

@@ -203,21 +203,21 @@ fn lost_publish(redis: &RedisServer, r: &RoomName, text: &str) -> u64 {
         .unwrap()
         .get_connection()
         .unwrap();
-    let (seq, _): (u64, u8) = crate::cluster::scripts::Scripts::new()
+    let answers: Vec<(u64, u8)> = crate::cluster::scripts::Scripts::new()
         .publish
+        .arg(100)
+        .arg(60)
         .key(keys.meta(r))
         .key(keys.stream(r))
         .key(keys.once(r))
         .key(keys.once_order(r))
         .arg(&[0u8; 16][..])
         .arg(tail)
-        .arg(100)
         .arg("")
         .arg("t:channel:nobody")
-        .arg(60)
         .invoke(&mut con)
         .unwrap();
-    seq
+    answers[0].0
 }
 
 #[test]
@@ -287,5 +287,46 @@ fn redis_down_means_unavailable_and_back_means_higher_seqs() {
             }
         })
         .await;
+    });
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn a_batch_publishes_in_order_across_rooms_in_one_call() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis, "a"), node(&redis, "b"));
+    let (x, y) = (room("batch-x"), room("batch-y"));
+    smol::block_on(async {
+        b.join(&x, None).await;
+        b.join(&y, None).await;
+        let bodies: Vec<Body> = (0..4).map(|i| Body::Text(format!("t{i}"))).collect();
+        let rooms = [&x, &y, &x, &x];
+        // The third and fourth carry the same key: the fourth repeats it.
+        let keys = [None, None, Some(("alice", 5)), Some(("alice", 5))];
+        let batch = (0..4)
+            .map(|i| super::super::Publishing {
+                room: rooms[i],
+                from: "alice",
+                sent_at_ms: now_ms(),
+                body: &bodies[i],
+                once: keys[i],
+                ack: None,
+            })
+            .collect();
+        let answers = bounded("batch", a.engine.publish_batch(batch)).await;
+        let seqs: Vec<u64> = answers.iter().map(|r| r.unwrap().seq).collect();
+        assert_eq!(seqs[2], seqs[0] + 1, "x's seqs follow each other");
+        assert_eq!(seqs[3], seqs[2], "the repeated key gets the first seq");
+        assert!(answers[3].unwrap().repeated && !answers[2].unwrap().repeated);
+        let mut got = b.messages(3).await;
+        got.sort_by_key(|(s, t)| (t.clone(), *s));
+        assert_eq!(
+            got,
+            vec![
+                (seqs[0], "t0".into()),
+                (seqs[1], "t1".into()),
+                (seqs[2], "t2".into())
+            ]
+        );
     });
 }
