@@ -3,11 +3,12 @@
 //! ([`Fanout`]) gets what the engine delivers, in each room's seq order.
 //!
 //! Publishes go through one queue and one task per node, so a session's
-//! publishes reach Redis in the order it sent them (one script each; the
-//! script itself is the atomic step). A publish that waited in the queue
-//! longer than the engine's deadline (Redis slow or gone) is answered
-//! `Unavailable` without being sent, so nobody waits more than a few
-//! seconds for an answer.
+//! publishes reach Redis in the order it sent them. What queued while the
+//! previous call ran goes in the next one (up to [`MAX_BATCH`]): one
+//! round trip for the lot, each message still its own atomic step inside
+//! the script. A publish that waited in the queue longer than the
+//! engine's deadline (Redis slow or gone) is answered `Unavailable`
+//! without being sent, so nobody waits more than a few seconds.
 
 use std::sync::Arc;
 use std::time::Instant;

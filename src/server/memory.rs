@@ -104,8 +104,8 @@ impl MemoryBound {
             let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
             bound.per_room = 0;
             bound.rooms = 0;
-            bound.storage =
-                crate::cluster::store::PUBLISH_QUEUE as u64 * (frame + REQUEST_OVERHEAD);
+            let waiting = crate::cluster::store::PUBLISH_QUEUE + crate::cluster::store::MAX_BATCH;
+            bound.storage = waiting as u64 * (frame + REQUEST_OVERHEAD);
             return bound;
         }
         if file {
