@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 mod storage;
 pub use storage::{StorageConfig, StorageKind, MAX_COMMIT_WINDOW_MS};
+mod presence;
+pub use presence::PresenceConfig;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +47,9 @@ pub struct Config {
     /// `[storage]`; absent means memory (see [`Config::storage_or_file`]).
     #[serde(default)]
     pub storage: Option<StorageConfig>,
+    /// `[presence]`: which rooms send join and leave events.
+    #[serde(default)]
+    pub presence: PresenceConfig,
 }
 
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
@@ -129,6 +134,13 @@ pub struct LimitsConfig {
     /// Rooms the server holds at once (with members or retained
     /// messages); bounds `rooms × history × max_body`. Default 256.
     pub max_total_rooms: u32,
+    /// Distinct rooms one user (token `sub`) may be in at once, across all
+    /// their sessions; more is `TooManyRooms`. Default 64: four sessions'
+    /// worth of `max_rooms` (phone, laptop, a bot...), and a quarter of
+    /// `max_total_rooms`, so one token cannot take the room table from
+    /// everyone else (at or above `max_total_rooms` it protects nothing,
+    /// and `check-config` and `serve` say so).
+    pub max_rooms_per_user: u32,
     /// Frames waiting to be written to one session; a session whose queue
     /// is full is closed with 4009. Default 32.
     pub outbound_queue: u16,
@@ -172,6 +184,7 @@ impl Default for LimitsConfig {
             publish_per_sec: 10,
             history: 32,
             max_total_rooms: 256,
+            max_rooms_per_user: 64,
             outbound_queue: 32,
             handshake_timeout_s: 10,
             idle_timeout_s: 60,
@@ -198,13 +211,14 @@ impl LimitsConfig {
     /// # Errors
     /// The field and the rule it breaks.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let nonzero: [(&str, u64); 15] = [
+        let nonzero: [(&str, u64); 16] = [
             ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
             ("max_body", self.max_body.into()),
             ("max_rooms", self.max_rooms.into()),
             ("publish_per_sec", self.publish_per_sec.into()),
             ("max_total_rooms", self.max_total_rooms.into()),
+            ("max_rooms_per_user", self.max_rooms_per_user.into()),
             ("outbound_queue", self.outbound_queue.into()),
             ("handshake_timeout_s", self.handshake_timeout_s.into()),
             ("max_connections", self.max_connections.into()),
@@ -232,6 +246,15 @@ impl LimitsConfig {
             return Err(Invalid::field(
                 "limits.max_rooms",
                 format!("must be at most {most}"),
+            ));
+        }
+        if u32::from(self.max_rooms) > self.max_rooms_per_user {
+            return Err(Invalid::field(
+                "limits.max_rooms_per_user",
+                format!(
+                    "({}) must be at least max_rooms ({})",
+                    self.max_rooms_per_user, self.max_rooms
+                ),
             ));
         }
         let needed = self.max_body.saturating_add(PUBLISH_OVERHEAD);
@@ -402,6 +425,7 @@ impl Config {
             metrics: None,
             cluster: None,
             storage: None,
+            presence: PresenceConfig::default(),
         }
     }
 
@@ -554,6 +578,7 @@ impl Config {
         if let Some(storage) = &self.storage {
             storage.validate()?;
         }
+        self.presence.patterns()?;
         self.limits.validate()
     }
 
@@ -684,6 +709,34 @@ audience = "palisade"
         assert_eq!(err, "limits.max_rooms must be at least 1");
         let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 70000\n");
         assert!(Config::from_toml(&text, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn presence_and_rooms_per_user_are_checked() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[presence]\nevents = [\"team-*\", \"Lobby\"]"),
+            "presence.events: \"Lobby\" is not a room pattern (a room name, a prefix ending in *, or *)"
+        );
+        assert!(err("[presence]\nevent = []").contains("event"));
+        assert_eq!(
+            err("[limits]\nmax_rooms_per_user = 8"),
+            "limits.max_rooms_per_user (8) must be at least max_rooms (16)"
+        );
+        let c = Config::from_toml(
+            &format!("{MINIMAL}\n[presence]\nevents = []\nevents_max_members = 5\n"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.presence.events.len(), c.presence.events_max_members),
+            (0, 5)
+        );
+        assert_eq!(c.limits.max_rooms_per_user, 64);
     }
 
     #[test]

@@ -395,19 +395,17 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
     }
     let missing = |name: &str| Fail(format!("token needs --{name}\n{USAGE}"));
     let key = auth::load_secret_key_file(&key.ok_or_else(|| missing("key"))?)?;
-    let request = TokenRequest {
-        sub: sub.ok_or_else(|| missing("sub"))?,
-        role: role.ok_or_else(|| missing("role"))?,
-        rooms: rooms
-            .ok_or_else(|| missing("rooms"))?
-            .split(',')
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty())
-            .collect(),
-        ttl_secs: ttl.ok_or_else(|| missing("ttl"))?,
+    let rooms = rooms.ok_or_else(|| missing("rooms"))?;
+    let mut request = TokenRequest::new(
+        sub.ok_or_else(|| missing("sub"))?,
+        role.ok_or_else(|| missing("role"))?,
+        rooms.split(',').map(str::trim).filter(|r| !r.is_empty()),
+        ttl.ok_or_else(|| missing("ttl"))?,
         audience,
-        issuer,
-    };
+    );
+    if let Some(issuer) = issuer {
+        request = request.with_issuer(issuer);
+    }
     let now = palisade::clock::unix_now();
     let token = auth::mint(&key, &request, now).map_err(|e| match e {
         MintError::BadPattern { index } => Fail(format!(

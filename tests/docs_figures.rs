@@ -3,7 +3,7 @@
 //! not brought along (the line it expects is in the message).
 #![cfg(feature = "server")]
 
-use palisade::config::{Config, LimitsConfig, StorageConfig};
+use palisade::config::{Config, LimitsConfig, PresenceConfig, StorageConfig};
 use palisade::server::MemoryBound;
 
 /// The bound `palisade serve` computes for `limits` (file storage).
@@ -29,7 +29,7 @@ fn assert_quotes(path: &str, text: &str, expected: &str) {
 #[test]
 fn the_docs_quote_the_computed_memory_bound() {
     let defaults = serve_bound(LimitsConfig::default());
-    let memory = MemoryBound::new(&LimitsConfig::default());
+    let memory = MemoryBound::new(&LimitsConfig::default(), &PresenceConfig::default());
     let limits = doc("docs/LIMITS.md");
     assert_quotes("docs/LIMITS.md", &limits, &format!("limits: {defaults}\n"));
     assert_quotes("docs/LIMITS.md", &limits, &format!("limits: {memory}\n"));

@@ -325,7 +325,8 @@ fn a_corrupt_storage_file_stops_start_up_naming_it() {
     let (mut child, lines) = spawn_serve(&dir);
     let status = wait_exit(&mut child);
     assert_eq!(status.code(), Some(2), "{status:?}");
-    let stderr: Vec<String> = lines.try_iter().collect();
+    // The process has exited: the reader thread ends at EOF.
+    let stderr: Vec<String> = lines.iter().collect();
     let last = stderr.last().expect("one line on stderr");
     assert!(last.starts_with("palisade: storage: "), "{stderr:?}");
     assert!(last.contains(&file.display().to_string()), "{last}");

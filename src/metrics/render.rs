@@ -194,6 +194,18 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
         s.evictions,
     );
     o.single(
+        "palisade_presence_events_total",
+        "counter",
+        "MemberJoined and MemberLeft frames queued to members.",
+        s.presence_events,
+    );
+    o.single(
+        "palisade_presence_events_suppressed_total",
+        "counter",
+        "Presence events not sent because the room was over events_max_members.",
+        s.presence_suppressed,
+    );
+    o.single(
         "palisade_bans_issued_total",
         "counter",
         "Addresses banned for auth failures.",

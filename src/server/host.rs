@@ -14,8 +14,10 @@ use std::sync::Arc;
 use super::outbox::{host_outbox, Inbox, Outbox};
 use super::registry::SessionInfo;
 use super::shared::Shared;
-use super::store::{Join, Publish, Reply, StoreError};
-use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFrame};
+use super::store::{Publish, Reply, StoreError};
+use crate::protocol::{
+    decode_server, Body, BodyError, Close, RoomName, ServerFrame, UserList, UserName,
+};
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,8 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// What a [`Subscription`] yields.
+/// What a [`Subscription`] yields. More kinds may come; match with a
+/// catch-all arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HostEvent {
@@ -72,6 +75,17 @@ pub enum HostEvent {
     Deleted {
         /// The removed message's seq.
         seq: u64,
+    },
+    /// A user's first session joined the room (in rooms `[presence]
+    /// events` selects, up to `events_max_members` users).
+    MemberJoined {
+        /// Who arrived.
+        user: UserName,
+    },
+    /// A user's last session left the room (same rooms as above).
+    MemberLeft {
+        /// Who left.
+        user: UserName,
     },
     /// The subscription fell behind and this many events were dropped.
     Lagged {
@@ -115,6 +129,12 @@ impl Subscription {
                     })
                 }
                 Ok(ServerFrame::Deleted { seq, .. }) => return Some(HostEvent::Deleted { seq }),
+                Ok(ServerFrame::MemberJoined { user, .. }) => {
+                    return Some(HostEvent::MemberJoined { user })
+                }
+                Ok(ServerFrame::MemberLeft { user, .. }) => {
+                    return Some(HostEvent::MemberLeft { user })
+                }
                 // Nothing else is ever queued to a host subscription.
                 _ => {}
             }
@@ -129,8 +149,19 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.shared.rooms.leave(&self.room, self.id);
+        self.shared.host_exit(&self.room, self.id);
     }
+}
+
+/// Who is in a room, as [`Handle::presence`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoomMembers {
+    /// Distinct users (each session's `sub`, and the device name while
+    /// the host is subscribed).
+    pub total: u32,
+    /// The first 256 of them in byte order.
+    pub users: UserList,
 }
 
 /// Host subscription ids start in the top half of the id space; session ids
@@ -179,16 +210,13 @@ impl Handle {
         let id = self.shared.next_host_id.fetch_add(1, Ordering::Relaxed);
         let missed = Arc::new(AtomicU64::new(0));
         let (outbox, inbox): (Outbox, Inbox) = host_outbox(id, capacity, Arc::clone(&missed));
-        let join = Join {
-            room: room.clone(),
-            member: outbox,
-            since: None,
-            announce: false,
-        };
-        self.shared.store.join(join).await.map_err(|e| match e {
-            StoreError::RoomsFull => PublishError::RoomsFull,
-            _ => PublishError::Unavailable,
-        })?;
+        self.shared
+            .host_enter(room, &outbox)
+            .await
+            .map_err(|e| match e {
+                StoreError::RoomsFull => PublishError::RoomsFull,
+                _ => PublishError::Unavailable,
+            })?;
         Ok(Subscription {
             room: room.clone(),
             id,
@@ -196,6 +224,12 @@ impl Handle {
             missed,
             shared: Arc::clone(&self.shared),
         })
+    }
+
+    /// Who is in `room` now: what a `Presence` request answers.
+    pub fn presence(&self, room: &RoomName) -> RoomMembers {
+        let (total, users) = self.shared.presence.members(room);
+        RoomMembers { total, users }
     }
 
     /// Every live session.

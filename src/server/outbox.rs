@@ -12,7 +12,7 @@
 //! waiting. Two publishers racing past the check can overshoot the limit by
 //! one frame each, which the memory bound allows for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +31,27 @@ pub(crate) struct Outbox {
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
+    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
+    notices: Arc<AtomicUsize>,
+}
+
+/// A queued presence event's share of the room's one encoding; dropping
+/// it (once the frame is written, or never queued) uncounts it.
+struct Notice {
+    frame: Bytes,
+    queued: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for Notice {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One queued frame. `published` is when a `Message` was accepted, so the
@@ -67,6 +88,7 @@ pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
             capacity: capacity.max(1),
             control: control_tx,
             missed: None,
+            notices: Arc::new(AtomicUsize::new(0)),
         },
         Inbox {
             frames: frames_rx,
@@ -101,7 +123,9 @@ impl Outbox {
         bytes: Bytes,
         published: Option<Instant>,
     ) -> Result<(), Evicted> {
-        if self.frames.len() >= self.capacity {
+        // Presence events wait beside the limit (see `push_notice`).
+        let waiting = self.frames.len();
+        if waiting.saturating_sub(self.notices.load(Ordering::Relaxed)) >= self.capacity {
             return Err(Evicted);
         }
         let _ = self.frames.try_send(Queued { bytes, published });
@@ -124,6 +148,28 @@ impl Outbox {
         if let Err(Evicted) = self.push_published(frame, published) {
             self.evict();
         }
+    }
+
+    /// Queues a presence event (`MemberJoined` / `MemberLeft`) beside the
+    /// queue's limit: at most `slack` of them wait at once, so a reconnect
+    /// storm (each arrival told to every member before their tasks have
+    /// had a turn to write) does not evict members who read fine. Beyond
+    /// `slack` the member is too slow, as with a full queue. The memory
+    /// bound counts `slack` of these per session.
+    pub(crate) fn push_notice(&self, frame: &Bytes, slack: usize) -> Result<(), Evicted> {
+        if self.notices.load(Ordering::Relaxed) >= slack {
+            return Err(Evicted);
+        }
+        self.notices.fetch_add(1, Ordering::Relaxed);
+        let notice = Notice {
+            frame: frame.clone(),
+            queued: Arc::clone(&self.notices),
+        };
+        let _ = self.frames.try_send(Queued {
+            bytes: Bytes::from_owner(notice),
+            published: None,
+        });
+        Ok(())
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -153,5 +199,31 @@ impl Outbox {
     /// Asks the session to close with `code`; the first request wins.
     pub(crate) fn close(&self, code: Close) {
         let _ = self.control.try_send(code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_events_wait_beside_the_limit_up_to_their_slack() {
+        let (outbox, inbox) = outbox(1, 2);
+        let notice = Bytes::from_static(b"joined");
+        for _ in 0..3 {
+            assert_eq!(outbox.push_notice(&notice, 3), Ok(()));
+        }
+        // The queue's own two frames still fit, and a third does not.
+        assert_eq!(outbox.push(Bytes::from_static(b"m1")), Ok(()));
+        assert_eq!(outbox.push(Bytes::from_static(b"m2")), Ok(()));
+        assert_eq!(outbox.push(Bytes::from_static(b"m3")), Err(Evicted));
+        // Writing a notice (dropping it) makes room for another.
+        let first = inbox.frames.try_recv().unwrap();
+        assert_eq!(&first.bytes[..], b"joined");
+        drop(first);
+        assert_eq!(outbox.push_notice(&notice, 3), Ok(()));
+        // Past the slack the member is too slow.
+        assert_eq!(outbox.push_notice(&notice, 3), Err(Evicted));
+        assert!(std::mem::size_of::<Notice>() <= 48);
     }
 }

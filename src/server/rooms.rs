@@ -51,6 +51,30 @@ impl Rooms {
         }
     }
 
+    /// Queues `frame` to every member of `name` but `except` (presence
+    /// events: never to the session that caused them), as notices of
+    /// which each member may hold `slack`; returns how many.
+    pub(crate) fn to_others(
+        &self,
+        name: &RoomName,
+        frame: &Bytes,
+        except: u64,
+        slack: usize,
+    ) -> usize {
+        let Some(room) = self.find(name) else {
+            return 0;
+        };
+        let members = lock(&room);
+        let mut told = 0;
+        for (_, member) in members.iter().filter(|(id, _)| **id != except) {
+            if member.push_notice(frame, slack).is_err() {
+                member.evict();
+            }
+            told += 1;
+        }
+        told
+    }
+
     /// Queues `frame` to every member of `name`; `published` marks a
     /// `Message` for the delivery latency histogram.
     fn broadcast(members: &Members, frame: &Bytes, published: Option<Instant>) {

@@ -45,7 +45,7 @@ pub fn spawn_serve(dir: &Path) -> (Child, mpsc::Receiver<String>) {
 
 /// [`spawn_serve`] with `RUST_LOG` set to `rust_log`.
 fn spawn_serve_logging(dir: &Path, rust_log: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut child = super::cli::bin()
         .args(["serve", "--config"])
         .arg(dir.join("palisade.toml"))
         .env("RUST_LOG", rust_log)
@@ -163,21 +163,23 @@ pub fn wait_exit(child: &mut Child) -> ExitStatus {
     }
 }
 
+/// A token for `sub` with `role` in every room, minted with `dir`'s key.
+pub fn token(dir: &Path, sub: &str, role: Role, ttl_secs: u64) -> String {
+    let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
+    let request = TokenRequest::new(sub, role, ["*"], ttl_secs, AUDIENCE);
+    auth::mint(&secret, &request, now()).unwrap()
+}
+
 /// A client of `sub` with `role` in every room of the server on `port`.
 pub async fn connect(dir: &Path, port: u16, sub: &str, role: Role) -> Client {
-    let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
-    let request = TokenRequest {
-        sub: sub.into(),
-        role,
-        rooms: vec!["*".into()],
-        ttl_secs: 600,
-        audience: AUDIENCE.into(),
-        issuer: None,
-    };
-    let token = auth::mint(&secret, &request, now()).unwrap();
+    connect_with(dir, port, &token(dir, sub, role, 600)).await
+}
+
+/// A client presenting `token` to the server on `port`, past its `Welcome`.
+pub async fn connect_with(dir: &Path, port: u16, token: &str) -> Client {
     let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
     let url = format!("wss://localhost:{port}/ws");
-    let mut client = bounded(Client::connect(Connect::new(&url, tls, &token)))
+    let mut client = bounded(Client::connect(Connect::new(&url, tls, token)))
         .await
         .unwrap();
     assert!(matches!(

@@ -81,19 +81,34 @@ pub(crate) async fn run<S>(
             id,
             user: identity.user.clone(),
             role: identity.role,
+            key_id: Arc::clone(&identity.key_id),
             rooms: Vec::new(),
             peer,
             since: SystemTime::now(),
         },
         |id| outbox(id, capacity),
     );
+    shared.check_key(id, &identity.key_id);
     log::info!(
         "conn peer={} outcome=accepted session={id:016x} user={} role={}",
         peer.ip(),
         crate::quoted::Quoted(&identity.user),
         identity.role
     );
-    let mut session = SessionState::new(id, identity, outbox, Arc::clone(&shared));
+    let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
+        Ok(session) => session,
+        Err(e) => {
+            // Unreachable with verified tokens (their `sub` rules are the
+            // user name rules); refused rather than counted wrong.
+            log::error!("session={id:016x} closing: sub is not a user name: {e}");
+            shared.sessions.remove(id);
+            let end = End::Close(Close::Internal);
+            finish(&mut ws, Close::Internal).await;
+            drop(permit);
+            close::count(&shared, &end);
+            return;
+        }
+    };
     session.welcome();
 
     let end = serve(&mut ws, &shared, &mut session, &inbox).await;

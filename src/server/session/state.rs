@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
+use async_tungstenite::tungstenite::Bytes;
+
 use crate::protocol::{
-    Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, MAX_ROOMS_PER_SESSION,
+    server_to_vec, Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, UserName,
+    MAX_ROOMS_PER_SESSION,
 };
 
 use super::super::authorize::Authorize;
+use super::super::membership::NoEntry;
 use super::super::outbox::Outbox;
 use super::super::ratelimit::TokenBucket;
 use super::super::shared::Shared;
@@ -22,11 +26,17 @@ use super::super::store::{self, Reply, StoreError};
 pub(crate) struct SessionState {
     pub(crate) id: u64,
     pub(crate) identity: Identity,
+    /// `identity.user` as presence counts it (a `sub` never changes).
+    user: UserName,
     pub(crate) outbox: Outbox,
     pub(crate) joined: heapless::Vec<RoomName, MAX_ROOMS_PER_SESSION>,
     bucket: TokenBucket,
     /// Refusals allowed in a burst; empty means repeated violations (1008).
     violations: TokenBucket,
+    /// The last `Members` answer, while the queue may still hold it: one
+    /// at a time, so a peer that asks and never reads queues at most one
+    /// of these large frames (the memory bound counts one).
+    members_answer: Option<Bytes>,
     shared: Arc<Shared>,
 }
 
@@ -40,17 +50,29 @@ pub(crate) enum After {
 }
 
 impl SessionState {
-    pub(crate) fn new(id: u64, identity: Identity, outbox: Outbox, shared: Arc<Shared>) -> Self {
+    /// A session for a verified `identity`.
+    ///
+    /// # Errors
+    /// The token's `sub` is not a user name (the token rules make that
+    /// impossible; the session is refused rather than miscounted).
+    pub(crate) fn new(
+        id: u64,
+        identity: Identity,
+        outbox: Outbox,
+        shared: Arc<Shared>,
+    ) -> Result<Self, crate::protocol::UserNameError> {
         let rate = shared.limits.publish_per_sec;
-        Self {
+        Ok(Self {
             id,
+            user: UserName::new(&identity.user)?,
             identity,
             outbox,
             joined: heapless::Vec::new(),
             bucket: TokenBucket::new(rate, rate, Instant::now()),
             violations: TokenBucket::new(1, shared.limits.violations_before_close, Instant::now()),
+            members_answer: None,
             shared,
-        }
+        })
     }
 
     /// The first frame of every session, and the answer to `Reauth`.
@@ -113,11 +135,7 @@ impl SessionState {
             } => self.publish(id, &room, body, Some(key)),
             ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq).await,
             ClientFrame::Reauth { token } => return self.reauth(&token),
-            // Its server side lands with presence (issue 13); until then it
-            // is refused, never half-served.
-            ClientFrame::Presence { .. } => {
-                self.refuse(None, ErrorCode::BadRequest, "not supported yet")
-            }
+            ClientFrame::Presence { room } => self.presence(&room),
         }
         After::Continue
     }
@@ -149,22 +167,27 @@ impl SessionState {
                 "joined rooms at limits.max_rooms",
             );
         }
-        let join = store::Join {
-            room: room.clone(),
-            member: self.outbox.clone(),
-            since,
-            announce: true,
-        };
-        match self.shared.store.join(join).await {
+        match self
+            .shared
+            .enter(&room, &self.user, &self.outbox, since)
+            .await
+        {
             Ok(()) => {}
-            Err(StoreError::RoomsFull) => {
+            Err(NoEntry::UserRoomsFull) => {
+                return self.refuse(
+                    None,
+                    ErrorCode::TooManyRooms,
+                    "this user's sessions are in limits.max_rooms_per_user rooms",
+                )
+            }
+            Err(NoEntry::Store(StoreError::RoomsFull)) => {
                 return self.refuse(
                     None,
                     ErrorCode::TooManyRooms,
                     "the server holds its maximum of rooms",
                 )
             }
-            Err(e) => return self.store_failed(None, e),
+            Err(NoEntry::Store(e)) => return self.store_failed(None, e),
         }
         // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
         let _ = self.joined.push(room);
@@ -176,10 +199,36 @@ impl SessionState {
             return self.refuse(None, ErrorCode::NotJoined, "not joined");
         };
         self.joined.swap_remove(at);
-        self.shared.rooms.leave(room, self.id);
+        self.shared.exit(room, &self.user, self.id);
         self.shared.sessions.set_rooms(self.id, &self.joined);
         self.outbox
             .send_or_evict(&ServerFrame::Left { room: room.clone() });
+    }
+
+    /// Answers `Members`; observers may ask too.
+    fn presence(&mut self, room: &RoomName) {
+        if !self.is_joined(room) {
+            return self.refuse(
+                None,
+                ErrorCode::NotJoined,
+                "join the room before asking who is in it",
+            );
+        }
+        if self.members_answer.as_ref().is_some_and(|b| !b.is_unique()) {
+            return self.refuse(
+                None,
+                ErrorCode::RateLimited,
+                "the previous Members answer is not written yet",
+            );
+        }
+        let (total, users) = self.shared.presence.members(room);
+        let answer = Bytes::from(server_to_vec(&ServerFrame::Members {
+            room: room.clone(),
+            total,
+            users,
+        }));
+        self.members_answer = Some(answer.clone());
+        self.outbox.push_or_evict(answer, None);
     }
 
     fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body, key: Option<u64>) {
@@ -271,7 +320,9 @@ impl SessionState {
             identity.expires_at
         );
         self.identity = identity;
-        self.shared.sessions.set_role(self.id, self.identity.role);
+        let (role, key_id) = (self.identity.role, &self.identity.key_id);
+        self.shared.sessions.set_token(self.id, role, key_id);
+        self.shared.check_key(self.id, key_id);
         self.welcome();
         // Rooms the new token no longer allows are left, so the session stops
         // receiving what it may no longer read.
@@ -290,7 +341,7 @@ impl SessionState {
     /// Leaves every room; called once when the session ends.
     pub(crate) fn leave_all(&mut self) {
         for room in self.joined.iter() {
-            self.shared.rooms.leave(room, self.id);
+            self.shared.exit(room, &self.user, self.id);
         }
         self.joined.clear();
     }

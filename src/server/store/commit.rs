@@ -136,7 +136,8 @@ impl Writer {
                     self.rooms.store(rooms, Ordering::Relaxed);
                     self.db = Some(db);
                 }
-                Err(e) => log::warn!("{e}"),
+                // Said once by `alert=storage-failed`; each retry is detail.
+                Err(e) => log::debug!("{e}"),
             }
         }
         self.db.as_ref()

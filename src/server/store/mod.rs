@@ -54,6 +54,8 @@ pub(crate) const CACHE_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) enum StoreError {
     /// Storage is failing or its queue is full: the request was not
     /// carried out (nothing half-done); `Unavailable` on the wire.
+    /// (Memory storage never fails: built without file storage or
+    /// clusters, only the sessions' answer to it remains.)
     #[cfg_attr(not(any(feature = "storage", feature = "cluster")), allow(dead_code))]
     Unavailable,
     /// The memory store holds `max_total_rooms` rooms, all with members.

@@ -11,6 +11,7 @@
 //!    --token-file /tmp/b/member.token --server-pid PID --sessions 1000 --idle 5
 //! $L ... --handshakes 5000 --concurrency 32
 //! $L ... --fanout --members 1000 --publishers 1 --rate 200 --body 64 --duration 10
+//! $L ... --storm --sessions 1000 --users-key /tmp/b/token.secret
 //! ```
 //!
 //! One process opens every session (raise `ulimit -n` first: one fd per
@@ -52,6 +53,9 @@ use smol::future::FutureExt;
 use smol::net::TcpStream;
 use smol::{Async, Timer};
 
+#[path = "loadgen/storm.rs"]
+mod storm;
+
 type Ws = WebSocketStream<TlsStream<TcpStream>>;
 type Tx = WebSocketSender<TlsStream<TcpStream>>;
 type Rx = WebSocketReceiver<TlsStream<TcpStream>>;
@@ -85,6 +89,7 @@ enum Mode {
     Idle,
     Handshakes,
     Fanout,
+    Storm,
 }
 
 /// Everything a session needs to connect.
@@ -100,6 +105,8 @@ struct Setup {
     name: ServerName<'static>,
     tls: TlsConnector,
     token: String,
+    /// With `--users-key`: session `i` gets its own token for `sub` `u{i}`.
+    users_key: Option<Arc<palisade::auth::SecretKey>>,
     sources: u8,
     ws: WebSocketConfig,
 }
@@ -140,6 +147,7 @@ fn run() -> Result<(), String> {
     let (mut sessions, mut idle_secs, mut concurrency) = (100usize, 2u64, 32usize);
     let (mut members, mut publishers, mut rate, mut window) = (100usize, 1usize, 0.0f64, 32usize);
     let (mut body, mut duration, mut sources) = (64usize, 5.0f64, 8u8);
+    let mut users_key = None;
     let e = |e: lexopt::Error| e.to_string();
     while let Some(arg) = p.next().map_err(e)? {
         match arg {
@@ -167,6 +175,13 @@ fn run() -> Result<(), String> {
             }
             Long("concurrency") => concurrency = p.value().map_err(e)?.parse().map_err(e)?,
             Long("fanout") => mode = Mode::Fanout,
+            Long("storm") => mode = Mode::Storm,
+            Long("users-key") => {
+                let path = PathBuf::from(p.value().map_err(e)?);
+                let key = palisade::auth::load_secret_key_file(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                users_key = Some(Arc::new(key));
+            }
             Long("members") => members = p.value().map_err(e)?.parse().map_err(e)?,
             Long("publishers") => publishers = p.value().map_err(e)?.parse().map_err(e)?,
             Long("rate") => rate = p.value().map_err(e)?.parse().map_err(e)?,
@@ -209,6 +224,7 @@ fn run() -> Result<(), String> {
             name: ServerName::IpAddress(ip.into()),
             tls: TlsConnector::from(Arc::new(tls)),
             token,
+            users_key,
             sources: sources.max(1),
             ws,
         },
@@ -231,6 +247,7 @@ fn run() -> Result<(), String> {
             Mode::Idle => idle(&args).await,
             Mode::Handshakes => handshakes(&args).await,
             Mode::Fanout => fanout(&args).await,
+            Mode::Storm => storm::storm(&args).await,
         }
     })?;
     println!("{result}");
@@ -255,14 +272,13 @@ fn setup(p: &mut lexopt::Parser) -> Result<(), String> {
     }
     let key = palisade::auth::load_secret_key_file(&dir.join(palisade::auth::SECRET_KEY_FILE))
         .map_err(|e| e.to_string())?;
-    let request = palisade::auth::TokenRequest {
-        sub: "bench".into(),
-        role: palisade::protocol::Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 24 * 3600,
-        audience: "palisade".into(),
-        issuer: None,
-    };
+    let request = palisade::auth::TokenRequest::new(
+        "bench",
+        palisade::protocol::Role::Member,
+        ["*"],
+        24 * 3600,
+        "palisade",
+    );
     let token = palisade::auth::mint(&key, &request, unix_secs()).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("member.token"), token).map_err(|e| e.to_string())
 }
@@ -370,6 +386,19 @@ async fn tcp_connect(setup: &Setup, index: usize) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// A member token for user `u{index}`, every room, one hour.
+fn user_token(key: &palisade::auth::SecretKey, index: usize) -> Result<String, String> {
+    let request = palisade::auth::TokenRequest {
+        sub: format!("u{index:05}"),
+        role: palisade::protocol::Role::Member,
+        rooms: vec!["*".into()],
+        ttl_secs: 3600,
+        audience: "palisade".into(),
+        issuer: None,
+    };
+    palisade::auth::mint(key, &request, unix_secs()).map_err(|e| e.to_string())
+}
+
 /// Opens one session and completes the target's own handshake: palisade's
 /// `Welcome`, MQTT's `CONNACK`, or just the upgrade for plain-ws.
 async fn connect(setup: &Setup, index: usize) -> Result<Ws, String> {
@@ -387,8 +416,11 @@ async fn connect(setup: &Setup, index: usize) -> Result<Ws, String> {
         .into_client_request()
         .map_err(|e| e.to_string())?;
     let headers = request.headers_mut();
-    let bearer =
-        HeaderValue::from_str(&format!("Bearer {}", setup.token)).map_err(|e| e.to_string())?;
+    let token = match &setup.users_key {
+        Some(key) => user_token(key, index)?,
+        None => setup.token.clone(),
+    };
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
     match setup.target {
         Target::Palisade => {
             headers.insert(
@@ -745,6 +777,7 @@ fn clone_setup(s: &Setup) -> Setup {
         name: s.name.clone(),
         tls: s.tls.clone(),
         token: s.token.clone(),
+        users_key: s.users_key.clone(),
         sources: s.sources,
         ws: s.ws,
     }
