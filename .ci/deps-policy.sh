@@ -11,9 +11,9 @@
 # feature such as `rt`, `net`, `time`, `macros`, any other `tokio-*` crate
 # (tokio-util, tokio-rustls, ...), or any `aws-lc-*`.
 #
-# Note for the cluster feature: redis 1.x's `aio` (which `smol-comp` turns
-# on) also pulls `tokio-util` with `codec` (its RESP framing, through
-# `combine/tokio`). Allowing it is one reviewed line, `[tokio-util]=codec`.
+# The cluster feature: redis 1.x's `aio` (which `smol-comp` turns on) also
+# pulls `tokio-util` with `codec` (its RESP framing, through
+# `combine/tokio`): allowed below, as reviewed lines.
 #
 #   .ci/deps-policy.sh                  # the crate in the current directory
 #   .ci/deps-policy.sh path/Cargo.toml  # another manifest (to test this script)
@@ -24,6 +24,9 @@ set -euo pipefail
 manifest=${1:-Cargo.toml}
 declare -A ALLOWED=(
     [tokio]="sync"
+    # redis' RESP framing (through combine/tokio): codec, which turns on
+    # tokio-util's libc dependency, and io. No runtime either way.
+    [tokio-util]="codec io libc"
 )
 
 # An allowed crate's `default` feature must stay empty for "default" to
@@ -67,7 +70,7 @@ for features in "" "--all-features"; do
         esac
     done <<<"$tree"
     if [ "$failed" = 0 ]; then
-        echo "dependency policy ok (${features:-default features}): no tokio beyond {${ALLOWED[tokio]}}, no other tokio-*, no aws-lc-*"
+        echo "dependency policy ok (${features:-default features}): tokio only {${ALLOWED[tokio]}}, tokio-util only {${ALLOWED[tokio-util]}}, no other tokio-*, no aws-lc-*"
     fi
 done
 exit "$failed"

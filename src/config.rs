@@ -40,6 +40,10 @@ pub struct Config {
     /// `[metrics]`: the Prometheus listener; absent means none.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[cluster]`: share rooms with other nodes through Redis; absent
+    /// means a single node.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
     /// `[storage]`; absent means memory (see [`Config::storage_or_file`]).
     #[serde(default)]
     pub storage: Option<StorageConfig>,
@@ -311,6 +315,14 @@ pub enum Invalid {
 }
 
 impl Invalid {
+    /// From a section's "`key` `rule`" line (`cluster.node must be ...`).
+    fn from_rule(line: String) -> Self {
+        match line.split_once(' ') {
+            Some((field, problem)) => Self::field(field, problem),
+            None => Self::field(line, "is not valid"),
+        }
+    }
+
     fn field(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::Field {
             field: field.into(),
@@ -411,6 +423,7 @@ impl Config {
             },
             limits: LimitsConfig::default(),
             metrics: None,
+            cluster: None,
             storage: None,
             presence: PresenceConfig::default(),
         }
@@ -506,6 +519,9 @@ impl Config {
         for key in &mut config.auth.public_keys {
             *key = base.join(&*key);
         }
+        if let Some(cluster) = &mut config.cluster {
+            cluster.resolve(base);
+        }
         if let Some(storage) = &mut config.storage {
             storage.path = base.join(&storage.path);
         }
@@ -555,6 +571,9 @@ impl Config {
             .find(|o| o.is_empty() || o.ends_with('/') || !o.contains("://"))
         {
             return Err(Invalid::Origin(bad.clone()));
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate().map_err(Invalid::from_rule)?;
         }
         if let Some(storage) = &self.storage {
             storage.validate()?;

@@ -274,3 +274,49 @@ impl Demo {
         s
     }
 }
+
+/// `palisade demo --cluster`: the demo's two nodes sharing rooms through
+/// the local Redis at `redis_url`, the second on the next port.
+#[cfg(feature = "cluster")]
+pub fn cluster_nodes(demo: &Demo, redis_url: &str) -> [Config; 2] {
+    let node = |name: &str, port_offset: u16| {
+        let mut config = demo.config.clone();
+        config
+            .listen
+            .set_port(demo.config.listen.port() + port_offset);
+        config.allowed_origins = (0..2)
+            .map(|i| format!("https://{}:{}", demo.name, demo.config.listen.port() + i))
+            .collect();
+        config.cluster = Some(crate::cluster::config::ClusterConfig {
+            redis: redis_url.to_owned(),
+            node: name.to_owned(),
+            prefix: "palisade-demo".to_owned(),
+            password_file: None,
+        });
+        config
+    };
+    [node("demo-a", 0), node("demo-b", 1)]
+}
+
+#[cfg(feature = "cluster")]
+impl Demo {
+    /// What `palisade demo --cluster` prints: the usual instructions, and
+    /// how to watch a message cross from one node to the other.
+    pub fn cluster_instructions(&self, redis_url: &str) -> String {
+        let (a, b) = (self.config.listen.port(), self.config.listen.port() + 1);
+        let ca = self.dir.join("ca.pem");
+        format!(
+            "{}\n\npalisade demo --cluster: a second node on wss://{name}:{b}/ws, \
+             both sharing rooms through redis-server at {redis_url}.\n\
+             Open https://{name}:{a}/#token={t} and https://{name}:{b}/#token={t} side by side,\n\
+             join the same room in both and publish: each message crosses nodes with one seq order.\n\
+             Or two terminal clients:\n  \
+             cargo run --example chat -- --url wss://{name}:{a}/ws --ca {ca} --token {t} --room lobby\n  \
+             cargo run --example chat -- --url wss://{name}:{b}/ws --ca {ca} --token {t} --room lobby",
+            self.instructions(),
+            name = self.name,
+            t = self.member_token,
+            ca = ca.display(),
+        )
+    }
+}

@@ -33,6 +33,9 @@
 #![warn(unreachable_pub)]
 
 extern crate alloc;
+// Lets the unit tests share helpers with the integration tests (tests/support).
+#[cfg(test)]
+extern crate self as palisade;
 
 pub mod protocol;
 
@@ -44,6 +47,8 @@ pub mod certgen;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod clock;
+#[cfg(feature = "server")]
+pub mod cluster;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "cli")]

@@ -24,7 +24,7 @@ const USAGE: &str = "\
 usage:
   palisade serve --config FILE
   palisade check-config --config FILE
-  palisade demo [--dir DIR] [--port PORT] [--host NAME_OR_IP]
+  palisade demo [--dir DIR] [--port PORT] [--host NAME_OR_IP] [--cluster]
   palisade keygen --out DIR
   palisade token --key FILE --sub S --role observer|member|admin --rooms a,b*
                  --ttl DURATION [--aud A] [--iss I]
@@ -34,7 +34,8 @@ check-config   loads everything serve would, prints the memory bound and
                any warnings, and exits (2 on a problem)
 demo           makes a folder with a CA, certificate, keys, config and tokens,
                then serves it; --host also serves NAME_OR_IP to other machines
-               (certificate names it, listens on all interfaces)
+               (certificate names it, listens on all interfaces); --cluster
+               starts a local redis-server and two nodes (PORT and PORT+1)
 keygen         writes a token key pair
 token          mints a token; --ttl takes seconds (3600) or 30m, 8h, 2d
 
@@ -270,9 +271,11 @@ fn run_server(config: &Config, path: &Path, listeners: Listeners) -> Result<(), 
 fn demo(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let mut dir = PathBuf::from("palisade-demo");
     let mut reach = palisade::demo::Reach::local(8443);
+    let mut cluster = false;
     while let Some(arg) = args.next()? {
         match arg {
             Long("dir") => dir = args.value()?.into(),
+            Long("cluster") => cluster = true,
             Long("port") => {
                 let v = args.value()?.string()?;
                 reach.port = v.parse().map_err(|_| {
@@ -288,10 +291,44 @@ fn demo(args: &mut lexopt::Parser) -> Result<(), Fail> {
         }
     }
     let demo = palisade::demo::prepare_for(&dir, &reach)?;
+    if cluster {
+        return cluster_demo(&demo);
+    }
     // Bind first: the instructions say the server listens, so it must.
     let listeners = bind(&demo.config, "pick another port with --port PORT")?;
     println!("{}", demo.instructions());
     run_server(&demo.config, &demo.dir.join("palisade.toml"), listeners)
+}
+
+/// `demo --cluster`: a throwaway redis-server (killed on exit) and two
+/// nodes; the second runs on its own thread until the first stops.
+#[cfg(feature = "cluster")]
+fn cluster_demo(demo: &palisade::demo::Demo) -> Result<(), Fail> {
+    let redis = palisade::cluster::local::LocalRedis::start(&demo.dir, None)?;
+    let [a, b] = palisade::demo::cluster_nodes(demo, &redis.url());
+    let hint = "pick another port with --port PORT (the demo uses it and the next)";
+    let (listeners_a, listeners_b) = (bind(&a, hint)?, bind(&b, hint)?);
+    let second = Server::new(&b)?;
+    let (stop, stopped) = smol::channel::bounded::<()>(1);
+    let node_b = std::thread::spawn(move || {
+        let shutdown = async move {
+            let _ = stopped.recv().await;
+        };
+        smol::block_on(second.run(listeners_b.main, shutdown))
+    });
+    println!("{}", demo.cluster_instructions(&redis.url()));
+    let result = run_server(&a, &demo.dir.join("palisade.toml"), listeners_a);
+    let _ = stop.try_send(());
+    let _ = node_b.join();
+    drop(redis);
+    result
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_demo(_: &palisade::demo::Demo) -> Result<(), Fail> {
+    Err(Fail(
+        "demo --cluster needs palisade built with the `cluster` feature".into(),
+    ))
 }
 
 /// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.

@@ -311,6 +311,8 @@ pub struct Gauges {
     pub cert_not_after: u64,
     /// Whether the server is draining for shutdown.
     pub draining: bool,
+    /// In a cluster, whether Redis is reachable; `None` for a lone node.
+    pub cluster_up: Option<bool>,
 }
 
 /// Every counter at one moment. Labelled families are arrays in the order

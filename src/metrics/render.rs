@@ -105,6 +105,14 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
         "1 while shutting down.",
         u64::from(g.draining),
     );
+    if let Some(up) = g.cluster_up {
+        o.single(
+            "palisade_cluster_up",
+            "gauge",
+            "1 while this cluster node reaches Redis (both connections).",
+            u64::from(up),
+        );
+    }
     o.single(
         "palisade_cert_not_after_seconds",
         "gauge",

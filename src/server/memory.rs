@@ -131,13 +131,29 @@ impl MemoryBound {
             .storage
             .as_ref()
             .is_some_and(|s| s.kind == crate::config::StorageKind::File);
-        if file {
-            let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
+        #[cfg(feature = "cluster")]
+        let cluster = config.cluster.is_some();
+        #[cfg(not(feature = "cluster"))]
+        let cluster = false;
+        if file || cluster {
+            // The rooms' history is elsewhere, and each membership may be
+            // a room of its own here (not capped by `max_total_rooms`).
             bound.per_connection +=
                 (ROOM_ENTRY + PRESENCE_ROOM) * u64::from(config.limits.max_rooms);
             bound.connections = u64::from(config.limits.max_connections) * bound.per_connection;
             bound.per_room = 0;
             bound.rooms = 0;
+        }
+        let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
+        if cluster {
+            // Rooms live in Redis: the queue of publishes waiting for it.
+            #[cfg(feature = "cluster")]
+            {
+                let waiting =
+                    crate::cluster::store::PUBLISH_QUEUE + crate::cluster::store::MAX_BATCH;
+                bound.storage = waiting as u64 * (frame + REQUEST_OVERHEAD);
+            }
+        } else if file {
             bound.storage = super::store::CACHE_BYTES as u64
                 + super::store::QUEUE as u64 * (frame + REQUEST_OVERHEAD)
                 + super::store::MAX_GROUP as u64 * COMMIT_COPIES * frame

@@ -41,6 +41,7 @@ pub(crate) fn snapshot(s: &Shared) -> Snapshot {
         bans_active: s.bans.active(std::time::Instant::now()) as u64,
         cert_not_after: s.material().cert_not_after.unwrap_or(0),
         draining: s.draining.load(Ordering::Relaxed),
+        cluster_up: s.store.cluster_up(),
     })
 }
 

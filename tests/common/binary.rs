@@ -33,6 +33,8 @@ pub fn serve_dir(name: &str, extra: &str) -> PathBuf {
 pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
+    /// Lines `wait_for` read, in order.
+    read: std::cell::RefCell<Vec<String>>,
     pub port: u16,
 }
 
@@ -72,6 +74,7 @@ impl Running {
         let mut running = Self {
             child,
             lines,
+            read: std::cell::RefCell::default(),
             port: 0,
         };
         let line = running.wait_for("(wss)");
@@ -89,6 +92,7 @@ impl Running {
             let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
                 panic!("no stderr line containing {needle:?}");
             });
+            self.read.borrow_mut().push(line.clone());
             if line.contains(needle) {
                 return line;
             }
@@ -99,6 +103,13 @@ impl Running {
     /// it after the process exited).
     pub fn rest(&self) -> Vec<String> {
         self.lines.iter().collect()
+    }
+
+    /// Every stderr line from the start (call it after the process exited).
+    pub fn all_lines(&self) -> Vec<String> {
+        let mut all = self.read.borrow().clone();
+        all.extend(self.rest());
+        all
     }
 
     /// Sends the signal called `name` (`TERM`, `HUP`, `KILL`).

@@ -54,9 +54,9 @@ pub(crate) const CACHE_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) enum StoreError {
     /// Storage is failing or its queue is full: the request was not
     /// carried out (nothing half-done); `Unavailable` on the wire.
-    /// (Memory storage never fails: built without file storage, only the
-    /// sessions' answer to it remains.)
-    #[cfg_attr(not(feature = "storage"), allow(dead_code))]
+    /// (Memory storage never fails: built without file storage or
+    /// clusters, only the sessions' answer to it remains.)
+    #[cfg_attr(not(any(feature = "storage", feature = "cluster")), allow(dead_code))]
     Unavailable,
     /// The memory store holds `max_total_rooms` rooms, all with members.
     RoomsFull,
@@ -129,6 +129,11 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn delete(&self, delete: Delete) -> Pending;
     /// Rooms whose state the store holds in memory (for `Handle::rooms`).
     fn rooms_held(&self) -> usize;
+    /// In a cluster, whether the engine (Redis) is reachable:
+    /// `palisade_cluster_up`. `None` for a store of this node alone.
+    fn cluster_up(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// The local fan-out an engine hands committed work to ([`super::rooms`]
@@ -156,6 +161,10 @@ pub(crate) fn open(
 ) -> Result<Box<dyn Store>, String> {
     use crate::config::StorageKind;
     let history = config.limits.history;
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = &config.cluster {
+        return crate::cluster::store::ClusterStore::open(config, cluster, fanout);
+    }
     match &config.storage {
         #[cfg(feature = "storage")]
         Some(s) if s.kind == StorageKind::File => {

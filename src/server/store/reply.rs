@@ -15,7 +15,7 @@ impl Reply {
     }
 
     /// A reply nobody waits for.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "cluster"))]
     pub(crate) fn none() -> Self {
         Self::new(|_| {})
     }

@@ -97,6 +97,11 @@ struct Setup {
     target: Target,
     url: String,
     addr: SocketAddr,
+    /// A second node of a cluster (`--second-addr`): odd-numbered fan-out
+    /// members connect there, so members split evenly over two nodes.
+    second: Option<SocketAddr>,
+    /// Fan-out members (indexes below this are members, not publishers).
+    members: usize,
     name: ServerName<'static>,
     tls: TlsConnector,
     token: String,
@@ -110,6 +115,10 @@ struct Args {
     setup: Setup,
     mode: Mode,
     server_pid: Option<u32>,
+    /// More server processes whose CPU counts as the server's (`--also-pid`:
+    /// the second node), and Redis' (`--redis-pid`), reported apart.
+    also_pid: Option<u32>,
+    redis_pid: Option<u32>,
     sessions: usize,
     idle_secs: u64,
     concurrency: usize,
@@ -134,6 +143,7 @@ fn run() -> Result<(), String> {
     let (mut url, mut ca, mut token_file) = (None, None, None);
     let mut mode = Mode::Idle;
     let mut server_pid = None;
+    let (mut second, mut also_pid, mut redis_pid) = (None, None, None);
     let (mut sessions, mut idle_secs, mut concurrency) = (100usize, 2u64, 32usize);
     let (mut members, mut publishers, mut rate, mut window) = (100usize, 1usize, 0.0f64, 32usize);
     let (mut body, mut duration, mut sources) = (64usize, 5.0f64, 8u8);
@@ -154,6 +164,9 @@ fn run() -> Result<(), String> {
             Long("ca") => ca = Some(PathBuf::from(p.value().map_err(e)?)),
             Long("token-file") => token_file = Some(PathBuf::from(p.value().map_err(e)?)),
             Long("server-pid") => server_pid = Some(p.value().map_err(e)?.parse().map_err(e)?),
+            Long("second-addr") => second = Some(p.value().map_err(e)?.parse().map_err(e)?),
+            Long("also-pid") => also_pid = Some(p.value().map_err(e)?.parse().map_err(e)?),
+            Long("redis-pid") => redis_pid = Some(p.value().map_err(e)?.parse().map_err(e)?),
             Long("sessions") => sessions = p.value().map_err(e)?.parse().map_err(e)?,
             Long("idle") => idle_secs = p.value().map_err(e)?.parse().map_err(e)?,
             Long("handshakes") => {
@@ -206,6 +219,8 @@ fn run() -> Result<(), String> {
             target,
             url,
             addr: SocketAddr::new(ip, port),
+            second,
+            members,
             name: ServerName::IpAddress(ip.into()),
             tls: TlsConnector::from(Arc::new(tls)),
             token,
@@ -215,6 +230,8 @@ fn run() -> Result<(), String> {
         },
         mode,
         server_pid,
+        also_pid,
+        redis_pid,
         sessions,
         idle_secs,
         concurrency: concurrency.max(1),
@@ -339,8 +356,12 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// TCP from the `index`-th source address (127.0.0.2, .3, ...), so the
 /// ephemeral ports of one address never run out.
 async fn tcp_connect(setup: &Setup, index: usize) -> io::Result<TcpStream> {
-    if !setup.addr.ip().is_loopback() || !setup.addr.is_ipv4() {
-        return TcpStream::connect(setup.addr).await;
+    let addr = match setup.second {
+        Some(second) if index < setup.members && index % 2 == 1 => second,
+        _ => setup.addr,
+    };
+    if !addr.ip().is_loopback() || !addr.is_ipv4() {
+        return TcpStream::connect(addr).await;
     }
     let source = Ipv4Addr::new(127, 0, 0, 2 + (index % usize::from(setup.sources)) as u8);
     let socket = socket2::Socket::new(
@@ -350,7 +371,7 @@ async fn tcp_connect(setup: &Setup, index: usize) -> io::Result<TcpStream> {
     )?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::new(source.into(), 0).into())?;
-    match socket.connect(&setup.addr.into()) {
+    match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
         Err(e) => return Err(e),
@@ -645,6 +666,7 @@ async fn fanout(args: &Args) -> Result<String, String> {
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
     let start = Instant::now();
     let before = sample(args.server_pid);
+    let (also_before, redis_before) = (sample(args.also_pid), sample(args.redis_pid));
     let readers: Vec<_> = sessions
         .into_iter()
         .map(|ws| {
@@ -698,6 +720,7 @@ async fn fanout(args: &Args) -> Result<String, String> {
         Timer::after(Duration::from_millis(20)).await;
     }
     let after = sample(args.server_pid);
+    let (also_after, redis_after) = (sample(args.also_pid), sample(args.redis_pid));
     drop(open);
     drop(stop_tx);
     let mut latencies = Vec::new();
@@ -710,7 +733,9 @@ async fn fanout(args: &Args) -> Result<String, String> {
     latencies.sort_unstable();
     let delivered = counters.delivered.load(Ordering::Relaxed);
     let secs = counters.last_us.load(Ordering::Relaxed) as f64 / 1e6;
-    let cpu = cpu_secs(before, after);
+    // Every node's CPU is the server's; Redis' is reported beside it.
+    let cpu = cpu_secs(before, after) + cpu_secs(also_before, also_after);
+    let redis_cpu = cpu_secs(redis_before, redis_after);
     Ok(json!({
         "target": setup.target.name(),
         "mode": "fanout",
@@ -728,6 +753,7 @@ async fn fanout(args: &Args) -> Result<String, String> {
         "secs": round(secs, 3),
         "deliveries_per_sec": if secs > 0.0 { round(delivered as f64 / secs, 0) } else { 0.0 },
         "server_cpu_secs": round(cpu, 2),
+        "redis_cpu_secs": round(redis_cpu, 2),
         "server_cpu_us_per_delivery": if delivered > 0 { round(cpu * 1e6 / delivered as f64, 3) } else { 0.0 },
         "latency_p50_ms": round(f64::from(percentile(&latencies, 0.5)) / 1000.0, 2),
         "latency_p99_ms": round(f64::from(percentile(&latencies, 0.99)) / 1000.0, 2),
@@ -746,6 +772,8 @@ fn clone_setup(s: &Setup) -> Setup {
         target: s.target,
         url: s.url.clone(),
         addr: s.addr,
+        second: s.second,
+        members: s.members,
         name: s.name.clone(),
         tls: s.tls.clone(),
         token: s.token.clone(),
