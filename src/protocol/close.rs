@@ -65,6 +65,8 @@ pub enum Close {
     Removed,
     /// 4009, the outbound queue stayed full.
     TooSlow,
+    /// 4009, a write made no progress within `write_timeout_s`.
+    WriteStalled,
     /// 4010, no frame or pong within `idle_timeout_s`.
     Idle,
 }
@@ -102,7 +104,7 @@ impl Close {
             Self::Internal => INTERNAL,
             Self::TokenExpired => TOKEN_EXPIRED,
             Self::Removed => REMOVED,
-            Self::TooSlow => TOO_SLOW,
+            Self::TooSlow | Self::WriteStalled => TOO_SLOW,
             Self::Idle => IDLE,
         }
     }
@@ -123,6 +125,7 @@ impl Close {
             Self::TokenExpired => "token expired",
             Self::Removed => "removed",
             Self::TooSlow => "too slow",
+            Self::WriteStalled => "too slow: writes stalled",
             Self::Idle => "idle timeout",
         }
     }
@@ -150,6 +153,7 @@ mod tests {
             Close::TokenExpired,
             Close::Removed,
             Close::TooSlow,
+            Close::WriteStalled,
             Close::Idle,
         ];
         for c in all {

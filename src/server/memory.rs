@@ -16,10 +16,11 @@ use crate::config::LimitsConfig;
 /// buffer (one 16 KiB record plus header), decrypted plaintext not yet read
 /// (rustls caps it at 16 KiB), keys and handshake state.
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
-/// The connection task, its futures and timers, the session struct.
+/// The connection task, its futures and timers, the session struct, the
+/// boxed write state while a batch is written.
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
-/// (48 bytes), channel slot and allocation header, besides its payload.
+/// (48 bytes), its queue slot and allocation header, besides its payload.
 const FRAME_OVERHEAD: u64 = 96;
 /// A `Message` frame's header bytes besides the body (variant, room, seq,
 /// sender up to 64 bytes, timestamp, length prefixes).
@@ -54,8 +55,11 @@ impl MemoryBound {
             // bytes a peer may send past them (`Metered`).
             + 2 * message
             + READ_SLACK as u64
-            // One write batch inside tungstenite.
+            // One write batch (collected in `Metered`), and the frame
+            // tungstenite's out buffer holds on its way down (it keeps
+            // that capacity).
             + WRITE_BATCH_BYTES as u64 + frame
+            + frame
             // The outbound queue, assuming every frame in it is distinct.
             // (plus a `Join{since}` replay, which may exceed it by `history`).
             + (u64::from(limits.outbound_queue) + u64::from(limits.history)) * (frame + FRAME_OVERHEAD)

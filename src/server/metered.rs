@@ -8,6 +8,12 @@
 //! message, and a peer that sends more than a whole message's worth of
 //! bytes without completing one gets an error (closed with 1008). Pings and
 //! pongs do not start the count again; see [`Metered::seen`].
+//!
+//! It also collects a write batch: tungstenite hands every frame down at
+//! once (its own buffer is off), frames collect here up to
+//! [`WRITE_BATCH_BYTES`], and the flush hands them to rustls in one write
+//! (one TLS record and one `write(2)` for many small frames), then gives
+//! the buffer back, so an idle session holds none.
 
 use std::io;
 use std::pin::Pin;
@@ -18,6 +24,7 @@ use std::task::{Context, Poll};
 use async_tungstenite::tungstenite::Message;
 use smol::io::{AsyncRead, AsyncWrite};
 
+use super::session::WRITE_BATCH_BYTES;
 use crate::metrics::Metrics;
 
 /// The marker inside the `io::Error` a [`Metered`] stream returns.
@@ -46,6 +53,9 @@ pub(crate) struct Metered<S> {
     since_message: AtomicUsize,
     budget: usize,
     metrics: Arc<Metrics>,
+    /// The write batch: bytes not yet handed to `inner`, from `sent` on.
+    out: Vec<u8>,
+    sent: usize,
 }
 
 impl<S> Metered<S> {
@@ -55,6 +65,8 @@ impl<S> Metered<S> {
             since_message: AtomicUsize::new(0),
             budget,
             metrics,
+            out: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -109,24 +121,52 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> Metered<S> {
+    /// Hands the whole batch to `inner`, then gives the buffer back.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.out.len() {
+            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.out[self.sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.sent += n;
+            self.metrics.bytes_out(n);
+        }
+        self.out = Vec::new();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    /// Takes all of `buf` into the batch; a full batch is sent first.
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = written {
-            self.metrics.bytes_out(n);
+        if self.out.len() >= WRITE_BATCH_BYTES {
+            if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+                return Poll::Ready(Err(e));
+            }
         }
-        written
+        self.out.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_close(cx)
     }
 }
@@ -153,6 +193,26 @@ mod tests {
             assert!(is_budget_error(&m.read(&mut buf).await.unwrap_err()));
             m.seen(&Message::Binary(vec![1].into()));
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);
+        });
+    }
+
+    #[test]
+    fn writes_collect_until_the_flush_which_gives_the_buffer_back() {
+        use smol::io::AsyncWriteExt;
+        smol::block_on(async {
+            let mut m = Metered::new(Vec::<u8>::new(), 10, Arc::default());
+            m.write_all(b"one ").await.unwrap();
+            m.write_all(b"two").await.unwrap();
+            assert!(m.inner.is_empty());
+            m.flush().await.unwrap();
+            assert_eq!(m.inner, b"one two");
+            assert_eq!(m.out.capacity(), 0);
+            // A full batch goes down before more is taken.
+            let big = vec![7u8; WRITE_BATCH_BYTES];
+            m.write_all(&big).await.unwrap();
+            m.write_all(b"!").await.unwrap();
+            assert_eq!(m.inner.len(), 7 + WRITE_BATCH_BYTES);
+            assert_eq!(m.out, b"!");
         });
     }
 }

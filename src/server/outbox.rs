@@ -6,18 +6,23 @@
 //! [`Evicted`]; the caller (rooms, the session's own state) carries it out
 //! with [`Outbox::evict`], so every eviction is visible where it happens.
 //!
-//! The channel itself is unbounded and the limit is checked on its length:
-//! a bounded channel reserves every slot up front (about 40 bytes each, for
-//! every idle session), while this one allocates only for frames actually
-//! waiting. Two publishers racing past the check can overshoot the limit by
-//! one frame each, which the memory bound allows for.
+//! One small mailbox per session (a mutex over a queue, the first close
+//! request and the session task's waker) carries both frames and close
+//! requests. Two `async-channel`s did the same at about 1.5 KiB per idle
+//! session (cache padding and event-listener nodes); this costs its
+//! fields. The queue allocates only for frames actually waiting, and gives
+//! its block back once it has drained. Pushes are checked against the
+//! limit under the lock, so the queue never exceeds `outbound_queue`
+//! (replays aside, see [`Outbox::push_replay`]).
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
-use smol::channel::{Receiver, Sender};
 
 use crate::protocol::{server_to_vec, Close, ServerFrame};
 
@@ -25,9 +30,7 @@ use crate::protocol::{server_to_vec, Close, ServerFrame};
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     session: u64,
-    frames: Sender<Queued>,
-    capacity: usize,
-    control: Sender<Close>,
+    mailbox: Arc<Mailbox>,
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
@@ -47,30 +50,93 @@ pub(crate) struct Queued {
 #[must_use = "a full queue means the member must be evicted"]
 pub(crate) struct Evicted;
 
-/// The receiving side, owned by the session's task.
+/// Nothing is waiting (`try_recv`), or the queue's session is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Empty;
+
+/// What the session task takes from its mailbox, close requests first.
 #[derive(Debug)]
-pub(crate) struct Inbox {
-    pub(crate) frames: Receiver<Queued>,
+pub(crate) enum Mail {
+    Close(Close),
+    Frame(Queued),
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: VecDeque<Queued>,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
-    pub(crate) control: Receiver<Close>,
+    close: Option<Close>,
+    /// The task waiting for mail, woken by the next push or close.
+    waker: Option<Waker>,
+    /// The receiving side was dropped: pushes are dropped too.
+    gone: bool,
 }
+
+impl Mailbox {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Registers `waker` unless it is the one already stored.
+    fn wait(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+    }
+
+    fn take_frame(&mut self) -> Option<Queued> {
+        let frame = self.frames.pop_front();
+        if self.frames.is_empty() && self.frames.capacity() > KEPT_SLOTS {
+            // A burst is over: give its block back, keep idle sessions small.
+            self.frames = VecDeque::new();
+        }
+        frame
+    }
+}
+
+/// Slots a drained queue may keep (a few frames of steady traffic).
+const KEPT_SLOTS: usize = 4;
+
+/// The receiving side, owned by the session's task: its frames and its
+/// close requests, two views of one mailbox.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) frames: Frames,
+    pub(crate) control: Control,
+}
+
+/// The frames queued for the session.
+#[derive(Debug)]
+pub(crate) struct Frames(Arc<Mailbox>);
+
+/// The close requested for the session, if any.
+#[derive(Debug)]
+pub(crate) struct Control(Arc<Mailbox>);
 
 /// Makes a session's queue holding at most `capacity` frames.
 pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
-    let (frames_tx, frames_rx) = smol::channel::unbounded();
-    let (control_tx, control_rx) = smol::channel::bounded(1);
+    let mailbox = Arc::new(Mailbox {
+        capacity: capacity.max(1),
+        state: Mutex::default(),
+    });
     (
         Outbox {
             session,
-            frames: frames_tx,
-            capacity: capacity.max(1),
-            control: control_tx,
+            mailbox: Arc::clone(&mailbox),
             missed: None,
         },
         Inbox {
-            frames: frames_rx,
-            control: control_rx,
+            frames: Frames(Arc::clone(&mailbox)),
+            control: Control(mailbox),
         },
     )
 }
@@ -81,6 +147,79 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
     let (mut outbox, inbox) = outbox(id, capacity);
     outbox.missed = Some(missed);
     (outbox, inbox)
+}
+
+impl Inbox {
+    /// The next mail: a close request before any frame.
+    pub(crate) async fn next(&self) -> Mail {
+        poll_fn(|cx| {
+            let mut state = self.frames.0.state();
+            if let Some(close) = state.close {
+                return Poll::Ready(Mail::Close(close));
+            }
+            if let Some(frame) = state.take_frame() {
+                return Poll::Ready(Mail::Frame(frame));
+            }
+            state.wait(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Frames {
+    /// A frame already waiting.
+    pub(crate) fn try_recv(&self) -> Result<Queued, Empty> {
+        self.0.state().take_frame().ok_or(Empty)
+    }
+
+    /// Waits for the next frame; `Err` once a close was requested.
+    pub(crate) async fn recv(&self) -> Result<Queued, Empty> {
+        poll_fn(|cx| {
+            let mut state = self.0.state();
+            if state.close.is_some() {
+                return Poll::Ready(Err(Empty));
+            }
+            if let Some(frame) = state.take_frame() {
+                return Poll::Ready(Ok(frame));
+            }
+            state.wait(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.gone = true;
+        state.frames = VecDeque::new();
+        state.waker = None;
+    }
+}
+
+impl Control {
+    /// The close request, if one was made.
+    #[cfg(test)]
+    pub(crate) fn try_recv(&self) -> Result<Close, Empty> {
+        self.0.state().close.ok_or(Empty)
+    }
+
+    /// Waits for a close request.
+    pub(crate) async fn recv(&self) -> Close {
+        poll_fn(|cx| {
+            let mut state = self.0.state();
+            match state.close {
+                Some(close) => Poll::Ready(close),
+                None => {
+                    state.wait(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
 }
 
 impl Outbox {
@@ -101,10 +240,30 @@ impl Outbox {
         bytes: Bytes,
         published: Option<Instant>,
     ) -> Result<(), Evicted> {
-        if self.frames.len() >= self.capacity {
-            return Err(Evicted);
+        self.enqueue(Queued { bytes, published }, Some(self.mailbox.capacity))
+    }
+
+    /// Queues `frame` unless `limit` frames are already waiting; wakes the
+    /// session when its queue was empty (otherwise it has been woken
+    /// already and takes the frame with the others).
+    fn enqueue(&self, frame: Queued, limit: Option<usize>) -> Result<(), Evicted> {
+        let waker = {
+            let mut state = self.mailbox.state();
+            if state.gone {
+                return Ok(());
+            }
+            if limit.is_some_and(|limit| state.frames.len() >= limit) {
+                return Err(Evicted);
+            }
+            state.frames.push_back(frame);
+            if state.frames.len() > 1 {
+                return Ok(());
+            }
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
-        let _ = self.frames.try_send(Queued { bytes, published });
         Ok(())
     }
 
@@ -132,10 +291,11 @@ impl Outbox {
     /// (with `history >= outbound_queue` it otherwise would, every time).
     /// The memory bound counts `history` more frames per session for it.
     pub(crate) fn push_replay(&self, bytes: Bytes) {
-        let _ = self.frames.try_send(Queued {
+        let frame = Queued {
             bytes,
             published: None,
-        });
+        };
+        let _ = self.enqueue(frame, None);
     }
 
     /// Encodes and queues one frame (see [`Outbox::push`]).
@@ -152,6 +312,84 @@ impl Outbox {
 
     /// Asks the session to close with `code`; the first request wins.
     pub(crate) fn close(&self, code: Close) {
-        let _ = self.control.try_send(code);
+        let waker = {
+            let mut state = self.mailbox.state();
+            if state.close.is_some() {
+                return;
+            }
+            state.close = Some(code);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u8) -> Bytes {
+        Bytes::from(vec![n])
+    }
+
+    #[test]
+    fn a_full_queue_evicts_and_keeps_what_it_holds() {
+        let (out, inbox) = outbox(1, 2);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        assert_eq!(out.push(frame(2)), Ok(()));
+        assert_eq!(out.push(frame(3)), Err(Evicted));
+        // A replay may pass the limit.
+        out.push_replay(frame(4));
+        let got: Vec<u8> = std::iter::from_fn(|| inbox.frames.try_recv().ok())
+            .map(|q| q.bytes[0])
+            .collect();
+        assert_eq!(got, [1, 2, 4]);
+    }
+
+    #[test]
+    fn the_first_close_wins_and_comes_before_frames() {
+        let (out, inbox) = outbox(1, 8);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        out.close(Close::TooSlow);
+        out.close(Close::GoingAway);
+        assert!(matches!(
+            smol::block_on(inbox.next()),
+            Mail::Close(Close::TooSlow)
+        ));
+        assert_eq!(inbox.control.try_recv(), Ok(Close::TooSlow));
+        // The frame is still there for a shutdown's drain.
+        assert!(inbox.frames.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_push_wakes_the_waiting_session() {
+        let (out, inbox) = outbox(1, 8);
+        let pusher = std::thread::spawn(move || {
+            let _ = out.push(frame(7));
+            out
+        });
+        let mail = smol::block_on(inbox.next());
+        assert!(matches!(mail, Mail::Frame(q) if q.bytes[..] == [7]));
+        drop(pusher.join());
+    }
+
+    #[test]
+    fn a_gone_session_drops_pushes() {
+        let (out, inbox) = outbox(1, 1);
+        drop(inbox);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        assert_eq!(out.push(frame(2)), Ok(()));
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_block_back() {
+        let (out, inbox) = outbox(1, 64);
+        for n in 0..64 {
+            assert_eq!(out.push(frame(n)), Ok(()));
+        }
+        while inbox.frames.try_recv().is_ok() {}
+        assert_eq!(out.mailbox.state().frames.capacity(), 0);
     }
 }
