@@ -9,7 +9,8 @@
 # (benches/baseline-defaults), tokio (benches/baseline-tokio), mosquitto
 # (Debian's, over MQTT-on-WebSocket with TLS; installed with apt-get if
 # missing). Every server runs in its own process, started fresh for each
-# scenario, with the load generator (examples/loadgen.rs) in another; the
+# scenario, with the load generator (benches/tools/src/bin/loadgen.rs) in
+# another; the
 # server's RSS and CPU time come from /proc. Everything is made in a
 # temporary folder (certificate, keys, token, configs) and removed after;
 # nothing is downloaded at run time except crates and apt packages.
@@ -48,7 +49,10 @@ log() { printf '== %s\n' "$*" >&2; }
 has() { case " $TARGETS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 log "building ($PROFILE)"
-(cd "$ROOT" && cargo build -q "${CARGO_PROFILE[@]}" --bin palisade --example loadgen --example cryptofloor)
+(cd "$ROOT" && cargo build -q "${CARGO_PROFILE[@]}" --bin palisade)
+# The load generator and crypto floor: their own crate (benches/tools), built
+# into the same target folder so they share palisade's compiled dependencies.
+(cd "$ROOT/benches/tools" && cargo build -q --locked "${CARGO_PROFILE[@]}")
 for b in defaults tokio; do
     if has "$b"; then (cd "$ROOT/benches/baseline-$b" && cargo build -q "${CARGO_PROFILE[@]}"); fi
 done
@@ -70,7 +74,7 @@ cleanup() {
 trap cleanup EXIT
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
-"$BIN/examples/loadgen" setup --dir "$WORK"
+"$BIN/loadgen" setup --dir "$WORK"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 PLAIN_PORT=$(free_port)
@@ -160,7 +164,7 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
     start_server "$target" "$queue" || { record "$target" "$scenario" "server did not start"; FAILED=1; return; }
     if [ "$scenario" = start ]; then
         record "$target" start "{\"rss_start_kib\": $(rss_kib "$SERVER_PID")}"
-    elif out=$(SMOL_THREADS=1 "$BIN/examples/loadgen" --target "$proto" --url "$url" --ca "$WORK/ca.pem" \
+    elif out=$(SMOL_THREADS=1 "$BIN/loadgen" --target "$proto" --url "$url" --ca "$WORK/ca.pem" \
             --token-file "$WORK/member.token" --server-pid "$SERVER_PID" "$@" 2>>"$WORK/loadgen.log"); then
         record "$target" "$scenario" "$out"
         # Refused sessions fail any target; lost deliveries fail palisade
@@ -176,7 +180,7 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
 }
 
 log "crypto floor"
-FLOOR=$("$BIN/examples/cryptofloor" "$FLOOR_MS")
+FLOOR=$("$BIN/cryptofloor" "$FLOOR_MS")
 record floor floor "$FLOOR"
 for target in $TARGETS; do
     run_scenario "$target" 32 start

@@ -1,9 +1,10 @@
 //! Fuzz hooks: the bodies of the `fuzz/` targets (see `fuzz/README.md`).
 //!
-//! They live in the library, not in `fuzz/`, so every `cargo test` compiles
-//! them against the current API and runs them over the committed seed
-//! corpora (the tests below): a hook cannot rot while the fuzz crate, which
-//! needs nightly, goes unbuilt. Each `fuzz/fuzz_targets/*.rs` is one line.
+//! They live in the library (behind the `fuzzing` feature), not in `fuzz/`,
+//! so every `cargo test` compiles them against the current API and runs them
+//! over the committed seed corpora (`tests/fuzz_corpus.rs`): a hook cannot
+//! rot while the fuzz crate, which needs nightly, goes unbuilt. Each
+//! `fuzz/fuzz_targets/*.rs` is one line.
 //!
 //! A hook panics exactly when its target has found a bug: a panic in the
 //! code under test, or a broken property asserted here. Not part of the
@@ -163,17 +164,25 @@ pub const FUZZ_SECRET_KEY: &str = "k4.secret.5KIGZDLyCb2sh7I_eU4Q-A4YHKJ13FR8Bgd
 /// The clock of the `token` target, Unix seconds (2027-01-15).
 pub const FUZZ_NOW: u64 = 1_800_000_000;
 
-const FUZZ_AUDIENCE: &str = "palisade";
-const FUZZ_ISSUER: &str = "https://auth.example";
+/// The audience the `token` target's verifier expects.
+pub const FUZZ_AUDIENCE: &str = "palisade";
+/// The issuer the `token` target's verifier expects.
+pub const FUZZ_ISSUER: &str = "https://auth.example";
 
-struct TokenFixture {
-    key: SecretKey,
-    verifier: Verifier,
+/// The `token` target's fixed key, its verifier and the tokens it signed;
+/// public for the seed generator in `tests/fuzz_corpus.rs`.
+#[derive(Debug)]
+pub struct TokenFixture {
+    /// The fuzz key ([`FUZZ_SECRET_KEY`]).
+    pub key: SecretKey,
+    /// Trusts only the fuzz key, for [`FUZZ_AUDIENCE`] and [`FUZZ_ISSUER`].
+    pub verifier: Verifier,
     /// Every token the raw path may accept: those minted here.
-    seeds: Vec<String>,
+    pub seeds: Vec<String>,
 }
 
-fn token_fixture() -> &'static TokenFixture {
+/// The fixture, built once.
+pub fn token_fixture() -> &'static TokenFixture {
     static FIXTURE: OnceLock<TokenFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let key = SecretKey::from_paserk(FUZZ_SECRET_KEY).expect("the fuzz key parses");
@@ -309,7 +318,3 @@ pub fn config(data: &[u8]) {
         assert_eq!(config.validate(), Ok(()));
     }
 }
-
-#[cfg(test)]
-#[path = "fuzzing_seeds.rs"]
-mod seeds;

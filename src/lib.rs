@@ -21,6 +21,9 @@
 //!
 //! Without the default `server` feature only [`protocol`] is built, with
 //! `alloc` and no `std`, for devices that speak the protocol themselves.
+//! The default `cli` feature adds the binary's tooling (`certgen`, the
+//! development PKI; `demo`); an embedder leaves it out. `fuzzing` exposes
+//! the fuzz hooks to fuzz/ and the corpus test.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -35,7 +38,7 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod auth;
-#[cfg(feature = "server")]
+#[cfg(feature = "cli")]
 pub mod certgen;
 #[cfg(feature = "server")]
 pub mod client;
@@ -43,9 +46,9 @@ pub mod client;
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
-#[cfg(feature = "server")]
+#[cfg(feature = "cli")]
 pub mod demo;
-#[cfg(feature = "server")]
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "server")]

@@ -1,14 +1,21 @@
 //! The seed corpora under `fuzz/corpus/`, and the committed corpora run
-//! through every hook on each `cargo test`.
+//! through every fuzz hook (`palisade::fuzzing`) on each `cargo test`.
 //!
 //! Regenerate the seeds (after a frame or token format change) with
-//! `cargo test --lib write_seed_corpus -- --ignored`.
+//! `cargo test --test fuzz_corpus write_seed_corpus -- --ignored`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::*;
-use crate::protocol::examples::{self, Frame};
-use crate::protocol::{client_to_vec, server_to_vec};
+use palisade::auth::TokenError;
+use palisade::config::Config;
+use palisade::fuzzing::{
+    client_frame, config, frame_roundtrip, request_head, token, token_fixture, FUZZ_NOW,
+    FUZZ_ORIGIN,
+};
+use palisade::handshake::{self, Route};
+use palisade::http;
+use palisade::protocol::examples::{self, Frame};
+use palisade::protocol::{client_to_vec, server_to_vec};
 
 /// The shared catalogue's frames, named as seed files: `Join since 0`
 /// becomes `join-since-0`.

@@ -2,8 +2,9 @@
 //! drives it; run by hand like this):
 //!
 //! ```text
-//! cargo build --release --bin palisade --example loadgen
-//! L=target/release/examples/loadgen
+//! cargo build --release --bin palisade
+//! (cd benches/tools && cargo build --release)
+//! L=benches/tools/target/release/loadgen
 //! $L setup --dir /tmp/b                     # CA, certificate, keys, token
 //! # start a server on /tmp/b (see benches/run.sh for the configs), then:
 //! $L --target palisade --url wss://127.0.0.1:9443/ws --ca /tmp/b/ca.pem \

@@ -1,7 +1,7 @@
 //! The crypto floor of one accepted palisade session, for `BENCHMARKS.md`:
 //!
 //! ```text
-//! cargo run --release --example cryptofloor
+//! (cd benches/tools && cargo run --release --bin cryptofloor)
 //! ```
 //!
 //! A full TLS 1.3 handshake costs the server at least one ephemeral X25519
