@@ -70,18 +70,19 @@ enum Due {
 pub(crate) const READ_BATCH: usize = 16;
 
 /// Publishers whose full turns one member's queue absorbs at once.
-const BURSTING_PUBLISHERS: usize = 8;
+const BURSTING_PUBLISHERS: usize = 15;
 
 /// The inbound frames a session handles per turn, from the queue size.
 /// Between two turns of a member's task every other ready task runs once
 /// (smol's executor is FIFO), so with P publishers bursting at once a
-/// member receives up to P × budget frames before it can write any; the
-/// budget is the queue divided by [`BURSTING_PUBLISHERS`] (at most
-/// [`READ_BATCH`], at least 1), so eight publishers bursting at full speed
-/// never evict an honest member by batching alone: 4 frames per turn at
-/// the default `outbound_queue = 32`, 16 from 128 up.
+/// member receives up to P × budget frames before it can write any, plus
+/// a budget of its own Acks if it publishes too. The budget is the queue
+/// divided by [`BURSTING_PUBLISHERS`] + 1 (at most [`READ_BATCH`], at
+/// least 1), so fifteen publishers bursting at full speed never evict an
+/// honest member by batching alone: 2 frames per turn at the default
+/// `outbound_queue = 32`, 16 from 256 up.
 pub(crate) fn read_budget(outbound_queue: u16) -> usize {
-    (usize::from(outbound_queue) / BURSTING_PUBLISHERS).clamp(1, READ_BATCH)
+    (usize::from(outbound_queue) / (BURSTING_PUBLISHERS + 1)).clamp(1, READ_BATCH)
 }
 
 fn expiry_instant(expires_at: u64) -> Instant {
@@ -363,16 +364,15 @@ mod tests {
     }
 
     #[test]
-    fn the_read_budget_leaves_room_for_eight_bursting_publishers() {
-        for queue in [1, 7, 8, 32, 100, 128, 1024, u16::MAX] {
+    fn the_read_budget_leaves_room_for_fifteen_bursting_publishers() {
+        for queue in [1, 15, 16, 32, 100, 256, 1024, u16::MAX] {
             let budget = read_budget(queue);
             assert!((1..=READ_BATCH).contains(&budget), "{queue}");
-            assert!(
-                queue < 8 || BURSTING_PUBLISHERS * budget <= usize::from(queue),
-                "{queue}"
-            );
+            // Their frames and the member's own Acks fit its queue.
+            let worst = (BURSTING_PUBLISHERS + 1) * budget;
+            assert!(queue < 16 || worst <= usize::from(queue), "{queue}");
         }
-        assert_eq!(read_budget(32), 4);
+        assert_eq!(read_budget(32), 2);
         assert_eq!(read_budget(1024), READ_BATCH);
     }
 }
