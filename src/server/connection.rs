@@ -57,50 +57,56 @@ enum Failure {
 /// Serves one accepted connection. `permit` is the connection's slot, or
 /// the cap it hit: such a connection still gets TLS and an answer (`/healthz`
 /// stays reachable at the cap), but never a session.
-pub(crate) async fn serve(
+///
+/// A plain `fn` returning an `async move` block, so the task keeps its
+/// arguments once (an `async fn` keeps a dead copy of each, the TCP stream
+/// included, for the session's life).
+pub(crate) fn serve(
     shared: Arc<Shared>,
     tcp: TcpStream,
     peer: SocketAddr,
     permit: Result<Permit, NoPermit>,
-) {
-    let _ = tcp.set_nodelay(true);
-    let deadline = Duration::from_secs(u64::from(shared.limits.handshake_timeout_s));
-    // Boxed, so its state (TLS accept, the request head) is freed when it
-    // ends instead of staying reserved in this task for the session's life.
-    let handshake = Box::pin(handshake(
-        &shared,
-        tcp,
-        peer,
-        permit.as_ref().err().copied(),
-    ));
-    let result = handshake
-        .or(async {
-            Timer::after(deadline).await;
-            Err(Failure::Timeout)
-        })
-        .await;
-    match result {
-        Ok(Some((ws, identity))) => {
-            if let Ok(permit) = permit {
-                shared.metrics.connection(Outcome::Accepted);
-                session::run(ws, shared, identity, peer, permit).await;
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let _ = tcp.set_nodelay(true);
+        let deadline = Duration::from_secs(u64::from(shared.limits.handshake_timeout_s));
+        // Boxed, so its state (TLS accept, the request head) is freed when it
+        // ends instead of staying reserved in this task for the session's life.
+        let handshake = Box::pin(handshake(
+            &shared,
+            tcp,
+            peer,
+            permit.as_ref().err().copied(),
+        ));
+        let result = handshake
+            .or(async {
+                Timer::after(deadline).await;
+                Err(Failure::Timeout)
+            })
+            .await;
+        match result {
+            Ok(Some((ws, identity))) => {
+                if let Ok(permit) = permit {
+                    shared.metrics.connection(Outcome::Accepted);
+                    session::run(ws, shared, identity, peer, permit).await;
+                }
             }
-        }
-        Ok(None) => {}
-        Err(Failure::Timeout) => {
-            shared.metrics.connection(Outcome::Timeout);
-            log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
-        }
-        Err(Failure::Tls(e)) => {
-            shared.metrics.connection(Outcome::TlsFailed);
-            log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
-        }
-        Err(Failure::Head(e)) => {
-            shared.metrics.connection(Outcome::BadRequest);
-            log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
-        }
-        Err(Failure::Write(e)) => {
-            log::debug!("conn peer={} outcome=write-failed reason={e}", peer.ip());
+            Ok(None) => {}
+            Err(Failure::Timeout) => {
+                shared.metrics.connection(Outcome::Timeout);
+                log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
+            }
+            Err(Failure::Tls(e)) => {
+                shared.metrics.connection(Outcome::TlsFailed);
+                log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
+            }
+            Err(Failure::Head(e)) => {
+                shared.metrics.connection(Outcome::BadRequest);
+                log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
+            }
+            Err(Failure::Write(e)) => {
+                log::debug!("conn peer={} outcome=write-failed reason={e}", peer.ip());
+            }
         }
     }
 }

@@ -95,16 +95,14 @@ impl State {
 
     fn take_frame(&mut self) -> Option<Queued> {
         let frame = self.frames.pop_front();
-        if self.frames.is_empty() && self.frames.capacity() > KEPT_SLOTS {
-            // A burst is over: give its block back, keep idle sessions small.
+        if self.frames.is_empty() {
+            // Drained: give the block back, so an idle session holds none
+            // (the next push allocates 4 slots again, once per batch).
             self.frames = VecDeque::new();
         }
         frame
     }
 }
-
-/// Slots a drained queue may keep (a few frames of steady traffic).
-const KEPT_SLOTS: usize = 4;
 
 /// The receiving side, owned by the session's task: its frames and its
 /// close requests, two views of one mailbox.

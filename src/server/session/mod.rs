@@ -90,72 +90,82 @@ fn expiry_instant(expires_at: u64) -> Instant {
 }
 
 /// Runs a session from `Welcome` to close.
-pub(crate) async fn run<S>(
+///
+/// A plain `fn` returning an `async move` block, not an `async fn`: an
+/// `async fn` keeps its by-value arguments twice in the task for its whole
+/// life (as arguments and as the locals they move into), and this future
+/// is most of what every idle session's task holds. The closing steps are
+/// boxed for the same reason: they would otherwise reserve their state
+/// (a shutdown's drain is about 1 KiB) in every task from the start.
+pub(crate) fn run<S>(
     mut ws: Box<WebSocketStream<Metered<S>>>,
     shared: Arc<Shared>,
     identity: Identity,
     peer: SocketAddr,
     permit: Permit,
-) where
+) -> impl Future<Output = ()>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let started = Instant::now();
-    let capacity = usize::from(shared.limits.outbound_queue);
-    let (id, outbox, inbox) = shared.sessions.register(
-        |id| SessionInfo {
-            id,
-            user: identity.user.clone(),
-            role: identity.role,
-            rooms: Vec::new(),
-            peer,
-            since: SystemTime::now(),
-        },
-        |id| outbox(id, capacity),
-    );
-    log::info!(
-        "conn peer={} outcome=accepted session={id:016x} user={} role={}",
-        peer.ip(),
-        crate::quoted::Quoted(&identity.user),
-        identity.role
-    );
-    let mut session = SessionState::new(id, identity, outbox, Arc::clone(&shared));
-    session.welcome();
+    async move {
+        let started = Instant::now();
+        let capacity = usize::from(shared.limits.outbound_queue);
+        let (id, outbox, inbox) = shared.sessions.register(
+            |id| SessionInfo {
+                id,
+                user: identity.user.clone(),
+                role: identity.role,
+                rooms: Vec::new(),
+                peer,
+                since: SystemTime::now(),
+            },
+            |id| outbox(id, capacity),
+        );
+        log::info!(
+            "conn peer={} outcome=accepted session={id:016x} user={} role={}",
+            peer.ip(),
+            crate::quoted::Quoted(&identity.user),
+            identity.role
+        );
+        let mut session = SessionState::new(id, identity, outbox, Arc::clone(&shared));
+        session.welcome();
 
-    let end = serve(&mut ws, &shared, &mut session, &inbox).await;
-    session.leave_all();
-    shared.sessions.remove(id);
-    let code = match end {
-        End::Close(close) => {
-            if close == Close::GoingAway {
-                // Shutdown: what was queued before it is still delivered,
-                // within the grace and never past the token's expiry.
-                let until = (Instant::now() + grace_of(&shared.limits))
-                    .min(expiry_instant(session.identity.expires_at));
-                drain(&mut ws, &inbox, &shared.metrics, until).await;
+        let end = serve(&mut ws, &shared, &mut session, &inbox).await;
+        session.leave_all();
+        shared.sessions.remove(id);
+        let code = match end {
+            End::Close(close) => {
+                if close == Close::GoingAway {
+                    // Shutdown: what was queued before it is still delivered,
+                    // within the grace and never past the token's expiry.
+                    let until = (Instant::now() + grace_of(&shared.limits))
+                        .min(expiry_instant(session.identity.expires_at));
+                    Box::pin(drain(&mut ws, &inbox, &shared.metrics, until)).await;
+                }
+                Box::pin(finish(&mut ws, close)).await;
+                Some(close.code())
             }
-            finish(&mut ws, close).await;
-            Some(close.code())
-        }
-        End::Peer(code) => {
-            // tungstenite queued the reply to the peer's close; send it.
-            answer_peer(&mut ws).await;
-            code
-        }
-    };
-    drop(permit);
-    close::count(&shared, &end);
-    log::info!(
-        "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
-        peer.ip(),
-        crate::quoted::Quoted(&session.identity.user),
-        code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
-        if matches!(end, End::Close(..)) {
-            "server"
-        } else {
-            "peer"
-        },
-        started.elapsed().as_secs_f64()
-    );
+            End::Peer(code) => {
+                // tungstenite queued the reply to the peer's close; send it.
+                Box::pin(answer_peer(&mut ws)).await;
+                code
+            }
+        };
+        drop(permit);
+        close::count(&shared, &end);
+        log::info!(
+            "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
+            peer.ip(),
+            crate::quoted::Quoted(&session.identity.user),
+            code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+            if matches!(end, End::Close(..)) {
+                "server"
+            } else {
+                "peer"
+            },
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// Deadlines of one session: token expiry and the idle clock.
