@@ -192,13 +192,13 @@ async fn handshake(
         respond(&mut tls, answer).await?;
         return Ok(None);
     }
-    tls.write_all(&http::switching_protocols(&upgrade.accept))
-        .await
-        .map_err(Failure::Write)?;
-    tls.flush().await.map_err(Failure::Write)?;
     let budget = 2 * shared.limits.max_message_bytes as usize + READ_SLACK;
+    let mut metered = Metered::new(tls, budget, std::sync::Arc::clone(&shared.metrics));
+    // The 101 waits in the session's first batch and goes out with its
+    // `Welcome`: one TLS record and one write for both, not two.
+    metered.append(&http::switching_protocols(&upgrade.accept));
     let ws = WebSocketStream::from_partially_read(
-        Metered::new(tls, budget, std::sync::Arc::clone(&shared.metrics)),
+        metered,
         leftover,
         WsRole::Server,
         Some(shared.ws_config),

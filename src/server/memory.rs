@@ -17,7 +17,8 @@ use crate::config::LimitsConfig;
 /// (rustls caps it at 16 KiB), keys and handshake state.
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
 /// The connection task, its futures and timers, the session struct, the
-/// boxed write state while a batch is written.
+/// boxed write state while a batch is written, tungstenite's buffer for a
+/// control frame (at most 131 bytes).
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
 /// (48 bytes), its queue slot and allocation header, besides its payload.
@@ -55,11 +56,9 @@ impl MemoryBound {
             // bytes a peer may send past them (`Metered`).
             + 2 * message
             + READ_SLACK as u64
-            // One write batch (collected in `Metered`), and the frame
-            // tungstenite's out buffer holds on its way down (it keeps
-            // that capacity).
+            // One write batch, collected in `Metered` (tungstenite's own
+            // buffer only ever holds a control frame, in TASK_BYTES).
             + WRITE_BATCH_BYTES as u64 + frame
-            + frame
             // The outbound queue, assuming every frame in it is distinct.
             // (plus a `Join{since}` replay, which may exceed it by `history`).
             + (u64::from(limits.outbound_queue) + u64::from(limits.history)) * (frame + FRAME_OVERHEAD)

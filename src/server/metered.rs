@@ -121,6 +121,48 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     }
 }
 
+impl<S> Metered<S> {
+    /// Appends a whole binary WebSocket frame carrying `payload` to the
+    /// batch: FIN and opcode 2, the length (7, 16 or 64 bits) and the
+    /// payload, unmasked as a server's frames are (RFC 6455 section 5.2).
+    /// The session writes its queued frames this way rather than through
+    /// tungstenite, whose buffer would keep its largest frame's capacity
+    /// (about 2 KiB per session after 1 KiB messages) and copy each frame
+    /// once more; tungstenite still writes its own frames (ping, pong,
+    /// close) here, each whole, so frames never interleave.
+    pub(crate) fn push_binary(&mut self, payload: &[u8]) {
+        let len = payload.len();
+        let mut header = [0x82u8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let used = if let Ok(short @ 0..=125) = u8::try_from(len) {
+            header[1] = short;
+            2
+        } else if let Ok(medium) = u16::try_from(len) {
+            header[1] = 126;
+            header[2..4].copy_from_slice(&medium.to_be_bytes());
+            4
+        } else {
+            header[1] = 127;
+            header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        };
+        self.append(&header[..used]);
+        self.append(payload);
+    }
+
+    /// Appends bytes to the batch (the next flush sends them), growing its
+    /// buffer to at most `WRITE_BATCH_BYTES` or what it must hold,
+    /// whichever is more (the memory bound's "16 KiB + frame"), never to
+    /// double that.
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        let needed = self.out.len() + bytes.len();
+        if needed > self.out.capacity() {
+            let grown = (2 * self.out.capacity()).clamp(needed, WRITE_BATCH_BYTES.max(needed));
+            self.out.reserve_exact(grown - self.out.len());
+        }
+        self.out.extend_from_slice(bytes);
+    }
+}
+
 impl<S: AsyncWrite + Unpin> Metered<S> {
     /// Hands the whole batch to `inner`, then gives the buffer back.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -152,7 +194,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
                 return Poll::Ready(Err(e));
             }
         }
-        self.out.extend_from_slice(buf);
+        self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -214,5 +256,37 @@ mod tests {
             assert_eq!(m.inner.len(), 7 + WRITE_BATCH_BYTES);
             assert_eq!(m.out, b"!");
         });
+    }
+
+    #[test]
+    fn binary_frames_carry_each_length_form() {
+        let mut m = Metered::new(Vec::<u8>::new(), 10, Arc::default());
+        m.push_binary(b"hi");
+        assert_eq!(m.out, [0x82, 2, b'h', b'i']);
+        for (len, header) in [
+            (125, vec![0x82, 125]),
+            (126, vec![0x82, 126, 0, 126]),
+            (65535, vec![0x82, 126, 0xff, 0xff]),
+            (65536, vec![0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+        ] {
+            m.out.clear();
+            m.push_binary(&vec![7; len]);
+            assert_eq!(m.out[..header.len()], header[..], "{len}");
+            assert_eq!(m.out.len(), header.len() + len);
+        }
+        // tungstenite reads back what was written.
+        use async_tungstenite::tungstenite::protocol::{Role, WebSocket};
+        let mut frames = Vec::new();
+        m.out.clear();
+        m.push_binary(b"one");
+        m.push_binary(&[9; 300]);
+        frames.extend_from_slice(&m.out);
+        let mut client =
+            WebSocket::from_raw_socket(std::io::Cursor::new(frames), Role::Client, None);
+        assert_eq!(
+            client.read().unwrap(),
+            Message::Binary(b"one".to_vec().into())
+        );
+        assert_eq!(client.read().unwrap(), Message::Binary(vec![9; 300].into()));
     }
 }

@@ -145,6 +145,8 @@ impl SessionState {
                 "the server holds its maximum of rooms",
             );
         }
+        // Exact: a session in one room holds one slot, not four.
+        self.joined.reserve_exact(1);
         self.joined.push(room);
         self.shared.sessions.set_rooms(self.id, &self.joined);
     }

@@ -11,6 +11,7 @@ use smol::future::{poll_once, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
+use super::super::metered::Metered;
 use super::super::outbox::{Inbox, Queued};
 use super::close::{end_for_error, End};
 use crate::metrics::Metrics;
@@ -56,20 +57,21 @@ impl Batch {
 
 /// Feeds one queued frame, counting it (and remembering when its
 /// `Message` was published, for the latency histogram).
-async fn feed_queued<S>(
-    ws: &mut WebSocketStream<S>,
+fn feed_queued<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
     q: Queued,
     metrics: &Metrics,
     published: &mut heapless::Vec<Instant, WRITE_BATCH>,
-) -> Result<(), WsError>
-where
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     metrics.frame_out(&q.bytes);
     if let Some(at) = q.published {
         let _ = published.push(at);
     }
-    ws.feed(Message::Binary(q.bytes)).await
+    // Straight into the batch (`Metered::push_binary`); tungstenite's own
+    // frames reach it whole too, so the two never interleave.
+    ws.get_mut().push_binary(&q.bytes);
 }
 
 /// A deadline that ends the session, and the close it ends with.
@@ -103,7 +105,7 @@ enum Stop {
 /// then a close request; a shutdown's 1001 lets the write finish first,
 /// within `grace` and the session's end.
 pub(super) async fn write_batch<S>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Metered<S>>,
     first: Option<Queued>,
     inbox: &Inbox,
     metrics: &Metrics,
@@ -116,14 +118,14 @@ where
         let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
         let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
         match first {
-            Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
+            Some(q) => feed_queued(ws, q, metrics, &mut published),
             None => ws.feed(Message::Ping(Bytes::new())).await?,
         }
         while batch.has_room() {
             match inbox.frames.try_recv() {
                 Ok(q) => {
                     batch.add(q.bytes.len());
-                    feed_queued(ws, q, metrics, &mut published).await?;
+                    feed_queued(ws, q, metrics, &mut published);
                 }
                 Err(_) => break,
             }
@@ -174,7 +176,7 @@ where
 
 /// Writes everything still queued (shutdown), until `until`.
 pub(super) async fn drain<S>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Metered<S>>,
     inbox: &Inbox,
     metrics: &Metrics,
     until: Instant,
@@ -184,7 +186,7 @@ pub(super) async fn drain<S>(
     let write = async {
         while let Ok(q) = inbox.frames.try_recv() {
             let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-            feed_queued(ws, q, metrics, &mut published).await?;
+            feed_queued(ws, q, metrics, &mut published);
             for at in published {
                 metrics.delivered(at.elapsed());
             }
@@ -205,6 +207,7 @@ mod tests {
     use crate::server::outbox::outbox;
     use async_tungstenite::tungstenite::protocol::Role;
     use std::pin::Pin;
+    use std::sync::Arc;
     use std::task::{Context, Poll};
 
     /// A peer that never reads: every write waits, and nothing ever wakes
@@ -241,7 +244,8 @@ mod tests {
     /// request first, if any); how the write ended.
     fn stalled_write(bounds: Bounds, requested: Option<Close>) -> Option<Close> {
         smol::block_on(async {
-            let mut ws = WebSocketStream::from_raw_socket(Stalled, Role::Server, None).await;
+            let stalled = Metered::new(Stalled, 1024, Arc::default());
+            let mut ws = WebSocketStream::from_raw_socket(stalled, Role::Server, None).await;
             let (out, inbox) = outbox(1, 8);
             if let Some(close) = requested {
                 out.close(close);
