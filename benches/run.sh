@@ -37,21 +37,21 @@ if [ "$QUICK" = 1 ]; then
     : "${TARGETS:=palisade}"
     PROFILE=debug; CARGO_PROFILE=()
     IDLE_N="20"; IDLE_HOLD=1; HANDSHAKES=50; MEMBERS="10"; BODIES="64"
-    DURATION=1; LAT_MEMBERS=10; LAT_RATE=50; FLOOR_MS=100; BURST_MEMBERS=10
+    DURATION=1; LAT_MEMBERS=10; LAT_RATE=50; FLOOR_MS=100; STORM=50; BURST_MEMBERS=10
 else
     : "${TARGETS:=palisade palisade-t2 defaults tokio mosquitto}"
     PROFILE=release; CARGO_PROFILE=(--release)
     IDLE_N="1000 10000"; IDLE_HOLD=5; HANDSHAKES=5000; MEMBERS="100 1000"; BODIES="64 1024"
-    DURATION=10; LAT_MEMBERS=1000; LAT_RATE=200; FLOOR_MS=2000; BURST_MEMBERS=100
+    DURATION=10; LAT_MEMBERS=1000; LAT_RATE=200; FLOOR_MS=2000; STORM=1000; BURST_MEMBERS=100
 fi
 BIN=$CARGO_TARGET_DIR/$PROFILE
 # The load generator's threads (`--threads`): 1 keeps it off the server's
 # core on this 2-core machine; more lets one process pass ~1 M deliveries/s.
 : "${LOADGEN_THREADS:=1}"
-# `palisade-before`: another palisade binary (an earlier build) side by side.
-if has palisade-before; then [ -x "${PALISADE_BEFORE:-}" ] || { echo "palisade-before needs PALISADE_BEFORE=/path/to/palisade" >&2; exit 2; }; fi
 log() { printf '== %s\n' "$*" >&2; }
 has() { case " $TARGETS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# `palisade-before`: another palisade binary (an earlier build) side by side.
+if has palisade-before; then [ -x "${PALISADE_BEFORE:-}" ] || { echo "palisade-before needs PALISADE_BEFORE=/path/to/palisade" >&2; exit 2; }; fi
 
 log "building ($PROFILE)"
 (cd "$ROOT" && cargo build -q "${CARGO_PROFILE[@]}" --bin palisade)
@@ -104,10 +104,20 @@ publish_per_sec = 65535
 frames_per_sec = 65535
 violations_before_close = 1000
 outbound_queue = $1
+# Rooms in memory, like the baselines; benches/storage.sh measures what
+# file storage (serve's default) costs on top.
+[storage]
+kind = "memory"
 EOF
 }
 palisade_config 32
 palisade_config 1024
+# The reconnect storm's three [presence] settings (palisade only).
+for p in "off:[]:100" "on:[\"*\"]:100" "all:[\"*\"]:$STORM"; do
+    IFS=: read -r name events max <<<"$p"
+    { cat "$WORK/palisade-32.toml"; printf '[presence]\nevents = %s\nevents_max_members = %s\n' "$events" "$max"; } \
+        > "$WORK/palisade-storm-$name.toml"
+done
 cat > "$WORK/mosquitto.conf" <<EOF
 per_listener_settings false
 allow_anonymous true
@@ -176,7 +186,7 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
         # Refused sessions fail any target; lost deliveries fail palisade
         # only (a baseline that drops messages is a finding, not a failure).
         case "$target:$out" in
-            *'"errors":0'* | *'"lost":0,'* | [!p]*'"lost":'*) ;;
+            *'"errors":0'* | *'"lost":0,'* | [!p]*'"lost":'* | *'"closed":0,'*) ;;
             *) FAILED=1 ;;
         esac
         # An honest member closed during a fan-out fails palisade too.
@@ -218,6 +228,15 @@ for target in $TARGETS; do
     # A tenth of that rate, which every target sustains on 2 cores.
     run_scenario "$target" 1024 latency-low --fanout --members "$LAT_MEMBERS" --publishers 1 \
         --rate "$((LAT_RATE / 10))" --body 64 --duration "$DURATION"
+    # Presence: STORM users join one room at once, events off, on (the
+    # default 100-user limit) and on for everyone.
+    case "$target" in
+        palisade|palisade-t2)
+            for p in off on all; do
+                run_scenario "$target" "storm-$p" "storm-$p" --storm --sessions "$STORM" \
+                    --concurrency 32 --users-key "$WORK/token.secret"
+            done ;;
+    esac
 done
 
 sizes() {
@@ -234,9 +253,9 @@ sizes() {
 }
 sizes > "$WORK/sizes.txt"
 [ -z "$OUT" ] || cp "$RESULTS" "$OUT"
-python3 - "$RESULTS" "$WORK/sizes.txt" "$TARGETS" "$IDLE_N" "$MEMBERS" "$BODIES" "$HANDSHAKES" "$LAT_RATE" "$LAT_MEMBERS" <<'EOF'
+python3 - "$RESULTS" "$WORK/sizes.txt" "$TARGETS" "$IDLE_N" "$MEMBERS" "$BODIES" "$HANDSHAKES" "$LAT_RATE" "$LAT_MEMBERS" "$STORM" <<'EOF'
 import json, sys
-results, sizes_file, targets, idle_n, members, bodies, handshakes, lat_rate, lat_members = sys.argv[1:]
+results, sizes_file, targets, idle_n, members, bodies, handshakes, lat_rate, lat_members, storm = sys.argv[1:]
 targets = targets.split()
 rows = [json.loads(l) for l in open(results)]
 by = {(r["bench_target"], r["scenario"]): r for r in rows}
@@ -276,6 +295,8 @@ table.append((f"latency run: publishes/s reached, server CPU µs/delivery", lamb
 low = int(lat_rate) // 10
 table.append((f"latency at {low}/s into {lat_members}: p50 / p99 (ms)", lambda t: cell(t, "latency-low", lambda r: f"{r['latency_p50_ms']:.2f} / {r['latency_p99_ms']:.2f}" + (f" (lost {r['lost']})" if r["lost"] else ""))))
 table.append((f"latency-low run: server CPU µs/delivery", lambda t: cell(t, "latency-low", lambda r: f"{r['server_cpu_us_per_delivery']:.2f}")))
+for p, what in [("off", "events off"), ("on", "events ≤ 100 users"), ("all", f"events to all {storm}")]:
+    table.append((f"storm of {storm} joins, {what}: last Joined (ms), server CPU (ms), events", lambda t, s=f"storm-{p}": cell(t, s, lambda r: f"{r['join_wall_secs'] * 1000:.0f}, {r['server_cpu_secs'] * 1000:.0f}, {r['member_events']}" + (f" ({r['closed']} closed)" if r["closed"] else ""))))
 
 print(f"crypto floor per session: {floor.get('floor_us', '?')} µs = X25519 {floor.get('x25519_us')} + ECDSA P-256 sign {floor.get('ecdsa_p256_sign_us')} + Ed25519 verify {floor.get('ed25519_verify_us')}")
 print()

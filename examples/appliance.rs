@@ -81,6 +81,7 @@ fn main() {
 
         let commands = device
             .subscribe(&control, 32)
+            .await
             .unwrap_or_else(|e| fail(&e.to_string()));
         let mut thermostat = Thermostat {
             reading: 18.0,
@@ -95,7 +96,7 @@ fn main() {
                 None => return, // the server stopped
                 Some(None) => {
                     let reading = format!("{:.2} °C", thermostat.tick());
-                    let _ = device.publish(&telemetry, Body::Text(reading));
+                    let _ = device.publish(&telemetry, Body::Text(reading)).await;
                 }
                 Some(Some(HostEvent::Message {
                     from,
@@ -107,7 +108,7 @@ fn main() {
                     }
                     let answer = thermostat.command(&text);
                     log::info!("command from {from}: {answer}");
-                    let _ = device.publish(&control, Body::Text(answer));
+                    let _ = device.publish(&control, Body::Text(answer)).await;
                 }
                 Some(Some(HostEvent::Lagged { missed })) => log::warn!("missed {missed} commands"),
                 Some(Some(_)) => {}

@@ -46,7 +46,7 @@ fn main() {
     config.limits.max_rooms = 1;
     config.limits.outbound_queue = 32;
     config.limits.history = 32;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::new(&config.limits, &config.presence);
     let server = Server::new(&config).expect("server");
     let handle = server.handle();
     let secret = palisade::auth::load_secret_key_file(&dir.join("token.secret")).expect("key");
@@ -68,14 +68,13 @@ fn main() {
         let mut clients: Vec<Client> = Vec::new();
         let mut rooms = Vec::new();
         for i in 0..sessions {
-            let request = palisade::auth::TokenRequest {
-                sub: format!("user{i}"),
-                role: Role::Member,
-                rooms: vec!["*".into()],
-                ttl_secs: 3600,
-                audience: palisade::demo::AUDIENCE.into(),
-                issuer: None,
-            };
+            let request = palisade::auth::TokenRequest::new(
+                format!("user{i}"),
+                Role::Member,
+                ["*"],
+                3600,
+                palisade::demo::AUDIENCE,
+            );
             let token = palisade::auth::mint(&secret, &request, now).expect("token");
             let mut c = Client::connect(Connect::new(&url, tls.clone(), &token))
                 .await
@@ -103,7 +102,7 @@ fn main() {
             && started.elapsed() < Duration::from_secs(120)
         {
             for room in &rooms {
-                let _ = handle.publish(room, Body::Text(body.clone()));
+                let _ = handle.publish(room, Body::Text(body.clone())).await;
                 published += 1;
             }
             smol::future::yield_now().await;

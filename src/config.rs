@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod storage;
+pub use storage::{StorageConfig, StorageKind, MAX_COMMIT_WINDOW_MS};
+mod presence;
+pub use presence::PresenceConfig;
+
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +40,12 @@ pub struct Config {
     /// `[metrics]`: the Prometheus listener; absent means none.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[storage]`; absent means memory (see [`Config::storage_or_file`]).
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
+    /// `[presence]`: which rooms send join and leave events.
+    #[serde(default)]
+    pub presence: PresenceConfig,
 }
 
 /// `[metrics]`: a plain-HTTP listener answering `GET /metrics`.
@@ -119,6 +130,13 @@ pub struct LimitsConfig {
     /// Rooms the server holds at once (with members or retained
     /// messages); bounds `rooms × history × max_body`. Default 256.
     pub max_total_rooms: u32,
+    /// Distinct rooms one user (token `sub`) may be in at once, across all
+    /// their sessions; more is `TooManyRooms`. Default 64: four sessions'
+    /// worth of `max_rooms` (phone, laptop, a bot...), and a quarter of
+    /// `max_total_rooms`, so one token cannot take the room table from
+    /// everyone else (at or above `max_total_rooms` it protects nothing,
+    /// and `check-config` and `serve` say so).
+    pub max_rooms_per_user: u32,
     /// Frames waiting to be written to one session; a session whose queue
     /// is full is closed with 4009. Default 32.
     pub outbound_queue: u16,
@@ -168,6 +186,7 @@ impl Default for LimitsConfig {
             publish_per_sec: 10,
             history: 32,
             max_total_rooms: 256,
+            max_rooms_per_user: 64,
             outbound_queue: 32,
             handshake_timeout_s: 10,
             idle_timeout_s: 60,
@@ -195,7 +214,7 @@ impl LimitsConfig {
     /// # Errors
     /// The field and the rule it breaks.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let nonzero: [(&str, u64); 16] = [
+        let nonzero: [(&str, u64); 17] = [
             ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
             ("write_timeout_s", self.write_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
@@ -203,6 +222,7 @@ impl LimitsConfig {
             ("max_rooms", self.max_rooms.into()),
             ("publish_per_sec", self.publish_per_sec.into()),
             ("max_total_rooms", self.max_total_rooms.into()),
+            ("max_rooms_per_user", self.max_rooms_per_user.into()),
             ("outbound_queue", self.outbound_queue.into()),
             ("handshake_timeout_s", self.handshake_timeout_s.into()),
             ("max_connections", self.max_connections.into()),
@@ -230,6 +250,15 @@ impl LimitsConfig {
             return Err(Invalid::field(
                 "limits.max_rooms",
                 format!("must be at most {most}"),
+            ));
+        }
+        if u32::from(self.max_rooms) > self.max_rooms_per_user {
+            return Err(Invalid::field(
+                "limits.max_rooms_per_user",
+                format!(
+                    "({}) must be at least max_rooms ({})",
+                    self.max_rooms_per_user, self.max_rooms
+                ),
             ));
         }
         let needed = self.max_body.saturating_add(PUBLISH_OVERHEAD);
@@ -390,7 +419,16 @@ impl Config {
             },
             limits: LimitsConfig::default(),
             metrics: None,
+            storage: None,
+            presence: PresenceConfig::default(),
         }
+    }
+
+    /// Sets `[storage]` (without it an embedding keeps rooms in memory).
+    #[must_use]
+    pub fn with_storage(mut self, storage: StorageConfig) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// Sets `listen`.
@@ -476,6 +514,9 @@ impl Config {
         for key in &mut config.auth.public_keys {
             *key = base.join(&*key);
         }
+        if let Some(storage) = &mut config.storage {
+            storage.path = base.join(&storage.path);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -523,7 +564,20 @@ impl Config {
         {
             return Err(Invalid::Origin(bad.clone()));
         }
+        if let Some(storage) = &self.storage {
+            storage.validate()?;
+        }
+        self.presence.patterns()?;
         self.limits.validate()
+    }
+
+    /// A config without `[storage]` gets file storage, `palisade.db` next
+    /// to `config_file`: what `palisade serve` does (an embedding that
+    /// configures nothing keeps memory).
+    pub fn storage_or_file(&mut self, config_file: &Path) {
+        let dir = config_file.parent().unwrap_or_else(|| Path::new("."));
+        self.storage
+            .get_or_insert_with(|| StorageConfig::file_in(dir));
     }
 }
 
@@ -564,6 +618,46 @@ audience = "palisade"
         );
         assert_eq!(c.limits, LimitsConfig::default());
         assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.storage, None, "an embedding configures no storage");
+    }
+
+    #[test]
+    fn storage_defaults_to_a_file_beside_the_config() {
+        let text = format!("{MINIMAL}\n[storage]\n");
+        let c = Config::from_toml(&text, Path::new("/etc/palisade")).unwrap();
+        assert_eq!(
+            c.storage,
+            Some(StorageConfig::file_in(Path::new("/etc/palisade")))
+        );
+        let mut bare = Config::from_toml(MINIMAL, Path::new("/etc/palisade")).unwrap();
+        bare.storage_or_file(Path::new("/etc/palisade/palisade.toml"));
+        assert_eq!(bare.storage, c.storage);
+        let text = format!("{MINIMAL}\n[storage]\nkind = \"memory\"\nsync = false\n");
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert_eq!(
+            c.storage.map(|s| (s.kind, s.sync)),
+            Some((StorageKind::Memory, false))
+        );
+    }
+
+    #[test]
+    fn storage_keys_are_checked_by_name() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n[storage]\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("commit_window_ms = 5000"),
+            "storage.commit_window_ms must be at most 1000"
+        );
+        assert_eq!(err("max_rooms = 0"), "storage.max_rooms must be at least 1");
+        assert!(
+            err("kind = \"disk\"").contains("disk"),
+            "{}",
+            err("kind = \"disk\"")
+        );
+        assert!(err("synk = true").contains("synk"));
     }
 
     #[test]
@@ -604,6 +698,34 @@ audience = "palisade"
         assert_eq!(err, "limits.max_rooms must be at least 1");
         let text = format!("{MINIMAL}\n[limits]\nmax_rooms = 70000\n");
         assert!(Config::from_toml(&text, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn presence_and_rooms_per_user_are_checked() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}\n{extra}\n"), Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[presence]\nevents = [\"team-*\", \"Lobby\"]"),
+            "presence.events: \"Lobby\" is not a room pattern (a room name, a prefix ending in *, or *)"
+        );
+        assert!(err("[presence]\nevent = []").contains("event"));
+        assert_eq!(
+            err("[limits]\nmax_rooms_per_user = 8"),
+            "limits.max_rooms_per_user (8) must be at least max_rooms (16)"
+        );
+        let c = Config::from_toml(
+            &format!("{MINIMAL}\n[presence]\nevents = []\nevents_max_members = 5\n"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.presence.events.len(), c.presence.events_max_members),
+            (0, 5)
+        );
+        assert_eq!(c.limits.max_rooms_per_user, 64);
     }
 
     #[test]

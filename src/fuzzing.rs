@@ -204,13 +204,9 @@ pub fn token_fixture() -> &'static TokenFixture {
 /// the same bytes every run): valid ones of each role, and an expired one.
 fn seed_tokens(key: &SecretKey) -> Vec<String> {
     use crate::protocol::Role;
-    let request = |sub: &str, role, rooms: &[&str], ttl_secs| TokenRequest {
-        sub: sub.to_owned(),
-        role,
-        rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
-        ttl_secs,
-        audience: FUZZ_AUDIENCE.to_owned(),
-        issuer: Some(FUZZ_ISSUER.to_owned()),
+    let request = |sub: &str, role, rooms: &[&str], ttl_secs| {
+        TokenRequest::new(sub, role, rooms.iter().copied(), ttl_secs, FUZZ_AUDIENCE)
+            .with_issuer(FUZZ_ISSUER)
     };
     let minted = [
         (

@@ -2,16 +2,18 @@
 //!
 //! Pure: [`route`] looks at a parsed [`RequestHead`] and decides, without I/O
 //! and without touching the token's signature. The checks run cheapest first,
-//! in the contract's order, and the first that fails picks the status:
+//! numbered as the contract's list in section 2 numbers them, and the first
+//! that fails picks the status:
 //!
-//! 1. route and upgrade form: `404`, `400`;
-//! 2. `Origin`: `403`;
-//! 3. subprotocol and token placement: `400`;
-//! 4. no token at all: `401`.
-//!
-//! Verifying the token (`401` for a bad one) and writing
-//! [`switching_protocols`](crate::http::switching_protocols) are the
-//! caller's job; capacity and bans (`503`, `429`) come before all of this.
+//! 1. capacity and bans (`503`, `429`): the caller's, before this module,
+//!    from the connection's permit (`server/connection.rs`);
+//! 2. route and upgrade form: `404`, `400`;
+//! 3. `Origin`: `403`;
+//! 4. subprotocol and token placement: `400`;
+//! 5. the token: here only its absence (`401`); verifying it (`401` for a
+//!    bad one) is the caller's, and so is check 6 (the client certificate's
+//!    subject, `403`) and writing
+//!    [`switching_protocols`](crate::http::switching_protocols).
 
 // Peer-controlled bytes pass through here: no panicking shortcuts.
 #![cfg_attr(
@@ -124,7 +126,7 @@ const SINGLE_HEADERS: [&str; 5] = [
 /// normalisation (`https://a.example:443` is not `https://a.example`), no
 /// case folding, no wildcards. An empty list refuses every `Origin`.
 ///
-/// `GET /` answers 404 until the browser page exists. Anything but `GET` on
+/// `GET /` and the page's files are the browser page. Anything but `GET` on
 /// `/healthz` is 404 ("anything else" in PROTOCOL.md section 1); anything
 /// but `GET` on `/ws` is 400, as the contract lists it under "not a
 /// WebSocket upgrade".
@@ -140,7 +142,7 @@ pub fn route(head: &RequestHead, allowed_origins: &[String]) -> Route {
 }
 
 fn upgrade(head: &RequestHead, allowed_origins: &[String]) -> Result<Upgrade, Refusal> {
-    // 1. Upgrade form.
+    // 2. Route (above, in `route`) and upgrade form.
     if head.version != Version::Http11 || head.method != "GET" {
         return Err(NOT_UPGRADE);
     }
@@ -170,14 +172,14 @@ fn upgrade(head: &RequestHead, allowed_origins: &[String]) -> Result<Upgrade, Re
     if head.header("host").is_none_or(str::is_empty) {
         return Err(NO_HOST);
     }
-    // 2. Origin.
+    // 3. Origin.
     let origin = head.header("origin");
     if let Some(origin) = origin {
         if !allowed_origins.iter().any(|a| a == origin) {
             return Err(ORIGIN);
         }
     }
-    // 3. Subprotocol and token placement.
+    // 4. Subprotocol and token placement.
     let entries = || list(head, "sec-websocket-protocol");
     if !entries().any(|e| e == SUBPROTOCOL) {
         return Err(NO_SUBPROTOCOL);
@@ -194,7 +196,7 @@ fn upgrade(head: &RequestHead, allowed_origins: &[String]) -> Result<Upgrade, Re
     let token = match (authorization, offered) {
         (Some(_), Some(_)) => return Err(TWO_TOKENS),
         (Some(t), None) | (None, Some(t)) => t,
-        // 4. No token.
+        // 5. The token: none at all (the caller verifies one that is there).
         (None, None) => return Err(NO_TOKEN),
     };
     if token.is_empty() || token.contains([' ', '\t']) {

@@ -17,7 +17,7 @@ use lexopt::prelude::*;
 use palisade::auth::{self, MintError, TokenRequest};
 use palisade::config::Config;
 use palisade::protocol::Role;
-use palisade::server::Server;
+use palisade::server::{DiskBound, Server};
 use smol::future::FutureExt;
 
 const USAGE: &str = "\
@@ -163,7 +163,8 @@ fn serve(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let Some(path) = config_arg(args, "serve")? else {
         return Ok(());
     };
-    let config = Config::from_file(&path)?;
+    let mut config = Config::from_file(&path)?;
+    config.storage_or_file(&path);
     let listeners = bind(&config, &format!("change `listen` in {}", path.display()))?;
     run_server(&config, &path, listeners)
 }
@@ -175,12 +176,14 @@ fn check_config(args: &mut lexopt::Parser) -> Result<(), Fail> {
     let Some(path) = config_arg(args, "check-config")? else {
         return Ok(());
     };
-    let config = Config::from_file(&path)?;
+    let mut config = Config::from_file(&path)?;
+    config.storage_or_file(&path);
     for warning in preflight(&config)? {
         println!("warning: {}: {warning}", path.display());
     }
     let bound = Server::check(&config)?;
-    println!("ok: {}: {bound}", path.display());
+    let disk = DiskBound::for_config(&config).map_or_else(String::new, |d| format!("; {d}"));
+    println!("ok: {}: {bound}{disk}", path.display());
     Ok(())
 }
 
@@ -355,19 +358,17 @@ fn token(args: &mut lexopt::Parser) -> Result<(), Fail> {
     }
     let missing = |name: &str| Fail(format!("token needs --{name}\n{USAGE}"));
     let key = auth::load_secret_key_file(&key.ok_or_else(|| missing("key"))?)?;
-    let request = TokenRequest {
-        sub: sub.ok_or_else(|| missing("sub"))?,
-        role: role.ok_or_else(|| missing("role"))?,
-        rooms: rooms
-            .ok_or_else(|| missing("rooms"))?
-            .split(',')
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty())
-            .collect(),
-        ttl_secs: ttl.ok_or_else(|| missing("ttl"))?,
+    let rooms = rooms.ok_or_else(|| missing("rooms"))?;
+    let mut request = TokenRequest::new(
+        sub.ok_or_else(|| missing("sub"))?,
+        role.ok_or_else(|| missing("role"))?,
+        rooms.split(',').map(str::trim).filter(|r| !r.is_empty()),
+        ttl.ok_or_else(|| missing("ttl"))?,
         audience,
-        issuer,
-    };
+    );
+    if let Some(issuer) = issuer {
+        request = request.with_issuer(issuer);
+    }
     let now = palisade::clock::unix_now();
     let token = auth::mint(&key, &request, now).map_err(|e| match e {
         MintError::BadPattern { index } => Fail(format!(

@@ -147,6 +147,8 @@ pub struct Metrics {
     /// `[by server | by peer][code]`.
     closes: [[AtomicU64; CLOSE_CODES.len()]; 2],
     evictions: AtomicU64,
+    presence_events: AtomicU64,
+    presence_suppressed: AtomicU64,
     bans_issued: AtomicU64,
     reloads: [AtomicU64; 2],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
@@ -165,6 +167,8 @@ impl Default for Metrics {
             errors: counters(),
             closes: [counters(), counters()],
             evictions: AtomicU64::new(0),
+            presence_events: AtomicU64::new(0),
+            presence_suppressed: AtomicU64::new(0),
             bans_issued: AtomicU64::new(0),
             reloads: counters(),
             latency_buckets: counters(),
@@ -233,6 +237,16 @@ impl Metrics {
         }
     }
 
+    /// Counts a `MemberJoined` or `MemberLeft` queued to `members` members.
+    pub(crate) fn presence_events(&self, members: usize) {
+        add(&self.presence_events, members as u64);
+    }
+
+    /// Counts an event not sent: the room was over `events_max_members`.
+    pub(crate) fn presence_suppressed(&self) {
+        add(&self.presence_suppressed, 1);
+    }
+
     /// Counts an address banned for auth failures.
     pub(crate) fn ban_issued(&self) {
         add(&self.bans_issued, 1);
@@ -271,6 +285,8 @@ impl Metrics {
             errors: read(&self.errors),
             closes: [read(by_server), read(by_peer)],
             evictions: self.evictions(),
+            presence_events: self.presence_events.load(Ordering::Relaxed),
+            presence_suppressed: self.presence_suppressed.load(Ordering::Relaxed),
             bans_issued: self.bans_issued.load(Ordering::Relaxed),
             reloads: read(&self.reloads),
             latency_buckets: read(&self.latency_buckets),
@@ -314,6 +330,10 @@ pub struct Snapshot {
     closes: [[u64; CLOSE_CODES.len()]; 2],
     /// Sessions closed with 4009 (slow consumers).
     pub evictions: u64,
+    /// Presence event frames queued (one per member told).
+    pub presence_events: u64,
+    /// Presence events not sent: the room was over `events_max_members`.
+    pub presence_suppressed: u64,
     /// Addresses banned for auth failures.
     pub bans_issued: u64,
     reloads: [u64; 2],

@@ -88,6 +88,12 @@ pub fn incoherent_limits(l: &LimitsConfig) -> Vec<String> {
             l.max_connections_per_ip, l.max_connections
         ));
     }
+    if l.max_rooms_per_user >= l.max_total_rooms {
+        found.push(format!(
+            "limits.max_rooms_per_user ({}) is not below limits.max_total_rooms ({}): one user can hold every room",
+            l.max_rooms_per_user, l.max_total_rooms
+        ));
+    }
     if l.violations_before_close > l.frames_per_sec.saturating_mul(10) {
         found.push(format!(
             "limits.violations_before_close ({}) is far above limits.frames_per_sec ({}): the frame limit closes a \
@@ -113,6 +119,19 @@ mod tests {
             .starts_with("limits.publish_per_sec (1000) is above limits.frames_per_sec (50)"));
         l.max_connections_per_ip = l.max_connections + 1;
         assert_eq!(incoherent_limits(&l).len(), 2);
+    }
+
+    #[test]
+    fn a_per_user_room_share_of_the_whole_table_is_named() {
+        let l = LimitsConfig {
+            max_total_rooms: 64,
+            ..LimitsConfig::default()
+        };
+        let found = incoherent_limits(&l);
+        assert_eq!(
+            found,
+            ["limits.max_rooms_per_user (64) is not below limits.max_total_rooms (64): one user can hold every room"]
+        );
     }
 
     #[test]

@@ -1,40 +1,23 @@
 //! The `palisade` command: keygen, token, serve's start-up errors (exit 2,
 //! one line naming the file) and the demo.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::cli::{bin, error_line, temp, text};
 use palisade::auth::{load_public_key_file, Verifier};
 use palisade::protocol::Role;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("palisade-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The last line of stderr (env_logger may print before it).
-fn error_line(out: &Output) -> String {
-    stderr(out).lines().last().unwrap_or_default().to_owned()
-}
 
 #[test]
 fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp("keygen");
+    let dir = temp("cli", "keygen");
     let out = bin().args(["keygen", "--out"]).arg(&dir).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let secret = std::fs::read_to_string(dir.join("token.secret")).unwrap();
     assert!(secret.starts_with("k4.secret."));
     let mode = std::fs::metadata(dir.join("token.secret"))
@@ -47,7 +30,11 @@ fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
         .starts_with("k4.public."));
     let again = bin().args(["keygen", "--out"]).arg(&dir).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
-    assert!(error_line(&again).contains("token."), "{}", stderr(&again));
+    assert!(
+        error_line(&again).contains("token."),
+        "{}",
+        text(&again.stderr)
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("token.secret")).unwrap(),
         secret
@@ -56,7 +43,7 @@ fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
 
 #[test]
 fn token_mints_a_verifiable_token_with_kid_footer() {
-    let dir = temp("token");
+    let dir = temp("cli", "token");
     assert!(bin()
         .args(["keygen", "--out"])
         .arg(&dir)
@@ -77,7 +64,7 @@ fn token_mints_a_verifiable_token_with_kid_footer() {
         .args(["--ttl", "600", "--aud", "chat"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("v4.public."));
     assert_eq!(token.split('.').count(), 4, "a footer carries the kid");
@@ -103,7 +90,7 @@ fn token_mints_a_verifiable_token_with_kid_footer() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(error_line(&bad).contains("--role"), "{}", stderr(&bad));
+    assert!(error_line(&bad).contains("--role"), "{}", text(&bad.stderr));
 }
 
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
@@ -125,18 +112,26 @@ fn serve_error(config: &Path) -> String {
         .arg(config)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     error_line(&out)
 }
 
 #[test]
 fn serve_start_up_errors_exit_2_naming_the_file() {
-    let dir = temp("serve");
+    let dir = temp("cli", "serve");
     // Unknown key in the config.
     let config = write_config(&dir, "colour = \"blue\"");
     let line = serve_error(&config);
     assert!(
         line.contains("palisade.toml") && line.contains("colour"),
+        "{line}"
+    );
+    // A bad presence pattern.
+    let config = write_config(&dir, "[presence]\nevents = [\"Lobby\"]");
+    let line = serve_error(&config);
+    assert!(
+        line.contains("palisade.toml")
+            && line.contains("presence.events: \"Lobby\" is not a room pattern"),
         "{line}"
     );
     // Missing certificate.
@@ -164,7 +159,7 @@ fn serve_start_up_errors_exit_2_naming_the_file() {
 
 #[test]
 fn demo_prepares_once_and_serves() {
-    let dir = temp("demo");
+    let dir = temp("cli", "demo");
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()

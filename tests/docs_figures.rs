@@ -3,8 +3,16 @@
 //! not brought along (the line it expects is in the message).
 #![cfg(feature = "server")]
 
-use palisade::config::LimitsConfig;
+use palisade::config::{Config, LimitsConfig, PresenceConfig, StorageConfig};
 use palisade::server::MemoryBound;
+
+/// The bound `palisade serve` computes for `limits` (file storage).
+fn serve_bound(limits: LimitsConfig) -> MemoryBound {
+    let config = Config::new("s.pem", "s.key", ["t.public"], "a")
+        .with_limits(limits)
+        .with_storage(StorageConfig::file_in(std::path::Path::new(".")));
+    MemoryBound::for_config(&config)
+}
 
 fn doc(path: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -20,16 +28,18 @@ fn assert_quotes(path: &str, text: &str, expected: &str) {
 
 #[test]
 fn the_docs_quote_the_computed_memory_bound() {
-    let defaults = MemoryBound::new(&LimitsConfig::default());
+    let defaults = serve_bound(LimitsConfig::default());
+    let memory = MemoryBound::new(&LimitsConfig::default(), &PresenceConfig::default());
     let limits = doc("docs/LIMITS.md");
     assert_quotes("docs/LIMITS.md", &limits, &format!("limits: {defaults}\n"));
+    assert_quotes("docs/LIMITS.md", &limits, &format!("limits: {memory}\n"));
 
     let deploy = doc("docs/DEPLOY.md");
     let total = defaults.total_mib();
     let each = format!("{:.1} KiB", defaults.per_connection as f64 / 1024.0);
     let mut small = LimitsConfig::default();
     small.max_connections = 128;
-    let small = MemoryBound::new(&small);
+    let small = serve_bound(small);
     for expected in [
         format!("worst-case memory {total} MiB ("),
         format!("the worst case is about\n{total} MiB"),

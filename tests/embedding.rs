@@ -21,7 +21,10 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
     within(async {
         // Published before anyone joined: retained for later joiners.
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("21.5")),
+            server
+                .handle
+                .publish(&room("telemetry"), text("21.5"))
+                .await,
             Ok(1)
         );
         let (mut alice, _) = server.connect(&server.member("alice")).await;
@@ -49,18 +52,14 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
             other => panic!("{other:?}"),
         }
         // Live, interleaved with a client's publish: one seq order.
-        alice
-            .send(&ClientFrame::Publish {
-                id: 1,
-                room: room("telemetry"),
-                body: text("hi"),
-            })
-            .await
-            .unwrap();
+        publish_text(&mut alice, 1, "telemetry", "hi").await;
         assert_eq!(frame(&mut alice).await, ServerFrame::Ack { id: 1, seq: 2 });
         frame(&mut alice).await;
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("21.6")),
+            server
+                .handle
+                .publish(&room("telemetry"), text("21.6"))
+                .await,
             Ok(3)
         );
         assert!(matches!(
@@ -69,7 +68,7 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
         ));
         // The host's publishes follow the same body rules.
         assert_eq!(
-            server.handle.publish(&room("telemetry"), text("")),
+            server.handle.publish(&room("telemetry"), text("")).await,
             Err(PublishError::Body(palisade::protocol::BodyError::Empty))
         );
     });
@@ -79,19 +78,12 @@ fn host_publish_reaches_members_with_seq_from_and_history() {
 fn host_subscription_receives_client_messages_and_deletes() {
     let server = TestServer::start();
     within(async {
-        let sub = server.handle.subscribe(&room("control"), 16).unwrap();
+        let sub = server.handle.subscribe(&room("control"), 16).await.unwrap();
         let (mut admin, _) = server
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
         join(&mut admin, "control", None).await;
-        admin
-            .send(&ClientFrame::Publish {
-                id: 1,
-                room: room("control"),
-                body: text("set 20"),
-            })
-            .await
-            .unwrap();
+        publish_text(&mut admin, 1, "control", "set 20").await;
         match bounded(sub.recv()).await {
             Some(HostEvent::Message {
                 seq: 1, from, body, ..
@@ -133,18 +125,11 @@ fn a_lagging_host_subscription_reports_its_loss_without_stalling_clients() {
         c.limits.frames_per_sec = 1000;
     });
     within(async {
-        let sub = server.handle.subscribe(&room("busy"), 4).unwrap();
+        let sub = server.handle.subscribe(&room("busy"), 4).await.unwrap();
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join(&mut alice, "busy", None).await;
         for id in 0..20 {
-            alice
-                .send(&ClientFrame::Publish {
-                    id,
-                    room: room("busy"),
-                    body: text("x"),
-                })
-                .await
-                .unwrap();
+            publish_text(&mut alice, id, "busy", "x").await;
             assert!(matches!(frame(&mut alice).await, ServerFrame::Ack { .. }));
             assert!(matches!(
                 frame(&mut alice).await,
@@ -208,14 +193,7 @@ fn the_authorization_hook_refuses_with_forbidden() {
             other => panic!("{other:?}"),
         }
         join(&mut member, "control", None).await;
-        member
-            .send(&ClientFrame::Publish {
-                id: 7,
-                room: room("control"),
-                body: text("set 99"),
-            })
-            .await
-            .unwrap();
+        publish_text(&mut member, 7, "control", "set 99").await;
         match frame(&mut member).await {
             ServerFrame::Error {
                 id: Some(7),
@@ -228,14 +206,7 @@ fn the_authorization_hook_refuses_with_forbidden() {
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
         join(&mut admin, "control", None).await;
-        admin
-            .send(&ClientFrame::Publish {
-                id: 8,
-                room: room("control"),
-                body: text("set 20"),
-            })
-            .await
-            .unwrap();
+        publish_text(&mut admin, 8, "control", "set 20").await;
         assert_eq!(frame(&mut admin).await, ServerFrame::Ack { id: 8, seq: 1 });
     });
 }
@@ -279,14 +250,11 @@ fn two_servers_in_one_process_share_nothing() {
             other => panic!("{other:?}"),
         }
         for (c, srv) in [(&mut a, &one), (&mut b, &two)] {
-            c.send(&ClientFrame::Join {
-                room: room("same"),
-                since: None,
-            })
-            .await
-            .unwrap();
-            frame(c).await;
-            srv.handle.publish(&room("same"), text("hello")).unwrap();
+            join_ok(c, "same").await;
+            srv.handle
+                .publish(&room("same"), text("hello"))
+                .await
+                .unwrap();
         }
         for (c, name) in [(&mut a, "one"), (&mut b, "two")] {
             match frame(c).await {
@@ -298,5 +266,103 @@ fn two_servers_in_one_process_share_nothing() {
             (one.handle.sessions().len(), two.handle.sessions().len()),
             (1, 1)
         );
+    });
+}
+
+#[test]
+fn an_embedding_without_storage_numbers_new_rooms_from_the_clock() {
+    let server = TestServer::start_with(|c| c.storage = None);
+    within(async {
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        let first = match join(&mut alice, "fresh", Some(0)).await {
+            ServerFrame::Joined {
+                first_seq,
+                last_seq,
+                ..
+            } => {
+                assert_eq!(last_seq, first_seq - 1, "retains nothing yet");
+                first_seq
+            }
+            other => panic!("{other:?}"),
+        };
+        // Unix ms × 2^10: above anything a previous run issued, below 2^53.
+        let now_ms = common::now() * 1000;
+        assert!(first >= (now_ms - 60_000) << 10, "{first}");
+        assert!(first < 1 << 53);
+        let seq = server.handle.publish(&room("fresh"), text("a")).await;
+        assert_eq!(seq, Ok(first));
+        assert!(matches!(
+            frame(&mut alice).await,
+            ServerFrame::Message { seq, .. } if seq == first
+        ));
+    });
+}
+
+#[test]
+fn the_host_counts_in_presence_only_while_subscribed_and_hears_arrivals() {
+    use palisade::protocol::UserName;
+    let server = TestServer::start_with_presence(100, |c| c.device_name = "thermostat".into());
+    let name = |s: &str| UserName::new(s).unwrap();
+    within(async {
+        assert_eq!(server.handle.presence(&room("hall")).total, 0);
+        let (mut alice, _) = server.connect(&server.member("alice")).await;
+        join(&mut alice, "hall", None).await;
+        // The host arrives: alice is told, and the host counts.
+        let sub = server.handle.subscribe(&room("hall"), 16).await.unwrap();
+        assert_eq!(
+            frame(&mut alice).await,
+            ServerFrame::MemberJoined {
+                room: room("hall"),
+                user: name("thermostat")
+            }
+        );
+        let members = server.handle.presence(&room("hall"));
+        assert_eq!(members.total, 2);
+        assert_eq!(
+            members.users.as_slice(),
+            [name("alice"), name("thermostat")]
+        );
+        // A second user arrives: the host hears it, the newcomer does not
+        // hear about anyone.
+        let (mut bob, _) = server.connect(&server.member("bob")).await;
+        join(&mut bob, "hall", None).await;
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::MemberJoined { user: name("bob") })
+        );
+        bob.presence(&room("hall")).await.unwrap();
+        match frame(&mut bob).await {
+            ServerFrame::Members { total, users, .. } => {
+                assert_eq!(total, 3);
+                assert_eq!(
+                    users.as_slice(),
+                    [name("alice"), name("bob"), name("thermostat")]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        bob.close().await.unwrap();
+        assert_eq!(
+            bounded(sub.recv()).await,
+            Some(HostEvent::MemberLeft { user: name("bob") })
+        );
+        // Dropping the subscription is the host's departure.
+        drop(sub);
+        match frame(&mut alice).await {
+            ServerFrame::MemberJoined { user, .. } => assert_eq!(user, name("bob")),
+            other => panic!("{other:?}"),
+        }
+        match frame(&mut alice).await {
+            ServerFrame::MemberLeft { user, .. } => assert_eq!(user, name("bob")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            frame(&mut alice).await,
+            ServerFrame::MemberLeft {
+                room: room("hall"),
+                user: name("thermostat")
+            }
+        );
+        assert_eq!(server.handle.presence(&room("hall")).total, 1);
     });
 }

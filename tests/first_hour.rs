@@ -3,35 +3,13 @@
 //! reachable from another host, and sentences for the usual mistakes.
 
 #![cfg(feature = "server")]
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use common::cli::{bin, error_line, temp, text};
 use palisade::certgen::{DevPki, LeafOptions};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("palisade-first-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The last line of stderr (env_logger may print before it).
-fn error_line(out: &Output) -> String {
-    text(&out.stderr)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[test]
 fn help_is_there_for_each_command() {
@@ -54,7 +32,7 @@ fn help_is_there_for_each_command() {
 
 #[test]
 fn token_takes_units_and_names_what_is_wrong() {
-    let dir = temp("token");
+    let dir = temp("first", "token");
     assert!(bin()
         .args(["keygen", "--out"])
         .arg(&dir)
@@ -105,7 +83,7 @@ fn token_takes_units_and_names_what_is_wrong() {
 
 #[test]
 fn the_demo_binds_before_it_prints_and_suggests_another_port() {
-    let dir = temp("demo-busy");
+    let dir = temp("first", "demo-busy");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = bin()
@@ -204,7 +182,7 @@ fn config_with_cert(dir: &Path, not_after: SystemTime, limits: &str) -> PathBuf 
 
 #[test]
 fn an_expired_certificate_stops_serve_and_a_near_one_is_a_warning() {
-    let dir = temp("cert");
+    let dir = temp("first", "cert");
     let config = config_with_cert(&dir, SystemTime::now() - Duration::from_secs(86_400), "");
     for command in ["serve", "check-config"] {
         let out = bin()
@@ -242,7 +220,7 @@ fn an_expired_certificate_stops_serve_and_a_near_one_is_a_warning() {
 
 #[test]
 fn check_config_names_both_keys_of_an_unreachable_limit() {
-    let dir = temp("coherence");
+    let dir = temp("first", "coherence");
     let year = SystemTime::now() + Duration::from_secs(365 * 86_400);
     let config = config_with_cert(&dir, year, "[limits]\npublish_per_sec = 1000\n");
     let out = bin()

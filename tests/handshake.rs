@@ -143,12 +143,7 @@ fn missing_or_bad_tokens_are_401_with_www_authenticate() {
             palisade::auth::TokenRequest::new("alice", Role::Member, ["*"], 600, "someone-else");
         palisade::auth::mint(&server.secret, &request, now()).unwrap()
     };
-    let other_key = {
-        let key = palisade::auth::SecretKey::generate().unwrap();
-        let request =
-            palisade::auth::TokenRequest::new("alice", Role::Member, ["*"], 600, AUDIENCE);
-        palisade::auth::mint(&key, &request, now()).unwrap()
-    };
+    let other_key = server.foreign_token("alice");
     within(async {
         let proto = "Sec-WebSocket-Protocol: palisade.v1";
         let answer = server.raw_http(&upgrade_head("/ws", &[proto])).await;

@@ -7,11 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{bounded, frame, room, TestServer};
+use common::{bounded, frame, TestServer};
 use palisade::certgen::{DevLeaf, DevPki};
 use palisade::client::{Client, ClientError};
 use palisade::metrics::Outcome;
-use palisade::protocol::{ClientFrame, ServerFrame};
+use palisade::protocol::ServerFrame;
 
 /// A server requiring client certificates from its own client CA, whose
 /// subject must match the token. Returns it and the client CA.
@@ -76,15 +76,7 @@ fn a_certificate_from_the_client_ca_naming_the_subject_is_accepted() {
             frame(&mut alice).await,
             ServerFrame::Welcome { .. }
         ));
-        let join = ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        };
-        alice.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut alice).await,
-            ServerFrame::Joined { .. }
-        ));
+        common::join_ok(&mut alice, "r").await;
         let mut bob = connect(&server, by_san, &server.member("bob.example"))
             .await
             .unwrap();

@@ -8,14 +8,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{bounded, frame, room, status_of, within, TestServer, AUDIENCE};
+use common::{
+    bounded, close_frame, frame, join_ok, publish_text, room, status_of, within, TestServer,
+    AUDIENCE,
+};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, TokenRequest};
 use palisade::certgen::{DevPki, LeafOptions};
 use palisade::client::ClientError;
 use palisade::config::Config;
 use palisade::metrics::Outcome;
-use palisade::protocol::{Body, ClientFrame, ErrorCode, Role, ServerFrame};
+use palisade::protocol::{ClientFrame, ErrorCode, Role, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,25 +71,8 @@ fn metrics_count_a_scripted_session_exactly() {
     let metrics = metrics_listener(&server.server);
     within(async {
         let (mut alice, _) = server.connect(&server.member("alice")).await;
-        let lobby = room("lobby");
-        alice
-            .send(&ClientFrame::Join {
-                room: lobby.clone(),
-                since: None,
-            })
-            .await
-            .unwrap();
-        assert!(matches!(
-            frame(&mut alice).await,
-            ServerFrame::Joined { .. }
-        ));
-        let body = Body::Text("hi".into());
-        let publish = ClientFrame::Publish {
-            id: 1,
-            room: lobby.clone(),
-            body,
-        };
-        alice.send(&publish).await.unwrap();
+        join_ok(&mut alice, "lobby").await;
+        publish_text(&mut alice, 1, "lobby", "hi").await;
         assert!(matches!(
             frame(&mut alice).await,
             ServerFrame::Ack { id: 1, .. }
@@ -160,8 +146,9 @@ fn metrics_count_a_scripted_session_exactly() {
             ("palisade_evictions_total", 0),
             ("palisade_bans_active", 0),
             ("palisade_sessions_open", 0),
-            // The room retains the message, so it stays.
-            ("palisade_rooms", 1),
+            // Rooms with a member here: the file keeps the room's message,
+            // but nobody is in it any more.
+            ("palisade_rooms", 0),
             ("palisade_delivery_latency_seconds_count", 1),
             ("palisade_delivery_latency_seconds_bucket{le=\"+Inf\"}", 1),
         ] {
@@ -245,16 +232,20 @@ fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
         assert_eq!(server.server.metrics().reloads(), (1, 1));
 
         // The session from before the reloads is still served.
-        let join = ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        };
-        established.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut established).await,
-            ServerFrame::Joined { .. }
-        ));
+        join_ok(&mut established, "r").await;
     });
+}
+
+/// Reloads `server` with the token keys `keys` (files in its directory).
+fn reload_keys(server: &TestServer, keys: &[&str]) {
+    server.server.reload(&config(&server.dir, keys)).unwrap();
+}
+
+/// A new token key pair in `<server dir>/<name>/`; the secret half.
+fn another_key(server: &TestServer, name: &str) -> auth::SecretKey {
+    let dir = server.dir.join(name);
+    auth::write_keypair(&dir).unwrap();
+    auth::load_secret_key_file(&dir.join("token.secret")).unwrap()
 }
 
 fn mint(secret: &auth::SecretKey, sub: &str) -> String {
@@ -265,9 +256,7 @@ fn mint(secret: &auth::SecretKey, sub: &str) -> String {
 #[test]
 fn token_keys_rotate_through_reloads() {
     let server = TestServer::start();
-    let new_dir = server.dir.join("new");
-    auth::write_keypair(&new_dir).unwrap();
-    let new_secret = auth::load_secret_key_file(&new_dir.join("token.secret")).unwrap();
+    let new_secret = another_key(&server, "new");
     within(async {
         let old_token = server.member("alice");
         let new_token = mint(&new_secret, "alice");
@@ -278,16 +267,12 @@ fn token_keys_rotate_through_reloads() {
         ));
 
         // Add the new key: both tokens work.
-        let both = config(&server.dir, &["token.public", "new/token.public"]);
-        server.server.reload(&both).unwrap();
+        reload_keys(&server, &["token.public", "new/token.public"]);
         let (mut established, _) = server.connect(&old_token).await;
         let _ = server.connect(&new_token).await;
 
         // Remove the old key: old tokens are refused, new ones accepted.
-        server
-            .server
-            .reload(&config(&server.dir, &["new/token.public"]))
-            .unwrap();
+        reload_keys(&server, &["new/token.public"]);
         let refused = server.try_connect(server.connect_opts(&old_token)).await;
         assert!(
             matches!(refused, Err(ClientError::Refused { status: 401, .. })),
@@ -295,16 +280,62 @@ fn token_keys_rotate_through_reloads() {
         );
         let _ = server.connect(&new_token).await;
 
-        // A session opened with the old key continues until it ends.
-        let join = ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        };
-        established.send(&join).await.unwrap();
+        // A session opened with the old key ends with it.
+        let (code, reason) = close_frame(&mut established).await;
+        assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+    });
+}
+
+/// Removing a key on reload closes the sessions whose current token it
+/// verified (4001 "key revoked"), as left by `Reauth` in either direction;
+/// sessions on the remaining key keep publishing.
+#[test]
+fn removing_a_key_closes_the_sessions_it_verified() {
+    let server = TestServer::start();
+    let b = another_key(&server, "b");
+    reload_keys(&server, &["token.public", "b/token.public"]);
+    within(async {
+        let (mut on_a, _) = server.connect(&server.member("alice")).await;
+        let (mut on_b, _) = server.connect(&mint(&b, "bob")).await;
+        // carol moves from A to B by Reauth, dave from B to A.
+        let (mut carol, _) = server.connect(&server.member("carol")).await;
+        let (mut dave, _) = server.connect(&mint(&b, "dave")).await;
+        for (client, token) in [
+            (&mut carol, mint(&b, "carol")),
+            (&mut dave, server.member("dave")),
+        ] {
+            client.send(&ClientFrame::Reauth { token }).await.unwrap();
+            assert!(matches!(frame(client).await, ServerFrame::Welcome { .. }));
+        }
+        for client in [&mut on_a, &mut on_b, &mut carol, &mut dave] {
+            join_ok(client, "r").await;
+        }
+
+        reload_keys(&server, &["b/token.public"]);
+        for client in [&mut on_a, &mut dave] {
+            let (code, reason) = close_frame(client).await;
+            assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+        }
+        // Untouched: bob still publishes and carol still receives.
+        publish_text(&mut on_b, 7, "r", "still here").await;
         assert!(matches!(
-            frame(&mut established).await,
-            ServerFrame::Joined { .. }
+            frame(&mut on_b).await,
+            ServerFrame::Ack { id: 7, .. }
         ));
+        loop {
+            match frame(&mut carol).await {
+                ServerFrame::Message { from, .. } => break assert_eq!(from, "bob"),
+                _ => continue,
+            }
+        }
+        let mut users: Vec<String> = server
+            .handle
+            .sessions()
+            .into_iter()
+            .map(|s| s.user)
+            .collect();
+        users.sort();
+        assert_eq!(users, ["bob", "carol"]);
     });
 }
 

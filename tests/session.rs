@@ -5,7 +5,7 @@ mod common;
 
 use async_tungstenite::tungstenite::Message;
 use common::*;
-use palisade::protocol::{close, Body, ClientFrame, ErrorCode, Role, ServerFrame};
+use palisade::protocol::{close, ClientFrame, ErrorCode, Role, ServerFrame};
 
 #[test]
 fn text_message_closes_1003() {
@@ -14,6 +14,29 @@ fn text_message_closes_1003() {
         let (mut c, _) = server.connect(&server.member("alice")).await;
         c.send_raw(Message::Text("hello".into())).await.unwrap();
         assert_eq!(close_code(&mut c).await, close::UNSUPPORTED_DATA);
+    });
+}
+
+/// A client's close with 1000 is answered with 1000.
+#[test]
+fn a_normal_close_is_answered_with_1000() {
+    let server = TestServer::start();
+    within(async {
+        let mut raw = server.raw_ws(&server.member("alice")).await;
+        let payload = close::NORMAL.to_be_bytes();
+        raw.send(true, 8, &payload).await.unwrap();
+        assert_eq!(raw.close_code().await, close::NORMAL);
+    });
+}
+
+/// A frame with a reserved opcode is a WebSocket protocol error: 1002.
+#[test]
+fn a_reserved_opcode_closes_1002() {
+    let server = TestServer::start();
+    within(async {
+        let mut raw = server.raw_ws(&server.member("alice")).await;
+        raw.send(true, 0x3, b"x").await.unwrap();
+        assert_eq!(raw.close_code().await, close::PROTOCOL_ERROR);
     });
 }
 
@@ -69,13 +92,7 @@ fn a_bad_session_does_not_disturb_others() {
         join(&mut good, "r", None).await;
         bad.send_raw(Message::Text("x".into())).await.unwrap();
         assert_eq!(close_code(&mut bad).await, close::UNSUPPORTED_DATA);
-        good.send(&ClientFrame::Publish {
-            id: 1,
-            room: room("r"),
-            body: Body::Text("ok".into()),
-        })
-        .await
-        .unwrap();
+        publish_text(&mut good, 1, "r", "ok").await;
         assert_eq!(frame(&mut good).await, ServerFrame::Ack { id: 1, seq: 1 });
     });
 }
@@ -135,13 +152,7 @@ fn reauth_renews_the_same_session() {
         }
         // Past the first token's expiry the session is still served.
         smol::Timer::after(std::time::Duration::from_secs(3)).await;
-        c.send(&ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        })
-        .await
-        .unwrap();
-        assert!(matches!(frame(&mut c).await, ServerFrame::Joined { .. }));
+        join_ok(&mut c, "r").await;
     });
 }
 
@@ -186,26 +197,14 @@ fn reauth_with_narrower_rooms_leaves_the_rooms_no_longer_allowed() {
     within(async {
         let (mut c, _) = server.connect(&wide).await;
         for r in ["a", "b"] {
-            c.send(&ClientFrame::Join {
-                room: room(r),
-                since: None,
-            })
-            .await
-            .unwrap();
-            frame(&mut c).await;
+            join_ok(&mut c, r).await;
         }
         c.send(&ClientFrame::Reauth { token: narrow })
             .await
             .unwrap();
         assert!(matches!(frame(&mut c).await, ServerFrame::Welcome { .. }));
         assert_eq!(frame(&mut c).await, ServerFrame::Left { room: room("b") });
-        c.send(&ClientFrame::Publish {
-            id: 1,
-            room: room("b"),
-            body: Body::Text("x".into()),
-        })
-        .await
-        .unwrap();
+        publish_text(&mut c, 1, "b", "x").await;
         match frame(&mut c).await {
             ServerFrame::Error {
                 id: Some(1),
@@ -277,13 +276,7 @@ fn a_peer_that_answers_pings_stays_connected() {
             smol::Timer::after(std::time::Duration::from_secs(6)).await;
         })
         .await;
-        c.send(&ClientFrame::Join {
-            room: room("r"),
-            since: None,
-        })
-        .await
-        .unwrap();
-        assert!(matches!(frame(&mut c).await, ServerFrame::Joined { .. }));
+        join_ok(&mut c, "r").await;
     });
 }
 

@@ -3,110 +3,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{close_code, frame, room, within, AUDIENCE};
-use palisade::auth::{self, TokenRequest};
-use palisade::client::{Client, Connect};
+use common::binary::{connect_with, serve_dir, Running};
+use common::{close_code, close_frame, frame, join_ok, publish_text, room, within};
+use palisade::auth;
+use palisade::client::{Client, ClientError, Connect};
 use palisade::protocol::{ClientFrame, Role, ServerFrame};
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("palisade-sig-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    palisade::certgen::write_dev_pki(&dir).unwrap();
-    auth::write_keypair(&dir).unwrap();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
-         [auth]\npublic_keys = [\"token.public\"]\naudience = \"{AUDIENCE}\"\n\
-         [limits]\nshutdown_timeout_s = 5\n"
-    );
-    std::fs::write(dir.join("palisade.toml"), config).unwrap();
-    dir
-}
-
-/// A running `palisade serve` and its stderr lines.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    port: u16,
-}
-
-impl Running {
-    fn start(dir: &Path) -> Self {
-        Self::start_logging(dir, "info")
-    }
-
-    /// Starts `serve` with `RUST_LOG` set to `rust_log`.
-    fn start_logging(dir: &Path, rust_log: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(["serve", "--config"])
-            .arg(dir.join("palisade.toml"))
-            .env("RUST_LOG", rust_log)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut running = Self {
-            child,
-            lines,
-            port: 0,
-        };
-        let line = running.wait_for("(wss)");
-        let addr = line.split("listening on ").nth(1).unwrap();
-        let addr = addr.split_whitespace().next().unwrap();
-        running.port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        running
-    }
-
-    /// The first stderr line containing `needle`, within the test bound.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + common::STEP;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("no stderr line containing {needle:?}");
-            });
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + common::STEP;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    serve_dir(name, "[limits]\nshutdown_timeout_s = 5\n")
 }
 
 fn alice_token(dir: &Path, ttl_secs: u64) -> String {
@@ -114,26 +21,11 @@ fn alice_token(dir: &Path, ttl_secs: u64) -> String {
 }
 
 fn token_for(dir: &Path, sub: &str, ttl_secs: u64) -> String {
-    let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
-    let request = TokenRequest::new(sub, Role::Member, ["*"], ttl_secs, AUDIENCE);
-    auth::mint(&secret, &request, common::now()).unwrap()
+    common::binary::token(dir, sub, Role::Member, ttl_secs)
 }
 
 async fn connect(dir: &Path, port: u16) -> Client {
     connect_with(dir, port, &alice_token(dir, 600)).await
-}
-
-async fn connect_with(dir: &Path, port: u16, token: &str) -> Client {
-    let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
-    let url = format!("wss://localhost:{port}/ws");
-    let mut client = common::bounded(Client::connect(Connect::new(&url, tls, token)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        frame(&mut client).await,
-        ServerFrame::Welcome { .. }
-    ));
-    client
 }
 
 #[test]
@@ -142,15 +34,7 @@ fn sigterm_closes_sessions_with_1001_and_exits_0() {
     let mut server = Running::start(&dir);
     within(async {
         let mut client = connect(&dir, server.port).await;
-        let join = ClientFrame::Join {
-            room: room("lobby"),
-            since: None,
-        };
-        client.send(&join).await.unwrap();
-        assert!(matches!(
-            frame(&mut client).await,
-            ServerFrame::Joined { .. }
-        ));
+        join_ok(&mut client, "lobby").await;
         server.signal("TERM");
         assert_eq!(close_code(&mut client).await, 1001);
     });
@@ -177,12 +61,73 @@ fn sighup_reloads_and_a_broken_file_logs_reload_failed() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Rotating out a key by editing its file: SIGHUP closes the sessions it
+/// verified with 4001 "key revoked", names the key and the count in the
+/// reload line, and leaves the other key's sessions publishing.
+#[test]
+fn sighup_after_replacing_a_key_file_closes_its_sessions() {
+    let dir = dir("revoke");
+    auth::write_keypair(&dir.join("b")).unwrap();
+    let toml = std::fs::read_to_string(dir.join("palisade.toml")).unwrap();
+    let toml = toml.replace(
+        "[\"token.public\"]",
+        "[\"token.public\", \"b/token.public\"]",
+    );
+    std::fs::write(dir.join("palisade.toml"), toml).unwrap();
+    let server = Running::start(&dir);
+    let old = auth::load_public_key_file(&dir.join("token.public")).unwrap();
+    within(async {
+        let mut alice = connect(&dir, server.port).await;
+        let mut bob = connect_with(&dir, server.port, &token_for(&dir.join("b"), "bob", 600)).await;
+        // The operator replaces the leaked key's file with a fresh key.
+        auth::write_keypair(&dir.join("c")).unwrap();
+        std::fs::copy(dir.join("c/token.public"), dir.join("token.public")).unwrap();
+        server.signal("HUP");
+        let (code, reason) = close_frame(&mut alice).await;
+        assert_eq!((code, reason.as_str()), (4001, "key revoked"));
+        let line = server.wait_for("key_revoked=");
+        let expected = format!("key_revoked={} sessions_closed=1", old.kid());
+        assert!(line.contains(&expected), "{line}");
+        join_ok(&mut bob, "lobby").await;
+        publish_text(&mut bob, 1, "lobby", "after the rotation").await;
+        assert!(matches!(
+            frame(&mut bob).await,
+            ServerFrame::Ack { id: 1, .. }
+        ));
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The 403 line names the refused Origin, quoted, so the operator knows
+/// what to add to `allowed_origins`.
+#[test]
+fn a_refused_origin_is_named_in_the_log() {
+    let dir = dir("origin");
+    let server = Running::start(&dir);
+    within(async {
+        let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
+        let url = format!("wss://localhost:{}/ws", server.port);
+        let mut opts = Connect::new(&url, tls, &alice_token(&dir, 600));
+        opts.origin = Some("https://pi.local:8443".into());
+        let refused = common::bounded(Client::connect(opts)).await;
+        assert!(
+            matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+            "{refused:?}"
+        );
+    });
+    let line = server.wait_for("status=403");
+    assert!(
+        line.contains(r#" origin="https://pi.local:8443""#),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn check_config_prints_one_ok_line_or_exits_2() {
     let dir = dir("check");
     let config = dir.join("palisade.toml");
-    let bin = env!("CARGO_BIN_EXE_palisade");
-    let out = Command::new(bin)
+    let out = common::cli::bin()
         .args(["check-config", "--config"])
         .arg(&config)
         .output()
@@ -199,7 +144,7 @@ fn check_config_prints_one_ok_line_or_exits_2() {
         "{stdout}"
     );
     std::fs::write(dir.join("token.public"), "k4.public.garbage").unwrap();
-    let out = Command::new(bin)
+    let out = common::cli::bin()
         .args(["check-config", "--config"])
         .arg(&config)
         .output()
@@ -289,7 +234,7 @@ fn rust_log_trace_shows_no_token_and_no_body_and_quotes_peer_text() {
     });
     assert_eq!(server.wait_exit().code(), Some(0));
     // The process has exited: the reader thread ends at EOF.
-    let lines: Vec<String> = server.lines.iter().collect();
+    let lines: Vec<String> = server.rest();
     let accepted = lines
         .iter()
         .find(|l| l.contains("outcome=accepted") && l.contains("eve"))

@@ -6,6 +6,8 @@
 //! (the reason goes to the log and the 401 body). Unknown claims, such as
 //! `jti`, are ignored, so tokens minted by other PASETO libraries pass.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -31,6 +33,10 @@ pub struct Identity {
     pub rooms: RoomPatterns,
     /// When the session ends unless renewed (`exp`), in Unix seconds.
     pub expires_at: u64,
+    /// The PASERK id (`k4.pid.…`) of the configured key whose signature
+    /// made the token valid: a reload that removes that key ends the
+    /// sessions it speaks for.
+    pub key_id: Arc<str>,
 }
 
 impl Identity {
@@ -76,6 +82,8 @@ pub(crate) struct Expect<'a> {
     /// The longest lifetime accepted (`exp - iat`, or `exp - now` without
     /// `iat`), in seconds; `None` accepts any.
     pub(crate) max_lifetime_s: Option<u64>,
+    /// The id of the key that verified the signature, for [`Identity::key_id`].
+    pub(crate) key_id: Arc<str>,
 }
 
 /// Checks a signed payload against the rules, in this order: shape and
@@ -166,6 +174,7 @@ pub(crate) fn check(payload: &str, expect: &Expect<'_>) -> Result<Identity, Toke
         role,
         rooms,
         expires_at,
+        key_id: Arc::clone(&expect.key_id),
     })
 }
 
@@ -225,6 +234,7 @@ mod tests {
             issuer: None,
             now_unix: NOW,
             max_lifetime_s: None,
+            key_id: "k4.pid.test".into(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! expected, and `SecretKey`'s `Debug` shows only the public id.
 
 use core::fmt;
+use std::sync::Arc;
 use zeroize::Zeroize;
 
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
@@ -45,7 +46,11 @@ impl std::error::Error for KeyError {}
 #[derive(Clone)]
 pub struct PublicKey {
     key: AsymmetricPublicKey<V4>,
-    kid: String,
+    /// Shared, so each verified token's [`Identity::key_id`] is a reference
+    /// count, not a copy.
+    ///
+    /// [`Identity::key_id`]: super::Identity::key_id
+    kid: Arc<str>,
 }
 
 impl PublicKey {
@@ -60,7 +65,7 @@ impl PublicKey {
     }
 
     fn from_key(key: AsymmetricPublicKey<V4>) -> Self {
-        let kid = paserk_string(&Id::from(&key));
+        let kid = paserk_string(&Id::from(&key)).into();
         Self { key, kid }
     }
 
@@ -71,6 +76,11 @@ impl PublicKey {
 
     /// The key's PASERK id, `k4.pid.…`: what a token footer's `kid` names.
     pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// [`kid`](Self::kid), shared.
+    pub(crate) fn kid_shared(&self) -> &Arc<str> {
         &self.kid
     }
 

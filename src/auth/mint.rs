@@ -160,14 +160,13 @@ mod tests {
     use super::*;
 
     fn request() -> TokenRequest {
-        TokenRequest {
-            sub: "alice".into(),
-            role: Role::Member,
-            rooms: vec!["lobby".into(), "team-*".into()],
-            ttl_secs: 3600,
-            audience: "chat.example".into(),
-            issuer: None,
-        }
+        TokenRequest::new(
+            "alice",
+            Role::Member,
+            ["lobby", "team-*"],
+            3600,
+            "chat.example",
+        )
     }
 
     #[test]

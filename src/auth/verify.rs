@@ -162,19 +162,19 @@ impl Verifier {
         let untrusted =
             UntrustedToken::<Public, V4>::try_from(token).map_err(|_| TokenError::Malformed)?;
 
-        let trusted = match footer_kid(untrusted.untrusted_footer())? {
+        let (key, trusted) = match footer_kid(untrusted.untrusted_footer())? {
             Some(kid) => {
                 let key = self
                     .keys
                     .iter()
                     .find(|k| k.kid() == kid)
                     .ok_or(TokenError::UnknownKey)?;
-                check_signature(key, &untrusted)?
+                (key, check_signature(key, &untrusted)?)
             }
             None => self
                 .keys
                 .iter()
-                .map(|k| check_signature(k, &untrusted))
+                .map(|k| check_signature(k, &untrusted).map(|t| (k, t)))
                 .find(|r| !matches!(r, Err(TokenError::BadSignature)))
                 .unwrap_or(Err(TokenError::BadSignature))?,
         };
@@ -186,6 +186,7 @@ impl Verifier {
                 issuer: self.issuer.as_deref(),
                 now_unix,
                 max_lifetime_s: self.max_lifetime_s,
+                key_id: std::sync::Arc::clone(key.kid_shared()),
             },
         )?;
         if self.reserved_sub.as_deref() == Some(identity.user.as_str()) {

@@ -17,14 +17,7 @@ fn verifier(keys: &[&SecretKey]) -> Verifier {
 }
 
 fn request() -> TokenRequest {
-    TokenRequest {
-        sub: "alice".into(),
-        role: Role::Member,
-        rooms: vec!["lobby".into(), "team-*".into()],
-        ttl_secs: 3600,
-        audience: AUD.into(),
-        issuer: None,
-    }
+    TokenRequest::new("alice", Role::Member, ["lobby", "team-*"], 3600, AUD)
 }
 
 /// Valid claims at [`NOW`], as a JSON object to edit.
@@ -89,7 +82,8 @@ fn kid_selects_among_several_keys() {
     let [a, b, c] = three_keys();
     let v = verifier(&[&a, &b, &c]);
     for key in [&a, &b, &c] {
-        assert!(v.verify(&mint(key, &request(), NOW).unwrap(), NOW).is_ok());
+        let id = v.verify(&mint(key, &request(), NOW).unwrap(), NOW).unwrap();
+        assert_eq!(&*id.key_id, key.kid());
     }
 }
 
@@ -97,10 +91,8 @@ fn kid_selects_among_several_keys() {
 fn no_footer_tries_every_key() {
     let [a, b, c] = three_keys();
     let token = sign_claims(&c, claims());
-    assert_eq!(
-        verifier(&[&a, &b, &c]).verify(&token, NOW).unwrap().user,
-        "alice"
-    );
+    let id = verifier(&[&a, &b, &c]).verify(&token, NOW).unwrap();
+    assert_eq!((id.user.as_str(), &*id.key_id), ("alice", c.kid()));
     assert_eq!(
         verifier(&[&a, &b]).verify(&token, NOW),
         Err(TokenError::BadSignature)

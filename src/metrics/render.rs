@@ -87,7 +87,12 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
         "Connections counted now, handshakes included.",
         g.connections_open,
     );
-    o.single("palisade_rooms", "gauge", "Rooms held.", g.rooms);
+    o.single(
+        "palisade_rooms",
+        "gauge",
+        "Rooms with a member on this server.",
+        g.rooms,
+    );
     o.single(
         "palisade_bans_active",
         "gauge",
@@ -179,6 +184,18 @@ pub(super) fn prometheus(s: &Snapshot, process: ProcessStats) -> String {
         "counter",
         "Slow consumers closed with 4009.",
         s.evictions,
+    );
+    o.single(
+        "palisade_presence_events_total",
+        "counter",
+        "MemberJoined and MemberLeft frames queued to members.",
+        s.presence_events,
+    );
+    o.single(
+        "palisade_presence_events_suppressed_total",
+        "counter",
+        "Presence events not sent because the room was over events_max_members.",
+        s.presence_suppressed,
     );
     o.single(
         "palisade_bans_issued_total",

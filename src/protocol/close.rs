@@ -20,7 +20,7 @@ pub const POLICY: u16 = 1008;
 pub const TOO_BIG: u16 = 1009;
 /// Internal error.
 pub const INTERNAL: u16 = 1011;
-/// The token expired and was not renewed.
+/// The token expired and was not renewed, or its key was revoked.
 pub const TOKEN_EXPIRED: u16 = 4001;
 /// Removed by an administrator or banned.
 pub const REMOVED: u16 = 4003;
@@ -61,6 +61,9 @@ pub enum Close {
     Internal,
     /// 4001, the token expired and was not renewed.
     TokenExpired,
+    /// 4001, a reload removed the key that verified the session's current
+    /// token (a key rotated out because it leaked must end its sessions).
+    KeyRevoked,
     /// 4003, removed by an administrator.
     Removed,
     /// 4009, the outbound queue stayed full.
@@ -102,7 +105,7 @@ impl Close {
             Self::Violations | Self::TooManyFrames | Self::TooManyBytes => POLICY,
             Self::TooBig => TOO_BIG,
             Self::Internal => INTERNAL,
-            Self::TokenExpired => TOKEN_EXPIRED,
+            Self::TokenExpired | Self::KeyRevoked => TOKEN_EXPIRED,
             Self::Removed => REMOVED,
             Self::TooSlow | Self::WriteStalled => TOO_SLOW,
             Self::Idle => IDLE,
@@ -123,6 +126,7 @@ impl Close {
             Self::TooManyBytes => "too many bytes without a message",
             Self::TooBig => "message too big",
             Self::TokenExpired => "token expired",
+            Self::KeyRevoked => "key revoked",
             Self::Removed => "removed",
             Self::TooSlow => "too slow",
             Self::WriteStalled => "too slow: writes stalled",
@@ -151,6 +155,7 @@ mod tests {
             Close::TooBig,
             Close::Internal,
             Close::TokenExpired,
+            Close::KeyRevoked,
             Close::Removed,
             Close::TooSlow,
             Close::WriteStalled,

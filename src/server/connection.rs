@@ -133,10 +133,16 @@ async fn handshake(
         }
     };
     let route = handshake::route(&head, &material.allowed_origins);
+    // The Origin, when the request had one: a 403 for it then names what
+    // an operator would add to `allowed_origins`.
+    let origin = head
+        .header("origin")
+        .map(|o| format!(" origin={}", Quoted(o)))
+        .unwrap_or_default();
     let refuse = |status: u16, reason: &str| {
         shared.metrics.connection(Outcome::Refused(status));
         log::info!(
-            "conn peer={} outcome=refused status={status} reason={reason} path={}",
+            "conn peer={} outcome=refused status={status} reason={reason} path={}{origin}",
             peer.ip(),
             Quoted(head.path())
         );
@@ -150,6 +156,7 @@ async fn handshake(
             respond(&mut tls, health(shared)).await?;
             return Ok(None);
         }
+        // Check 1 of section 2 (capacity and bans); 2 to 4 ran in `route`.
         _ if no_permit.is_some() => {
             let answer = match no_permit {
                 Some(NoPermit::IpFull) => refuse(429, "too many connections from this address"),
@@ -177,6 +184,7 @@ async fn handshake(
         }
         Route::Upgrade(upgrade) => upgrade,
     };
+    // Check 5: the token.
     let identity = match shared.verify_token(&upgrade.token) {
         Ok(identity) => identity,
         Err(e) => {
@@ -187,6 +195,7 @@ async fn handshake(
             return Ok(None);
         }
     };
+    // Check 6: the client certificate names the token's subject.
     if material.subject_match && !cert_names(&tls, &identity.user) {
         let answer = refuse(403, SUBJECT_MISMATCH);
         respond(&mut tls, answer).await?;
@@ -248,7 +257,8 @@ fn cert_names(tls: &Tls, user: &str) -> bool {
 /// session than everything else together.
 pub(crate) fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let max = limits.max_message_bytes as usize;
-    let largest_frame = limits.max_body as usize + 256;
+    // A `Members` answer may be larger than any message.
+    let largest_frame = (limits.max_body as usize + 256).max(super::presence::MAX_MEMBERS_FRAME);
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = WS_READ_BUFFER as usize;
     // Every frame goes straight down to `Metered`, which collects the batch

@@ -18,6 +18,8 @@ pub enum StartError {
     Tls(tls::TlsError),
     /// A token public key file cannot be used.
     Key(auth::KeyFileError),
+    /// The storage file cannot be used (one line naming it).
+    Storage(String),
     /// The computed worst-case memory exceeds `limits.memory_budget_mb`.
     OverBudget {
         /// The computed bound.
@@ -33,6 +35,7 @@ impl fmt::Display for StartError {
             Self::Config(e) => write!(f, "config: {e}"),
             Self::Tls(e) => e.fmt(f),
             Self::Key(e) => e.fmt(f),
+            Self::Storage(e) => f.write_str(e),
             Self::OverBudget { bound, budget_mb } => write!(
                 f,
                 "limits: {bound}, over memory_budget_mb = {budget_mb}; lower max_connections, outbound_queue, history or max_body"
@@ -47,7 +50,7 @@ impl std::error::Error for StartError {
             Self::Config(e) => Some(e),
             Self::Tls(e) => Some(e),
             Self::Key(e) => Some(e),
-            Self::OverBudget { .. } => None,
+            Self::Storage(_) | Self::OverBudget { .. } => None,
         }
     }
 }

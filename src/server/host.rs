@@ -14,7 +14,10 @@ use std::sync::Arc;
 use super::outbox::{host_outbox, Inbox, Outbox};
 use super::registry::SessionInfo;
 use super::shared::Shared;
-use crate::protocol::{decode_server, Body, BodyError, Close, RoomName, ServerFrame};
+use super::store::{Publish, Reply, StoreError};
+use crate::protocol::{
+    decode_server, Body, BodyError, Close, RoomName, ServerFrame, UserList, UserName,
+};
 
 /// Why a host publish was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum PublishError {
     Body(BodyError),
     /// The server holds `max_total_rooms` rooms, all with members.
     RoomsFull,
+    /// Storage is failing or busy: nothing was published; retry later.
+    Unavailable,
 }
 
 impl std::fmt::Display for PublishError {
@@ -31,6 +36,7 @@ impl std::fmt::Display for PublishError {
         match self {
             Self::Body(e) => e.fmt(f),
             Self::RoomsFull => f.write_str("the server holds its maximum of rooms"),
+            Self::Unavailable => f.write_str("storage is failing or busy; nothing was published"),
         }
     }
 }
@@ -49,7 +55,8 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// What a [`Subscription`] yields.
+/// What a [`Subscription`] yields. More kinds may come; match with a
+/// catch-all arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HostEvent {
@@ -68,6 +75,17 @@ pub enum HostEvent {
     Deleted {
         /// The removed message's seq.
         seq: u64,
+    },
+    /// A user's first session joined the room (in rooms `[presence]
+    /// events` selects, up to `events_max_members` users).
+    MemberJoined {
+        /// Who arrived.
+        user: UserName,
+    },
+    /// A user's last session left the room (same rooms as above).
+    MemberLeft {
+        /// Who left.
+        user: UserName,
     },
     /// The subscription fell behind and this many events were dropped.
     Lagged {
@@ -111,6 +129,12 @@ impl Subscription {
                     })
                 }
                 Ok(ServerFrame::Deleted { seq, .. }) => return Some(HostEvent::Deleted { seq }),
+                Ok(ServerFrame::MemberJoined { user, .. }) => {
+                    return Some(HostEvent::MemberJoined { user })
+                }
+                Ok(ServerFrame::MemberLeft { user, .. }) => {
+                    return Some(HostEvent::MemberLeft { user })
+                }
                 // Nothing else is ever queued to a host subscription.
                 _ => {}
             }
@@ -125,8 +149,19 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.shared.rooms.leave(&self.room, self.id);
+        self.shared.host_exit(&self.room, self.id);
     }
+}
+
+/// Who is in a room, as [`Handle::presence`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoomMembers {
+    /// Distinct users (each session's `sub`, and the device name while
+    /// the host is subscribed).
+    pub total: u32,
+    /// The first 256 of them in byte order.
+    pub users: UserList,
 }
 
 /// Host subscription ids start in the top half of the id space; session ids
@@ -136,24 +171,38 @@ pub(crate) const FIRST_HOST_ID: u64 = 1 << 63;
 impl Handle {
     /// Publishes `body` into `room` as the device (`device_name` in the
     /// config): same seq, history, ordering and fan-out as any publish.
+    /// Resolves with the seq once the message is committed (with file
+    /// storage: in the file).
     ///
     /// # Errors
-    /// The body breaks the publish rules, or no room can be made.
-    pub fn publish(&self, room: &RoomName, body: Body) -> Result<u64, PublishError> {
+    /// The body breaks the publish rules, no room can be made, or storage
+    /// is failing.
+    pub async fn publish(&self, room: &RoomName, body: Body) -> Result<u64, PublishError> {
         body.validate(self.shared.limits.max_body as usize)
             .map_err(PublishError::Body)?;
-        self.shared
-            .rooms
-            .publish_as_host(room, &self.shared.device_name, body)
-            .map_err(|_| PublishError::RoomsFull)
+        let (tx, rx) = smol::channel::bounded(1);
+        self.shared.store.publish(Publish {
+            room: room.clone(),
+            from: self.shared.device_name.clone(),
+            body,
+            key: None,
+            reply: Reply::new(move |result| {
+                let _ = tx.try_send(result);
+            }),
+        });
+        match rx.recv().await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(StoreError::RoomsFull)) => Err(PublishError::RoomsFull),
+            Ok(Err(_)) | Err(_) => Err(PublishError::Unavailable),
+        }
     }
 
     /// Joins `room` as the host; events arrive through a queue of
     /// `capacity` that reports what it missed instead of slowing anyone.
     ///
     /// # Errors
-    /// No room can be made.
-    pub fn subscribe(
+    /// No room can be made, or storage is failing.
+    pub async fn subscribe(
         &self,
         room: &RoomName,
         capacity: usize,
@@ -162,9 +211,12 @@ impl Handle {
         let missed = Arc::new(AtomicU64::new(0));
         let (outbox, inbox): (Outbox, Inbox) = host_outbox(id, capacity, Arc::clone(&missed));
         self.shared
-            .rooms
-            .subscribe(room, &outbox)
-            .map_err(|_| PublishError::RoomsFull)?;
+            .host_enter(room, &outbox)
+            .await
+            .map_err(|e| match e {
+                StoreError::RoomsFull => PublishError::RoomsFull,
+                _ => PublishError::Unavailable,
+            })?;
         Ok(Subscription {
             room: room.clone(),
             id,
@@ -172,6 +224,12 @@ impl Handle {
             missed,
             shared: Arc::clone(&self.shared),
         })
+    }
+
+    /// Who is in `room` now: what a `Presence` request answers.
+    pub fn presence(&self, room: &RoomName) -> RoomMembers {
+        let (total, users) = self.shared.presence.members(room);
+        RoomMembers { total, users }
     }
 
     /// Every live session.
@@ -189,7 +247,8 @@ impl Handle {
         self.shared.connections.open()
     }
 
-    /// Rooms held now.
+    /// Rooms with a member here now (a session or a host subscription);
+    /// rooms the storage file keeps without members are not counted.
     pub fn rooms(&self) -> usize {
         self.shared.rooms.len()
     }

@@ -6,13 +6,17 @@
 //! handshake. A reload builds a whole new `Material` first and swaps it in
 //! only if every file loaded, so a bad file never leaves the server half
 //! reloaded: established sessions keep going either way, and new
-//! connections get the new material from the swap on.
+//! connections get the new material from the swap on. The one exception is
+//! a token key the new material no longer has: whoever removes a key is
+//! rotating it out, often because it leaked, so every session whose
+//! current token that key verified is closed (4001 "key revoked").
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use futures_rustls::TlsAcceptor;
 
 use super::error::{ReloadError, StartError};
+use super::registry::Sessions;
 use crate::auth::{self, Verifier};
 use crate::clock::unix_now;
 use crate::config::Config;
@@ -108,6 +112,11 @@ impl Current {
         }
     }
 
+    /// Whether `key_id` names a token key of the current material.
+    pub(crate) fn has_key(&self, key_id: &str) -> bool {
+        self.get().verifier.keys().iter().any(|k| k.kid() == key_id)
+    }
+
     /// The material new connections use now.
     pub(crate) fn get(&self) -> Arc<Material> {
         Arc::clone(&self.material.read().unwrap_or_else(PoisonError::into_inner))
@@ -135,26 +144,53 @@ impl Current {
     }
 }
 
-/// Swaps in the material `config` names, or keeps the old on any error.
-pub(crate) fn reload(
-    current: &Current,
-    metrics: &Metrics,
-    running: &LimitsConfig,
-    config: &Config,
-) -> Result<(), StartError> {
+/// What a reload acts on besides the material itself.
+pub(crate) struct Reload<'a> {
+    pub(crate) current: &'a Current,
+    pub(crate) metrics: &'a Metrics,
+    /// Sessions whose key a reload removes are closed.
+    pub(crate) sessions: &'a Sessions,
+    /// The limits the server runs with (a reload cannot change them).
+    pub(crate) running: &'a LimitsConfig,
+}
+
+/// Swaps in the material `config` names, or keeps the old on any error;
+/// then closes the sessions of every token key the new material dropped.
+pub(crate) fn reload(at: &Reload<'_>, config: &Config) -> Result<(), StartError> {
     match Material::load(config) {
         Ok(material) => {
-            current.set(material, config);
-            metrics.reload(true);
-            if config.limits != *running {
+            let removed: Vec<String> = at
+                .current
+                .get()
+                .verifier
+                .keys()
+                .iter()
+                .filter(|old| !material.verifier.keys().contains(old))
+                .map(|old| old.kid().to_owned())
+                .collect();
+            at.current.set(material, config);
+            // After the swap, so a handshake or Reauth verified with the
+            // old material either is in the table now or finds the key gone
+            // when it records itself (`Shared::check_key`).
+            let revoked: String = removed
+                .iter()
+                .map(|kid| {
+                    format!(
+                        " key_revoked={kid} sessions_closed={}",
+                        at.sessions.revoke_key(kid)
+                    )
+                })
+                .collect();
+            at.metrics.reload(true);
+            if config.limits != *at.running {
                 log::warn!("reload: [limits] changed; limits apply only after a restart");
             }
-            log::info!("reload: certificate, keys and origins reloaded");
-            current.check_expiry();
+            log::info!("reload: certificate, keys and origins reloaded{revoked}");
+            at.current.check_expiry();
             Ok(())
         }
         Err(e) => {
-            metrics.reload(false);
+            at.metrics.reload(false);
             log::warn!("alert=reload-failed error={e}");
             Err(e)
         }
@@ -163,16 +199,11 @@ pub(crate) fn reload(
 
 /// [`reload`] from a configuration file; a file that does not parse fails
 /// the reload the same way.
-pub(crate) fn reload_file(
-    current: &Current,
-    metrics: &Metrics,
-    running: &LimitsConfig,
-    path: &std::path::Path,
-) -> Result<(), ReloadError> {
+pub(crate) fn reload_file(at: &Reload<'_>, path: &std::path::Path) -> Result<(), ReloadError> {
     match Config::from_file(path) {
-        Ok(config) => reload(current, metrics, running, &config).map_err(ReloadError::Start),
+        Ok(config) => reload(at, &config).map_err(ReloadError::Start),
         Err(e) => {
-            metrics.reload(false);
+            at.metrics.reload(false);
             log::warn!("alert=reload-failed error={e}");
             Err(ReloadError::Config(e))
         }

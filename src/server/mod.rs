@@ -19,15 +19,19 @@ mod error;
 mod host;
 mod lock;
 mod material;
+mod membership;
 mod memory;
 mod metered;
 mod metrics_http;
 mod outbox;
+mod presence;
+mod quota;
 mod ratelimit;
 mod registry;
 mod rooms;
 mod session;
 mod shared;
+mod store;
 
 use std::future::Future;
 use std::io;
@@ -45,10 +49,11 @@ use shared::Shared;
 pub use crate::protocol::MAX_ROOMS_PER_SESSION;
 pub use authorize::Authorize;
 pub use error::{ReloadError, StartError};
-pub use host::{Handle, HostEvent, PublishError, Subscription};
+pub use host::{Handle, HostEvent, PublishError, RoomMembers, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
+pub use store::disk::DiskBound;
 
 /// How often `run` checks the certificate's expiry (`alert=cert-expiring`).
 const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
@@ -65,7 +70,7 @@ pub struct Server {
 /// Validates `config` and checks its memory bound against the budget.
 fn check_budget(config: &Config) -> Result<MemoryBound, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let bound = MemoryBound::new(&config.limits);
+    let bound = MemoryBound::for_config(config);
     if let Some(budget_mb) = config.limits.memory_budget_mb {
         if bound.total_mib() > u64::from(budget_mb) {
             return Err(StartError::OverBudget { bound, budget_mb });
@@ -84,18 +89,30 @@ impl Server {
         log::info!("limits: {bound}");
         let material = material::Material::load(config)?;
         let limits = config.limits;
+        let metrics = Arc::new(Metrics::default());
+        let presence = presence::Presence::local(&config.presence, Arc::clone(&metrics))
+            .map_err(StartError::Config)?;
+        let device_user = crate::protocol::UserName::new(&config.device_name).map_err(|e| {
+            StartError::Config(crate::config::Invalid::Field {
+                field: "device_name".into(),
+                problem: e.to_string(),
+            })
+        })?;
+        // Last: opening the file takes its lock, so everything that can
+        // refuse the config has refused it first.
+        let rooms = Arc::new(rooms::Rooms::default());
+        let fanout: Arc<dyn store::Fanout> = rooms.clone();
+        let store = store::open(config, fanout).map_err(StartError::Storage)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 limits,
                 material: material::Current::new(material, config),
-                metrics: Arc::new(Metrics::default()),
+                metrics,
                 alerts: alerts::Alerts::default(),
                 draining: AtomicBool::new(false),
                 ws_config: connection::ws_config(&limits),
-                rooms: rooms::Rooms::new(
-                    usize::from(limits.history),
-                    limits.max_total_rooms as usize,
-                ),
+                rooms,
+                store,
                 sessions: registry::Sessions::default(),
                 connections: Arc::new(registry::Connections::new(
                     limits.max_connections,
@@ -103,6 +120,9 @@ impl Server {
                 )),
                 bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
                 device_name: config.device_name.clone(),
+                device_user,
+                presence,
+                quota: quota::RoomQuota::new(limits.max_rooms_per_user),
                 authorizer: std::sync::OnceLock::new(),
                 next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
                 refusing: AtomicU32::new(0),
@@ -222,15 +242,17 @@ impl Server {
 
     /// Re-reads the certificate chain and key, the client CA and CRL, the
     /// token public keys and the Origin allowlist from `config`. New
-    /// connections use them; established sessions continue untouched.
-    /// Limits and listen addresses are not reloaded (restart for those).
+    /// connections use them; established sessions continue, except those
+    /// whose current token was verified by a key `config` no longer lists:
+    /// they are closed with 4001 "key revoked", and the log line says how
+    /// many for which key id. Limits and listen addresses are not reloaded
+    /// (restart for those).
     ///
     /// # Errors
     /// The first file that cannot be used; the old material stays in
     /// place, and `alert=reload-failed` is logged with the reason.
     pub fn reload(&self, config: &Config) -> Result<(), StartError> {
-        let s = &self.shared;
-        material::reload(&s.material, &s.metrics, &s.limits, config)
+        material::reload(&self.shared.reload_targets(), config)
     }
 
     /// [`Server::reload`] from a configuration file (what `SIGHUP` does in
@@ -240,8 +262,7 @@ impl Server {
     /// # Errors
     /// [`ReloadError`], already logged.
     pub fn reload_file(&self, path: &std::path::Path) -> Result<(), ReloadError> {
-        let s = &self.shared;
-        material::reload_file(&s.material, &s.metrics, &s.limits, path)
+        material::reload_file(&self.shared.reload_targets(), path)
     }
 
     /// Checks a configuration the way [`Server::new`] would (every file

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -64,7 +64,28 @@ pub(crate) enum Mail {
 #[derive(Debug)]
 struct Mailbox {
     capacity: usize,
+    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
+    notices: AtomicUsize,
     state: Mutex<State>,
+}
+
+/// A queued presence event's share of the room's one encoding; dropping
+/// it (once the frame is written, or never queued) uncounts it.
+struct Notice {
+    frame: Bytes,
+    mailbox: Arc<Mailbox>,
+}
+
+impl AsRef<[u8]> for Notice {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        self.mailbox.notices.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +145,7 @@ pub(crate) struct Control(Arc<Mailbox>);
 pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
     let mailbox = Arc::new(Mailbox {
         capacity: capacity.max(1),
+        notices: AtomicUsize::new(0),
         state: Mutex::default(),
     });
     (
@@ -241,7 +263,8 @@ impl Outbox {
         self.enqueue(Queued { bytes, published }, Some(self.mailbox.capacity))
     }
 
-    /// Queues `frame` unless `limit` frames are already waiting; wakes the
+    /// Queues `frame` unless `limit` frames are already waiting (presence
+    /// events wait beside the limit, see [`Outbox::push_notice`]); wakes the
     /// session when its queue was empty (otherwise it has been woken
     /// already and takes the frame with the others).
     fn enqueue(&self, frame: Queued, limit: Option<usize>) -> Result<(), Evicted> {
@@ -250,7 +273,9 @@ impl Outbox {
             if state.gone {
                 return Ok(());
             }
-            if limit.is_some_and(|limit| state.frames.len() >= limit) {
+            let notices = self.mailbox.notices.load(Ordering::Relaxed);
+            let waiting = state.frames.len().saturating_sub(notices);
+            if limit.is_some_and(|limit| waiting >= limit) {
                 return Err(Evicted);
             }
             state.frames.push_back(frame);
@@ -281,6 +306,28 @@ impl Outbox {
         if let Err(Evicted) = self.push_published(frame, published) {
             self.evict();
         }
+    }
+
+    /// Queues a presence event (`MemberJoined` / `MemberLeft`) beside the
+    /// queue's limit: at most `slack` of them wait at once, so a reconnect
+    /// storm (each arrival told to every member before their tasks have
+    /// had a turn to write) does not evict members who read fine. Beyond
+    /// `slack` the member is too slow, as with a full queue. The memory
+    /// bound counts `slack` of these per session.
+    pub(crate) fn push_notice(&self, frame: &Bytes, slack: usize) -> Result<(), Evicted> {
+        if self.mailbox.notices.load(Ordering::Relaxed) >= slack {
+            return Err(Evicted);
+        }
+        self.mailbox.notices.fetch_add(1, Ordering::Relaxed);
+        let notice = Notice {
+            frame: frame.clone(),
+            mailbox: Arc::clone(&self.mailbox),
+        };
+        let queued = Queued {
+            bytes: Bytes::from_owner(notice),
+            published: None,
+        };
+        self.enqueue(queued, None)
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -379,6 +426,27 @@ mod tests {
         drop(inbox);
         assert_eq!(out.push(frame(1)), Ok(()));
         assert_eq!(out.push(frame(2)), Ok(()));
+    }
+
+    #[test]
+    fn presence_events_wait_beside_the_limit_up_to_their_slack() {
+        let (outbox, inbox) = outbox(1, 2);
+        let notice = Bytes::from_static(b"joined");
+        for _ in 0..3 {
+            assert_eq!(outbox.push_notice(&notice, 3), Ok(()));
+        }
+        // The queue's own two frames still fit, and a third does not.
+        assert_eq!(outbox.push(Bytes::from_static(b"m1")), Ok(()));
+        assert_eq!(outbox.push(Bytes::from_static(b"m2")), Ok(()));
+        assert_eq!(outbox.push(Bytes::from_static(b"m3")), Err(Evicted));
+        // Writing a notice (dropping it) makes room for another.
+        let first = inbox.frames.try_recv().unwrap();
+        assert_eq!(&first.bytes[..], b"joined");
+        drop(first);
+        assert_eq!(outbox.push_notice(&notice, 3), Ok(()));
+        // Past the slack the member is too slow.
+        assert_eq!(outbox.push_notice(&notice, 3), Err(Evicted));
+        assert!(std::mem::size_of::<Notice>() <= 48);
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct SessionInfo {
     pub user: String,
     /// The token's role.
     pub role: Role,
+    /// The PASERK id of the key that verified its current token.
+    pub key_id: Arc<str>,
     /// The rooms it is in.
     pub rooms: Vec<RoomName>,
     /// The peer's address.
@@ -187,10 +189,11 @@ impl Sessions {
         }
     }
 
-    /// Updates a session's role after `Reauth`.
-    pub(crate) fn set_role(&self, id: u64, role: Role) {
+    /// Records a session's role and key after `Reauth`.
+    pub(crate) fn set_token(&self, id: u64, role: Role, key_id: &Arc<str>) {
         if let Some(e) = lock(&self.live).get_mut(&id) {
             e.info.role = role;
+            e.info.key_id = Arc::clone(key_id);
         }
     }
 
@@ -220,6 +223,18 @@ impl Sessions {
         for e in lock(&self.live).values() {
             e.outbox.close(code);
         }
+    }
+
+    /// Asks every session whose current token `key_id` verified to close
+    /// with [`Close::KeyRevoked`]; returns how many were asked.
+    pub(crate) fn revoke_key(&self, key_id: &str) -> usize {
+        let live = lock(&self.live);
+        let mut closed = 0;
+        for e in live.values().filter(|e| &*e.info.key_id == key_id) {
+            e.outbox.close(Close::KeyRevoked);
+            closed += 1;
+        }
+        closed
     }
 }
 

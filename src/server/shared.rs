@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::authorize::Authorize;
-use super::{alerts, bans, material, registry, rooms};
+use super::{alerts, bans, material, registry, rooms, store};
 use crate::auth::{Identity, TokenError};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
@@ -24,12 +24,19 @@ pub(crate) struct Shared {
     /// Set when shutdown starts: `/healthz` answers 503.
     pub(crate) draining: AtomicBool,
     pub(crate) ws_config: WebSocketConfig,
-    pub(crate) rooms: rooms::Rooms,
+    /// This node's members and fan-out; the store hands it what it commits.
+    pub(crate) rooms: Arc<rooms::Rooms>,
+    /// Seqs, history, keys: memory or the storage file.
+    pub(crate) store: Box<dyn store::Store>,
     pub(crate) sessions: registry::Sessions,
     pub(crate) connections: Arc<registry::Connections>,
     pub(crate) bans: bans::Bans,
     /// The `from` of the host's own messages.
     pub(crate) device_name: String,
+    /// The same, as the host's name in presence.
+    pub(crate) device_user: crate::protocol::UserName,
+    pub(crate) presence: super::presence::Presence,
+    pub(crate) quota: super::quota::RoomQuota,
     pub(crate) authorizer: OnceLock<Arc<dyn Authorize>>,
     /// The id of the next host subscription (per server: nothing global).
     pub(crate) next_host_id: AtomicU64,
@@ -57,6 +64,27 @@ impl Shared {
 }
 
 impl Shared {
+    /// What [`material::reload`] acts on.
+    pub(crate) fn reload_targets(&self) -> material::Reload<'_> {
+        material::Reload {
+            current: &self.material,
+            metrics: &self.metrics,
+            sessions: &self.sessions,
+            running: &self.limits,
+        }
+    }
+
+    /// Closes session `id` (4001 "key revoked") if `key_id`, the key that
+    /// verified its current token, is no longer configured. Called after
+    /// the registry records the key: a token verified against the old
+    /// material just before a reload's swap is recorded after the reload's
+    /// sweep, and only a check made after recording can catch it.
+    pub(crate) fn check_key(&self, id: u64, key_id: &str) {
+        if !self.material.has_key(key_id) {
+            self.sessions.close(id, crate::protocol::Close::KeyRevoked);
+        }
+    }
+
     /// The material for a new connection.
     pub(crate) fn material(&self) -> Arc<material::Material> {
         self.material.get()

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_rustls::TlsConnector;
 use palisade::auth::{self, SecretKey, TokenRequest};
 use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
-use palisade::config::Config;
+use palisade::config::{Config, StorageConfig};
 use palisade::protocol::{ClientFrame, Role, RoomName, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
@@ -86,6 +86,16 @@ impl TestServer {
         Self::start_bound(|config, _| tweak(config))
     }
 
+    /// Starts a server with presence events in every room (the product's
+    /// default), up to `max_members` users, after `tweak`.
+    pub fn start_with_presence(max_members: u32, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(|config| {
+            config.presence.events = vec!["*".to_owned()];
+            config.presence.events_max_members = max_members;
+            tweak(config);
+        })
+    }
+
     /// Starts a server that accepts WebSockets from its own page, as a
     /// browser that loaded `https://localhost:<port>/` sends them: the
     /// origin names the port, which is known only once the listener is
@@ -102,7 +112,15 @@ impl TestServer {
         let dir = unique_dir();
         palisade::certgen::write_dev_pki(&dir).unwrap();
         auth::write_keypair(&dir).unwrap();
-        let mut config = config_in(&dir, &["token.public"]);
+        // File storage, as `palisade serve` runs (sync off: tests need no
+        // power-loss safety and a busy machine's fsyncs are slow).
+        let mut storage = StorageConfig::file_in(&dir);
+        storage.sync = false;
+        let mut config = config_in(&dir, &["token.public"]).with_storage(storage);
+        // Presence events are off unless a test turns them on (see
+        // `start_with_presence`), so tests of other features see exactly
+        // the frames they are about.
+        config.presence.events.clear();
         let listener = smol::block_on(smol::net::TcpListener::bind(config.listen)).unwrap();
         let addr = listener.local_addr().unwrap();
         tweak(&mut config, addr);
@@ -160,14 +178,7 @@ impl TestServer {
     /// not have.
     pub fn foreign_token(&self, sub: &str) -> String {
         let key = SecretKey::generate().unwrap();
-        let request = TokenRequest {
-            sub: sub.to_owned(),
-            role: Role::Member,
-            rooms: vec!["*".into()],
-            ttl_secs: 600,
-            audience: AUDIENCE.to_owned(),
-            issuer: None,
-        };
+        let request = TokenRequest::new(sub, Role::Member, ["*"], 600, AUDIENCE);
         auth::mint(&key, &request, now()).unwrap()
     }
 
@@ -283,6 +294,26 @@ pub async fn join(client: &mut Client, name: &str, since: Option<u64>) -> Server
     frame(client).await
 }
 
+/// Joins `name` live, failing the test unless the answer is `Joined`.
+pub async fn join_ok(client: &mut Client, name: &str) {
+    let answer = join(client, name, None).await;
+    assert!(matches!(answer, ServerFrame::Joined { .. }), "{answer:?}");
+}
+
+/// Sends `Publish` of `text` to `name` with correlation `id` (the answer is
+/// the caller's to read).
+pub async fn publish_text(client: &mut Client, id: u32, name: &str, text: &str) {
+    let body = palisade::protocol::Body::Text(text.into());
+    client
+        .send(&ClientFrame::Publish {
+            id,
+            room: room(name),
+            body,
+        })
+        .await
+        .unwrap();
+}
+
 /// The next frame; fails the test on a close or an error.
 pub async fn frame(client: &mut Client) -> ServerFrame {
     match bounded(client.recv()).await {
@@ -294,15 +325,23 @@ pub async fn frame(client: &mut Client) -> ServerFrame {
 /// Reads until the server closes; returns the close code. Frames before
 /// the close are skipped.
 pub async fn close_code(client: &mut Client) -> u16 {
+    close_frame(client).await.0
+}
+
+/// Reads until the server closes; returns the close code and reason.
+/// Frames before the close are skipped.
+pub async fn close_frame(client: &mut Client) -> (u16, String) {
     loop {
         match bounded(client.recv()).await {
             Ok(Event::Frame(_)) => continue,
-            Ok(Event::Closed { code, .. }) => return code,
+            Ok(Event::Closed { code, reason }) => return (code, reason),
             Err(e) => panic!("expected a close frame, got {e}"),
         }
     }
 }
 
+pub mod binary;
+pub mod cli;
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;

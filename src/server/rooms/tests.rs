@@ -1,6 +1,7 @@
 use super::*;
-use crate::protocol::decode_server;
+use crate::protocol::{decode_server, Body};
 use crate::server::outbox::{outbox, Inbox};
+use crate::server::store::message_frame;
 
 fn room(s: &str) -> RoomName {
     RoomName::new(s).unwrap()
@@ -12,70 +13,67 @@ fn drain(inbox: &Inbox) -> Vec<ServerFrame> {
         .collect()
 }
 
-fn text(s: &str) -> Body {
-    Body::Text(s.to_owned())
+fn join(rooms: &Rooms, name: &str, member: &Outbox, view: View, replay: &[Bytes]) {
+    let join = Join {
+        room: room(name),
+        member: member.clone(),
+        since: Some(0),
+        announce: true,
+    };
+    rooms.joined(&join, view, replay);
+}
+
+fn frame(name: &str, seq: u64) -> Bytes {
+    message_frame(&room(name), seq, "alice", Body::Text(format!("m{seq}")))
+}
+
+/// An ack that queues `Ack{id}` into `to`, as a session's does.
+fn ack_to(to: &Outbox, id: u32) -> Reply {
+    let to = to.clone();
+    Reply::new(move |r| {
+        let _ = to.send(&ServerFrame::Ack {
+            id,
+            seq: r.unwrap(),
+        });
+    })
 }
 
 #[test]
-fn ack_precedes_message_and_seq_counts_from_one() {
-    let rooms = Rooms::new(4, 8);
+fn joined_then_replay_then_live_and_the_ack_before_the_message() {
+    let rooms = Rooms::default();
     let (a, a_in) = outbox(1, 16);
-    rooms.join(&room("r"), &a, None).unwrap();
-    assert_eq!(
-        rooms.publish(&room("r"), "alice", text("x"), Some((&a, 9))),
-        Some(1)
+    join(
+        &rooms,
+        "r",
+        &a,
+        View { first: 4, last: 5 },
+        &[frame("r", 4), frame("r", 5)],
     );
+    rooms.committed(&room("r"), 6, &frame("r", 6), ack_to(&a, 9));
     let frames = drain(&a_in);
-    assert!(matches!(
-        frames[0],
-        ServerFrame::Joined {
-            first_seq: 0,
-            last_seq: 0,
-            ..
-        }
-    ));
-    assert_eq!(frames[1], ServerFrame::Ack { id: 9, seq: 1 });
-    assert!(matches!(&frames[2], ServerFrame::Message { seq: 1, from, .. } if from == "alice"));
-}
-
-#[test]
-fn history_is_bounded_and_replayed_after_since() {
-    let rooms = Rooms::new(3, 8);
-    let (a, _a_in) = outbox(1, 64);
-    rooms.join(&room("r"), &a, None).unwrap();
-    for i in 0..5 {
-        rooms.publish(&room("r"), "alice", text(&i.to_string()), None);
-    }
-    let (b, b_in) = outbox(2, 64);
-    rooms.join(&room("r"), &b, Some(3)).unwrap();
-    let frames = drain(&b_in);
-    assert_eq!(
-        frames[0],
-        ServerFrame::Joined {
-            room: room("r"),
-            first_seq: 3,
-            last_seq: 5
-        }
-    );
-    let seqs: Vec<u64> = frames[1..]
-        .iter()
-        .map(|f| match f {
-            ServerFrame::Message { seq, .. } => *seq,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    assert_eq!(seqs, [4, 5]);
+    let joined = ServerFrame::Joined {
+        room: room("r"),
+        first_seq: 4,
+        last_seq: 5,
+    };
+    assert_eq!(frames[0], joined);
+    assert!(matches!(frames[1], ServerFrame::Message { seq: 4, .. }));
+    assert!(matches!(frames[2], ServerFrame::Message { seq: 5, .. }));
+    assert_eq!(frames[3], ServerFrame::Ack { id: 9, seq: 6 });
+    assert!(matches!(&frames[4], ServerFrame::Message { seq: 6, from, .. } if from == "alice"));
+    assert_eq!(frames.len(), 5);
 }
 
 #[test]
 fn full_queue_evicts_only_the_slow_member() {
-    let rooms = Rooms::new(0, 8);
+    let rooms = Rooms::default();
     let (fast, fast_in) = outbox(1, 64);
     let (slow, slow_in) = outbox(2, 2);
-    rooms.join(&room("r"), &fast, None).unwrap();
-    rooms.join(&room("r"), &slow, None).unwrap();
-    for _ in 0..10 {
-        rooms.publish(&room("r"), "a", text("x"), None);
+    let view = View { first: 1, last: 0 };
+    join(&rooms, "r", &fast, view, &[]);
+    join(&rooms, "r", &slow, view, &[]);
+    for seq in 1..=10 {
+        rooms.committed(&room("r"), seq, &frame("r", seq), Reply::none());
     }
     assert_eq!(drain(&fast_in).len(), 11);
     assert_eq!(
@@ -85,34 +83,53 @@ fn full_queue_evicts_only_the_slow_member() {
 }
 
 #[test]
-fn delete_and_not_found() {
-    let rooms = Rooms::new(4, 8);
+fn deleted_reaches_members_and_a_non_member_admin_once() {
+    let rooms = Rooms::default();
     let (a, a_in) = outbox(1, 64);
-    rooms.join(&room("r"), &a, None).unwrap();
-    rooms.publish(&room("r"), "a", text("x"), None);
-    assert_eq!(rooms.delete(&room("r"), 1, &a), Ok(()));
-    assert_eq!(rooms.delete(&room("r"), 1, &a), Err(NotRetained));
+    let (admin, admin_in) = outbox(2, 64);
+    join(&rooms, "r", &a, View { first: 1, last: 0 }, &[]);
+    drain(&a_in);
+    rooms.deleted(&room("r"), 1, &a);
+    rooms.deleted(&room("r"), 2, &admin);
+    let deleted = |seq| ServerFrame::Deleted {
+        room: room("r"),
+        seq,
+    };
+    assert_eq!(drain(&a_in), vec![deleted(1), deleted(2)]);
+    assert_eq!(drain(&admin_in), vec![deleted(2)]);
+    rooms.deleted(&room("gone"), 3, &admin);
     assert_eq!(
-        drain(&a_in).last(),
-        Some(&ServerFrame::Deleted {
-            room: room("r"),
-            seq: 1
-        })
+        drain(&admin_in),
+        vec![ServerFrame::Deleted {
+            room: room("gone"),
+            seq: 3
+        }]
     );
 }
 
 #[test]
-fn table_is_bounded_and_evicts_memberless_rooms_first() {
-    let rooms = Rooms::new(4, 2);
+fn a_room_lives_while_it_has_members() {
+    let rooms = Rooms::default();
     let (a, _a_in) = outbox(1, 64);
-    rooms.join(&room("one"), &a, None).unwrap();
-    rooms.join(&room("two"), &a, None).unwrap();
-    assert_eq!(rooms.join(&room("three"), &a, None), Err(ServerRoomsFull));
-    rooms.publish(&room("two"), "a", text("x"), None);
-    rooms.leave(&room("two"), 1);
-    assert_eq!(rooms.len(), 2, "a room with history stays");
-    rooms.join(&room("three"), &a, None).unwrap();
-    assert_eq!(rooms.len(), 2);
-    rooms.leave(&room("one"), 1);
-    assert_eq!(rooms.len(), 1, "an empty room goes");
+    let (b, _b_in) = outbox(2, 64);
+    let view = View { first: 1, last: 0 };
+    join(&rooms, "r", &a, view, &[]);
+    join(&rooms, "r", &b, view, &[]);
+    assert!(rooms.is_watched(&room("r")));
+    rooms.leave(&room("r"), 1);
+    assert_eq!(rooms.len(), 1);
+    rooms.leave(&room("r"), 2);
+    assert_eq!(rooms.len(), 0);
+    assert!(!rooms.is_watched(&room("r")));
+    // A commit into a room nobody here is in still answers the publisher.
+    let (tx, rx) = smol::channel::bounded(1);
+    rooms.committed(
+        &room("r"),
+        7,
+        &frame("r", 7),
+        Reply::new(move |r| {
+            let _ = tx.try_send(r);
+        }),
+    );
+    assert_eq!(rx.try_recv(), Ok(Ok(7)));
 }

@@ -115,19 +115,34 @@ where
                 id,
                 user: identity.user.clone(),
                 role: identity.role,
+                key_id: Arc::clone(&identity.key_id),
                 rooms: Vec::new(),
                 peer,
                 since: SystemTime::now(),
             },
             |id| outbox(id, capacity),
         );
+        shared.check_key(id, &identity.key_id);
         log::info!(
             "conn peer={} outcome=accepted session={id:016x} user={} role={}",
             peer.ip(),
             crate::quoted::Quoted(&identity.user),
             identity.role
         );
-        let mut session = SessionState::new(id, identity, outbox, Arc::clone(&shared));
+        let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
+            Ok(session) => session,
+            Err(e) => {
+                // Unreachable with verified tokens (their `sub` rules are the
+                // user name rules); refused rather than counted wrong.
+                log::error!("session={id:016x} closing: sub is not a user name: {e}");
+                shared.sessions.remove(id);
+                let end = End::Close(Close::Internal);
+                Box::pin(finish(&mut ws, Close::Internal)).await;
+                drop(permit);
+                close::count(&shared, &end);
+                return;
+            }
+        };
         session.welcome();
 
         let end = serve(&mut ws, &shared, &mut session, &inbox).await;
@@ -295,7 +310,9 @@ where
             Message::Binary(bytes) => match decode_client(&bytes) {
                 Ok(frame) => {
                     metrics.frame_in(&frame);
-                    if session.handle(frame) == After::Renewed {
+                    // Boxed: what a frame does (a join may wait on storage)
+                    // is not reserved in every idle session's task.
+                    if Box::pin(session.handle(frame)).await == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
                 }

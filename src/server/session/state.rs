@@ -6,12 +6,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
-use crate::protocol::{Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame};
+use async_tungstenite::tungstenite::Bytes;
+
+use crate::protocol::{
+    server_to_vec, Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, UserName,
+};
 
 use super::super::authorize::Authorize;
+use super::super::membership::NoEntry;
 use super::super::outbox::Outbox;
 use super::super::ratelimit::TokenBucket;
 use super::super::shared::Shared;
+use super::super::store::{self, Reply, StoreError};
 
 /// One session's state, owned by its task: who it is, what it joined, its
 /// rate limits. The task loop (`session/mod.rs`) feeds it decoded frames.
@@ -19,6 +25,8 @@ use super::super::shared::Shared;
 pub(crate) struct SessionState {
     pub(crate) id: u64,
     pub(crate) identity: Identity,
+    /// `identity.user` as presence counts it (a `sub` never changes).
+    user: UserName,
     pub(crate) outbox: Outbox,
     /// Joined rooms, at most `limits.max_rooms`; a `Vec`, since a
     /// `heapless::Vec` of 64 names is 2.6 KiB inline in every session.
@@ -26,6 +34,10 @@ pub(crate) struct SessionState {
     bucket: TokenBucket,
     /// Refusals allowed in a burst; empty means repeated violations (1008).
     violations: TokenBucket,
+    /// The last `Members` answer, while the queue may still hold it: one
+    /// at a time, so a peer that asks and never reads queues at most one
+    /// of these large frames (the memory bound counts one).
+    members_answer: Option<Bytes>,
     shared: Arc<Shared>,
 }
 
@@ -39,17 +51,29 @@ pub(crate) enum After {
 }
 
 impl SessionState {
-    pub(crate) fn new(id: u64, identity: Identity, outbox: Outbox, shared: Arc<Shared>) -> Self {
+    /// A session for a verified `identity`.
+    ///
+    /// # Errors
+    /// The token's `sub` is not a user name (the token rules make that
+    /// impossible; the session is refused rather than miscounted).
+    pub(crate) fn new(
+        id: u64,
+        identity: Identity,
+        outbox: Outbox,
+        shared: Arc<Shared>,
+    ) -> Result<Self, crate::protocol::UserNameError> {
         let rate = shared.limits.publish_per_sec;
-        Self {
+        Ok(Self {
             id,
+            user: UserName::new(&identity.user)?,
             identity,
             outbox,
             joined: Vec::new(),
             bucket: TokenBucket::new(rate, rate, Instant::now()),
             violations: TokenBucket::new(1, shared.limits.violations_before_close, Instant::now()),
+            members_answer: None,
             shared,
-        }
+        })
     }
 
     /// The first frame of every session, and the answer to `Reauth`.
@@ -97,27 +121,33 @@ impl SessionState {
         self.joined.iter().any(|r| r == room)
     }
 
-    /// Carries out one decoded frame.
-    pub(crate) fn handle(&mut self, frame: ClientFrame) -> After {
+    /// Carries out one decoded frame. Joins and deletes wait for the
+    /// store; a publish is handed to it and answered when committed.
+    pub(crate) async fn handle(&mut self, frame: ClientFrame) -> After {
         match frame {
-            ClientFrame::Join { room, since } => self.join(room, since),
+            ClientFrame::Join { room, since } => self.join(room, since).await,
             ClientFrame::Leave { room } => self.leave(&room),
-            ClientFrame::Publish { id, room, body } => self.publish(id, &room, body),
-            ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq),
+            ClientFrame::Publish { id, room, body } => self.publish(id, &room, body, None),
+            ClientFrame::PublishOnce {
+                id,
+                key,
+                room,
+                body,
+            } => self.publish(id, &room, body, Some(key)),
+            ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq).await,
             ClientFrame::Reauth { token } => return self.reauth(&token),
-            // Their server side lands with presence and storage (issues 13
-            // and 11); until then they are refused, never half-served.
-            ClientFrame::Presence { .. } => {
-                self.refuse(None, ErrorCode::BadRequest, "not supported yet")
-            }
-            ClientFrame::PublishOnce { id, .. } => {
-                self.refuse(Some(id), ErrorCode::BadRequest, "not supported yet")
-            }
+            ClientFrame::Presence { room } => self.presence(&room),
         }
         After::Continue
     }
 
-    fn join(&mut self, room: RoomName, since: Option<u64>) {
+    /// Answers a request the store could not carry out. Not a violation:
+    /// the client did nothing wrong, and may retry.
+    fn store_failed(&self, id: Option<u32>, error: StoreError) {
+        store_error(&self.outbox, &self.shared.metrics, id, error);
+    }
+
+    async fn join(&mut self, room: RoomName, since: Option<u64>) {
         if !self.identity.may_access(&room) {
             return self.refuse(
                 None,
@@ -138,12 +168,27 @@ impl SessionState {
                 "joined rooms at limits.max_rooms",
             );
         }
-        if self.shared.rooms.join(&room, &self.outbox, since).is_err() {
-            return self.refuse(
-                None,
-                ErrorCode::TooManyRooms,
-                "the server holds its maximum of rooms",
-            );
+        match self
+            .shared
+            .enter(&room, &self.user, &self.outbox, since)
+            .await
+        {
+            Ok(()) => {}
+            Err(NoEntry::UserRoomsFull) => {
+                return self.refuse(
+                    None,
+                    ErrorCode::TooManyRooms,
+                    "this user's sessions are in limits.max_rooms_per_user rooms",
+                )
+            }
+            Err(NoEntry::Store(StoreError::RoomsFull)) => {
+                return self.refuse(
+                    None,
+                    ErrorCode::TooManyRooms,
+                    "the server holds its maximum of rooms",
+                )
+            }
+            Err(NoEntry::Store(e)) => return self.store_failed(None, e),
         }
         // Exact: a session in one room holds one slot, not four.
         self.joined.reserve_exact(1);
@@ -156,13 +201,39 @@ impl SessionState {
             return self.refuse(None, ErrorCode::NotJoined, "not joined");
         };
         self.joined.swap_remove(at);
-        self.shared.rooms.leave(room, self.id);
+        self.shared.exit(room, &self.user, self.id);
         self.shared.sessions.set_rooms(self.id, &self.joined);
         self.outbox
             .send_or_evict(&ServerFrame::Left { room: room.clone() });
     }
 
-    fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body) {
+    /// Answers `Members`; observers may ask too.
+    fn presence(&mut self, room: &RoomName) {
+        if !self.is_joined(room) {
+            return self.refuse(
+                None,
+                ErrorCode::NotJoined,
+                "join the room before asking who is in it",
+            );
+        }
+        if self.members_answer.as_ref().is_some_and(|b| !b.is_unique()) {
+            return self.refuse(
+                None,
+                ErrorCode::RateLimited,
+                "the previous Members answer is not written yet",
+            );
+        }
+        let (total, users) = self.shared.presence.members(room);
+        let answer = Bytes::from(server_to_vec(&ServerFrame::Members {
+            room: room.clone(),
+            total,
+            users,
+        }));
+        self.members_answer = Some(answer.clone());
+        self.outbox.push_or_evict(answer, None);
+    }
+
+    fn publish(&mut self, ack_id: u32, room: &RoomName, body: Body, key: Option<u64>) {
         let id = Some(ack_id);
         if !self.identity.role.may_publish() {
             return self.refuse(id, ErrorCode::Forbidden, "observers may not publish");
@@ -186,24 +257,23 @@ impl SessionState {
         if !self.bucket.try_take(Instant::now()) {
             return self.refuse(id, ErrorCode::RateLimited, "over limits.publish_per_sec");
         }
-        let user = &self.identity.user;
-        // The Ack is queued by `Rooms::publish`, under the room lock, not
-        // here after it returns: under the lock it goes into our queue
-        // ahead of our own copy of the Message, and no later publish by a
-        // member can slip between the seq being taken and the Ack (the
-        // contract: Ack before the publisher's Message, seq order for all).
-        if self
-            .shared
-            .rooms
-            .publish(room, user, body, Some((&self.outbox, ack_id)))
-            .is_none()
-        {
-            // A joined room always exists; reaching this is a server bug.
-            log::error!("session={:016x} joined room={room} missing", self.id);
-        }
+        let (outbox, metrics) = (self.outbox.clone(), Arc::clone(&self.shared.metrics));
+        self.shared.store.publish(store::Publish {
+            room: room.clone(),
+            from: self.identity.user.clone(),
+            body,
+            key,
+            // Called by the fan-out under the room lock, right before the
+            // Message is queued to the members: the Ack goes into our queue
+            // ahead of our own copy, and in seq order (the contract).
+            reply: Reply::new(move |result| match result {
+                Ok(seq) => outbox.send_or_evict(&ServerFrame::Ack { id: ack_id, seq }),
+                Err(e) => store_error(&outbox, &metrics, Some(ack_id), e),
+            }),
+        });
     }
 
-    fn delete(&mut self, id: u32, room: &RoomName, seq: u64) {
+    async fn delete(&mut self, id: u32, room: &RoomName, seq: u64) {
         if !self.identity.role.may_delete() {
             return self.refuse(Some(id), ErrorCode::Forbidden, "only admins may delete");
         }
@@ -217,12 +287,19 @@ impl SessionState {
         if !self.host_allows(|hook, who| hook.may_delete(who, room, seq)) {
             return self.refuse(Some(id), ErrorCode::Forbidden, "refused by the host");
         }
-        if self.shared.rooms.delete(room, seq, &self.outbox).is_err() {
-            self.refuse(
+        let delete = store::Delete {
+            room: room.clone(),
+            seq,
+            by: self.outbox.clone(),
+        };
+        match self.shared.store.delete(delete).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => self.refuse(
                 Some(id),
                 ErrorCode::NotFound,
                 "the room does not retain that seq",
-            );
+            ),
+            Err(e) => self.store_failed(Some(id), e),
         }
     }
 
@@ -245,7 +322,9 @@ impl SessionState {
             identity.expires_at
         );
         self.identity = identity;
-        self.shared.sessions.set_role(self.id, self.identity.role);
+        let (role, key_id) = (self.identity.role, &self.identity.key_id);
+        self.shared.sessions.set_token(self.id, role, key_id);
+        self.shared.check_key(self.id, key_id);
         self.welcome();
         // Rooms the new token no longer allows are left, so the session stops
         // receiving what it may no longer read.
@@ -264,8 +343,34 @@ impl SessionState {
     /// Leaves every room; called once when the session ends.
     pub(crate) fn leave_all(&mut self) {
         for room in self.joined.iter() {
-            self.shared.rooms.leave(room, self.id);
+            self.shared.exit(room, &self.user, self.id);
         }
         self.joined.clear();
     }
+}
+
+/// Queues the `Error` for a request the store refused.
+fn store_error(
+    outbox: &Outbox,
+    metrics: &crate::metrics::Metrics,
+    id: Option<u32>,
+    error: StoreError,
+) {
+    let (code, detail) = match error {
+        StoreError::Unavailable => (
+            ErrorCode::Unavailable,
+            "storage is failing or busy; nothing was done, retry (a publish with PublishOnce)",
+        ),
+        StoreError::RoomsFull => (
+            ErrorCode::TooManyRooms,
+            "the server holds its maximum of rooms",
+        ),
+        StoreError::NotFound => (ErrorCode::NotFound, "the room does not retain that seq"),
+    };
+    metrics.error_frame(code);
+    outbox.send_or_evict(&ServerFrame::Error {
+        id,
+        code,
+        detail: detail.to_owned(),
+    });
 }

@@ -13,6 +13,7 @@
 //! $L ... --fanout --members 1000 --publishers 1 --rate 200 --body 64 --duration 10
 //! $L ... --fanout --members 100 --publishers 8 --window 16 --threads 2  # a burst
 //! $L ... --handshakes 5000 --concurrency 32 --resume   # resumed TLS sessions
+//! $L ... --storm --sessions 1000 --users-key /tmp/b/token.secret
 //! ```
 //!
 //! One process opens every session (raise `ulimit -n` first: one fd per
@@ -54,6 +55,9 @@ use smol::future::FutureExt;
 use smol::net::TcpStream;
 use smol::{Async, Timer};
 
+#[path = "loadgen/storm.rs"]
+mod storm;
+
 type Ws = WebSocketStream<TlsStream<TcpStream>>;
 type Tx = WebSocketSender<TlsStream<TcpStream>>;
 type Rx = WebSocketReceiver<TlsStream<TcpStream>>;
@@ -87,6 +91,7 @@ enum Mode {
     Idle,
     Handshakes,
     Fanout,
+    Storm,
 }
 
 /// Everything a session needs to connect.
@@ -97,6 +102,8 @@ struct Setup {
     name: ServerName<'static>,
     tls: TlsConnector,
     token: String,
+    /// With `--users-key`: session `i` gets its own token for `sub` `u{i}`.
+    users_key: Option<Arc<palisade::auth::SecretKey>>,
     sources: u8,
     ws: WebSocketConfig,
 }
@@ -136,6 +143,7 @@ fn run() -> Result<(), String> {
     let (mut members, mut publishers, mut rate, mut window) = (100usize, 1usize, 0.0f64, 32usize);
     let (mut body, mut duration, mut sources) = (64usize, 5.0f64, 8u8);
     let (mut threads, mut resume, mut idle_after) = (None::<usize>, false, 0u64);
+    let mut users_key = None;
     let e = |e: lexopt::Error| e.to_string();
     while let Some(arg) = p.next().map_err(e)? {
         match arg {
@@ -160,6 +168,13 @@ fn run() -> Result<(), String> {
             }
             Long("concurrency") => concurrency = p.value().map_err(e)?.parse().map_err(e)?,
             Long("fanout") => mode = Mode::Fanout,
+            Long("storm") => mode = Mode::Storm,
+            Long("users-key") => {
+                let path = PathBuf::from(p.value().map_err(e)?);
+                let key = palisade::auth::load_secret_key_file(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                users_key = Some(Arc::new(key));
+            }
             Long("members") => members = p.value().map_err(e)?.parse().map_err(e)?,
             Long("publishers") => publishers = p.value().map_err(e)?.parse().map_err(e)?,
             Long("rate") => rate = p.value().map_err(e)?.parse().map_err(e)?,
@@ -212,6 +227,7 @@ fn run() -> Result<(), String> {
             name: ServerName::IpAddress(ip.into()),
             tls: TlsConnector::from(Arc::new(tls)),
             token,
+            users_key,
             sources: sources.max(1),
             ws,
         },
@@ -233,6 +249,7 @@ fn run() -> Result<(), String> {
             Mode::Idle => idle(&args).await,
             Mode::Handshakes => handshakes(&args).await,
             Mode::Fanout => fanout(&args).await,
+            Mode::Storm => storm::storm(&args).await,
         }
     })?;
     println!("{result}");
@@ -257,14 +274,13 @@ fn setup(p: &mut lexopt::Parser) -> Result<(), String> {
     }
     let key = palisade::auth::load_secret_key_file(&dir.join(palisade::auth::SECRET_KEY_FILE))
         .map_err(|e| e.to_string())?;
-    let request = palisade::auth::TokenRequest {
-        sub: "bench".into(),
-        role: palisade::protocol::Role::Member,
-        rooms: vec!["*".into()],
-        ttl_secs: 24 * 3600,
-        audience: "palisade".into(),
-        issuer: None,
-    };
+    let request = palisade::auth::TokenRequest::new(
+        "bench",
+        palisade::protocol::Role::Member,
+        ["*"],
+        24 * 3600,
+        "palisade",
+    );
     let token = palisade::auth::mint(&key, &request, unix_secs()).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("member.token"), token).map_err(|e| e.to_string())
 }
@@ -368,6 +384,19 @@ async fn tcp_connect(setup: &Setup, index: usize) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// A member token for user `u{index}`, every room, one hour.
+fn user_token(key: &palisade::auth::SecretKey, index: usize) -> Result<String, String> {
+    let request = palisade::auth::TokenRequest {
+        sub: format!("u{index:05}"),
+        role: palisade::protocol::Role::Member,
+        rooms: vec!["*".into()],
+        ttl_secs: 3600,
+        audience: "palisade".into(),
+        issuer: None,
+    };
+    palisade::auth::mint(key, &request, unix_secs()).map_err(|e| e.to_string())
+}
+
 /// Opens one session and completes the target's own handshake: palisade's
 /// `Welcome`, MQTT's `CONNACK`, or just the upgrade for plain-ws.
 async fn connect(setup: &Setup, index: usize) -> Result<Ws, String> {
@@ -385,8 +414,11 @@ async fn connect(setup: &Setup, index: usize) -> Result<Ws, String> {
         .into_client_request()
         .map_err(|e| e.to_string())?;
     let headers = request.headers_mut();
-    let bearer =
-        HeaderValue::from_str(&format!("Bearer {}", setup.token)).map_err(|e| e.to_string())?;
+    let token = match &setup.users_key {
+        Some(key) => user_token(key, index)?,
+        None => setup.token.clone(),
+    };
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
     match setup.target {
         Target::Palisade => {
             headers.insert(
@@ -748,6 +780,7 @@ fn clone_setup(s: &Setup) -> Setup {
         name: s.name.clone(),
         tls: s.tls.clone(),
         token: s.token.clone(),
+        users_key: s.users_key.clone(),
         sources: s.sources,
         ws: s.ws,
     }
