@@ -10,6 +10,11 @@
 //! `Message`. [`ServerFrame::MemberJoined`] and [`ServerFrame::MemberLeft`]
 //! arrive through [`Client::recv`] like every other frame.
 //!
+//! Two state helpers carry a user across connections: [`Resume`] (the
+//! last seq seen per room, the `Join{since}` frames a reconnect sends, and
+//! whether messages were lost meanwhile) and [`Outbox`] (`PublishOnce`
+//! with a random key kept until the `Ack` and resent after a reconnect).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), palisade::client::ClientError> {
 //! use palisade::client::{Client, Connect};
@@ -23,6 +28,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+
+mod outbox;
+mod resume;
+
+pub use outbox::{Outbox, OutboxError, Refusal, Unacked, MAX_UNACKED};
+pub use resume::{Joined, Resume, Seen};
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::HeaderValue;

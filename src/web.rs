@@ -45,7 +45,7 @@ macro_rules! asset {
 
 /// Every file the page consists of (its tests under `web/test/` are not
 /// served).
-pub static ASSETS: [Asset; 13] = [
+pub static ASSETS: [Asset; 14] = [
     asset!("/", "index.html", HTML),
     asset!("/index.html", "index.html", HTML),
     asset!("/app.js", "app.js", JS),
@@ -55,6 +55,7 @@ pub static ASSETS: [Asset; 13] = [
     asset!("/rooms.js", "rooms.js", JS),
     asset!("/bodies.js", "bodies.js", JS),
     asset!("/members.js", "members.js", JS),
+    asset!("/outbox.js", "outbox.js", JS),
     asset!("/token.js", "token.js", JS),
     asset!("/view.js", "view.js", JS),
     asset!("/style.css", "style.css", CSS),

@@ -168,7 +168,10 @@ async fn next_message(client: &mut Client, name: &str) -> (String, Body) {
             ServerFrame::Message {
                 room, from, body, ..
             } if room.as_str() == name => return (from, body),
-            ServerFrame::Message { .. } | ServerFrame::Ack { .. } => {}
+            ServerFrame::Message { .. }
+            | ServerFrame::Ack { .. }
+            | ServerFrame::MemberJoined { .. }
+            | ServerFrame::MemberLeft { .. } => {}
             other => panic!("unexpected frame while waiting in {name}: {other:?}"),
         }
     }
@@ -188,7 +191,12 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         );
     }
 
-    let server = TestServer::start_with_page_origin();
+    // Presence events on (tests/common turns them off by default), so the
+    // page's member list follows arrivals and departures.
+    let mut server = TestServer::start_with_page_origin_and(|config| {
+        config.presence.events = vec!["*".to_owned()];
+        config.presence.events_max_members = 100;
+    });
     let base = format!("https://localhost:{}", server.addr.port());
     // "lobby" is named exactly, so the page joins it on connect by itself.
     let alice = server.token("alice", Role::Member, &["lobby", "*"], 3600);
@@ -233,6 +241,26 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         tabs,
         json!([{"room": "lobby", "unread": null, "current": true}]),
         "the token's exact room was not joined on connect"
+    );
+
+    // Who is in the lobby: the page asked on Joined. A second user (a Rust
+    // client) arrives and leaves; the list and the room's timeline follow.
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob"]}));
+    assert_eq!(listed["title"], json!("In this room (2)"), "{listed}");
+    let (mut carol, _) = within(server.connect(&server.member("carol")));
+    within(join(&mut carol, "lobby"));
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob", "carol"]}));
+    assert_eq!(listed["title"], json!("In this room (3)"), "{listed}");
+    within(carol.close()).unwrap();
+    let listed = browser.run(json!({"cmd": "members", "names": ["alice", "bob"]}));
+    assert_eq!(listed["title"], json!("In this room (2)"), "{listed}");
+    assert_eq!(
+        listed["notes"],
+        json!([
+            {"kind": "arrival", "text": "carol joined the room.", "user": "carol"},
+            {"kind": "departure", "text": "carol left the room.", "user": "carol"},
+        ]),
+        "{listed}"
     );
 
     // Plain room: the browser's message reaches bob with alice's name...
@@ -393,6 +421,59 @@ fn the_page_chats_seals_and_escapes_in_a_real_browser() {
         browser.run(json!({"cmd": "screenshot", "path": shot}));
         println!("screenshot of the page at {width} px: {}", shot.display());
     }
+
+    // The server restarts (file storage, as `palisade serve` runs): the
+    // page reconnects by itself and resumes the lobby after the last seq
+    // it saw. Bob publishes at once, before or after the page is back:
+    // replayed or live, the page shows it once, and nothing was lost.
+    drop((bob, eve));
+    server.restart();
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(async {
+        join(&mut bob, "lobby").await;
+        publish(
+            &mut bob,
+            20,
+            "lobby",
+            Body::Text("while you were away".into()),
+        )
+        .await;
+    });
+    let shown = browser.run(json!({"cmd": "message", "text": "while you were away"}));
+    assert_eq!(shown["from"], json!("bob"), "{shown}");
+    browser.run(json!({"cmd": "state", "state": "connected"}));
+    // Her own message after the restart goes out with PublishOnce.
+    browser.run(json!({"cmd": "send", "text": "back again"}));
+    let (from, body) = within(async {
+        loop {
+            match next_message(&mut bob, "lobby").await {
+                (from, _) if from == "bob" => {}
+                theirs => break theirs,
+            }
+        }
+    });
+    assert_eq!(
+        (from.as_str(), body),
+        ("alice", Body::Text("back again".into()))
+    );
+    let seen = browser.run(json!({"cmd": "inspect"}));
+    let count = |t: &str| {
+        seen["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| *x == t)
+            .count()
+    };
+    assert_eq!(count("while you were away"), 1, "{seen}");
+    assert_eq!(count("back again"), 1, "{seen}");
+    let kinds = seen["noteKinds"].as_array().unwrap();
+    assert!(
+        !kinds.contains(&json!("lost")),
+        "a loss where none was: {seen}"
+    );
+    assert_eq!(seen["state"], json!("connected"), "{seen}");
+    assert_eq!(seen["pageErrors"], json!([]), "{seen}");
 
     // A refused upgrade lists the likely causes in order and links /healthz.
     let refused = browser.run(json!({"cmd": "refused"}));

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::{frame, join, room, within, TestServer};
 use palisade::client::Client;
+use palisade::config::StorageConfig;
 use palisade::protocol::{Body, ClientFrame, ServerFrame};
 
 /// Longest wait for one line of the client.
@@ -265,4 +266,73 @@ fn setup_errors_name_their_cause() {
     assert_eq!(out.status.code(), Some(0));
     assert!(help.starts_with("usage: chat --url"), "{help}");
     assert!(help.contains("/reauth FILE"), "{help}");
+}
+
+/// Runs the chat client in `lobby` across a restart of `server`; returns
+/// the line in which it resumed the lobby and the seq of bob's message
+/// before the restart. Afterwards, bob's message and the client's own
+/// line (PublishOnce) each arrive once.
+fn across_a_restart(mut server: TestServer) -> (String, u64) {
+    let binary = chat_binary();
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(join(&mut bob, "lobby", None));
+    let alice = server.member("alice");
+    let mut chat = Chat::start(&binary, &server, &alice, &["--room", "lobby"]);
+    chat.line_where("joining lobby", |l| l.starts_with("* joined lobby"));
+    let before = within(publish(&mut bob, "before the restart"));
+    chat.line_where("with the first message", |l| {
+        l == format!("[lobby #{before}] bob: before the restart")
+    });
+
+    drop(bob);
+    server.restart();
+    chat.line_where("about the close", |l| {
+        l.starts_with("! the server is shutting down (code 1001); reconnecting in ")
+    });
+    chat.line_where("welcoming alice again", |l| {
+        l.starts_with("* connected as alice (member)")
+    });
+    let resumed = chat.line_where("resuming lobby", |l| l.contains("rejoined lobby"));
+
+    // Only now (the client is back in the room) does bob publish.
+    let (mut bob, _) = within(server.connect(&server.member("bob")));
+    within(join(&mut bob, "lobby", None));
+    let after = within(publish(&mut bob, "after the restart"));
+    chat.line_where("with the message after the restart", |l| {
+        l == format!("[lobby #{after}] bob: after the restart")
+    });
+    chat.type_line("back");
+    let (from, body) = within(async {
+        loop {
+            match frame(&mut bob).await {
+                ServerFrame::Message { from, body, .. } if from != "bob" => break (from, body),
+                _ => {}
+            }
+        }
+    });
+    assert_eq!((from.as_str(), body), ("alice", Body::Text("back".into())));
+    chat.finish();
+    (resumed, before)
+}
+
+#[test]
+fn the_client_resumes_by_itself_after_a_restart_with_storage() {
+    let (resumed, _) = across_a_restart(TestServer::start());
+    // File storage keeps the room's seq and history: nothing was lost.
+    assert_eq!(resumed, "* rejoined lobby");
+}
+
+#[test]
+fn the_client_names_what_a_restart_without_storage_lost() {
+    let server = TestServer::start_with(|c| c.storage = Some(StorageConfig::memory()));
+    let (resumed, before) = across_a_restart(server);
+    // Memory storage restarts the room's seq from the clock, above every
+    // seq it issued (PROTOCOL.md section 7): the client says what the
+    // server no longer has, from the seq after the last it saw.
+    assert!(resumed.starts_with("! rejoined lobby; "), "{resumed}");
+    assert!(
+        resumed.contains(&format!(" (#{} to #", before + 1))
+            && resumed.ends_with(") sent meanwhile are no longer kept by the server"),
+        "{resumed}"
+    );
 }

@@ -13,9 +13,10 @@ import { CodecError, decodeServer, encodeClient, isRoomName } from "./codec.js";
 import { OVERHEAD, seal } from "./seal.js";
 import { setPassphrase, shownBody } from "./bodies.js";
 import { Room } from "./rooms.js";
+import { Outbox } from "./outbox.js";
 import { MemberList } from "./members.js";
 import { exactRooms } from "./token.js";
-import { Follower, el, formatMs, notice as showNotice } from "./view.js";
+import { Follower, el, formatMs, noteItem, notice as showNotice } from "./view.js";
 import { backoffMs, describeClose, describeError, outgoingText, sendsOnKey, shouldReconnect } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -47,9 +48,14 @@ const st = {
   timer: null,
   userClosed: false,
   nextId: 1,
-  pending: new Map(), // Publish/Delete id -> what it was, for Ack and Error
+  pending: new Map(), // Delete id -> what it was, for Ack and Error
+  outbox: null, // publishes awaiting their Ack, across reconnects (below)
   expiryWarned: false,
 };
+
+st.outbox = new Outbox(() => newId());
+// Publishes refused with Unavailable go again (same key) after this long.
+const STALLED_RETRY_MS = 3000;
 
 const follower = new Follower($("messages"), $("new-messages"));
 // On a narrow screen the join form folds away once there is a room to read.
@@ -98,10 +104,14 @@ function send(frame) {
   return true;
 }
 
+/** A correlation id in use by nothing waiting; `what` names a Delete for its Error. */
 function newId(what) {
-  const id = st.nextId;
-  st.nextId = st.nextId >= 0xffffffff ? 1 : st.nextId + 1;
-  st.pending.set(id, what);
+  let id;
+  do {
+    id = st.nextId;
+    st.nextId = st.nextId >= 0xffffffff ? 1 : st.nextId + 1;
+  } while (st.pending.has(id) || st.outbox.has(id));
+  if (what) st.pending.set(id, what);
   return id;
 }
 
@@ -171,6 +181,11 @@ const HANDLERS = {
       for (const name of exactRooms(st.token)) if (!st.rooms.has(name)) st.rooms.set(name, new Room(name));
       st.current ??= st.rooms.keys().next().value ?? null;
       for (const room of st.rooms.values()) send(room.joinFrame());
+      // Publishes whose Ack the last connection took with it go again,
+      // with their keys: the server publishes each at most once.
+      const again = st.outbox.resend();
+      for (const frame of again) send(frame);
+      if (again.length > 0) notice("info", `Sent ${again.length} unconfirmed message(s) again; none will appear twice.`);
       foldJoin();
     }
     render("end");
@@ -178,9 +193,13 @@ const HANDLERS = {
   Joined(f) {
     const room = st.rooms.get(f.room);
     if (!room) return;
-    const what = room.onJoined(f);
-    if (what === "gap") notice("info", `Some messages in ${f.room} were no longer kept by the server while you were away.`);
-    if (what === "reset") notice("info", `The history of ${f.room} restarted on the server; older messages were cleared here.`);
+    // The room notes a loss or a restart in its timeline (rooms.js).
+    const { what } = room.onJoined(f);
+    if (what !== "fresh" && what !== "resumed" && f.room !== st.current) {
+      notice("info", `Messages in ${f.room} were lost while you were away; see the room.`);
+    }
+    // Who is there now; MemberJoined and MemberLeft keep it current.
+    send({ type: "Presence", room: f.room });
     render(f.room === st.current ? "end" : "same");
   },
   Left(f) {
@@ -195,21 +214,27 @@ const HANDLERS = {
   },
   Message(f) {
     const room = st.rooms.get(f.room);
-    if (!room || !room.accept(f)) return;
+    if (!room || !room.accept(f)) return; // a gap is noted in the room
     if (f.room === st.current) render(f.from === st.welcome?.user ? "end" : "new");
     else { room.unread += 1; renderTabs(); }
   },
-  Ack(f) { st.pending.delete(f.id); },
-  // Presence (PROTOCOL.md section 8): the answer to Presence, then events.
+  Ack(f) { st.pending.delete(f.id); st.outbox.acked(f.id); },
+  // Presence (PROTOCOL.md section 8): the answer to Presence, then events,
+  // which also go into the room's timeline as text.
   Members(f) { if (st.rooms.has(f.room)) { st.members.set(f.room, f.users, f.total); renderMembers(); } },
-  MemberJoined(f) { st.members.add(f.room, f.user); if (f.room === st.current) renderMembers(); },
-  MemberLeft(f) { st.members.remove(f.room, f.user); if (f.room === st.current) renderMembers(); },
+  MemberJoined(f) { memberEvent(f, "arrival", "joined the room."); st.members.add(f.room, f.user); renderMembers(); },
+  MemberLeft(f) { memberEvent(f, "departure", "left the room."); st.members.remove(f.room, f.user); renderMembers(); },
   Deleted(f) {
     const room = st.rooms.get(f.room);
     if (room && room.remove(f.seq) && f.room === st.current) render("same");
   },
   Error(f) {
-    const what = f.id === null ? undefined : st.pending.get(f.id);
+    const refused = f.id === null ? null : st.outbox.refused(f.id, f.code);
+    if (refused?.kept) {
+      setTimeout(() => { if (st.welcome) for (const frame of st.outbox.stalled()) send(frame); }, STALLED_RETRY_MS);
+      return notice("info", `The server could not confirm your message to ${refused.room}; it goes again in a moment, and will not appear twice.`);
+    }
+    const what = refused ? `Your message to ${refused.room}` : f.id === null ? undefined : st.pending.get(f.id);
     if (f.id !== null) st.pending.delete(f.id);
     if (f.code === "TokenRejected") st.pendingToken = null;
     const detail = f.detail ? [" Server said: ", { peer: f.detail }] : [];
@@ -218,6 +243,13 @@ const HANDLERS = {
 };
 
 // ---- rooms and messages ----
+
+function memberEvent(f, kind, text) {
+  const room = st.rooms.get(f.room);
+  if (!room?.joined) return;
+  room.note(kind, text, f.user);
+  if (f.room === st.current) render("new");
+}
 
 function deleteControls(room, entry) {
   const key = `${room.name}/${entry.seq}`;
@@ -246,7 +278,8 @@ function renderMessages(mode) {
   $("room-title").textContent = room.joined ? room.name : `${room.name} (not joined)`;
   $("room-sealed").textContent = room.key ? "Sealed: the server cannot read this room." : "Plain text";
   const isAdmin = st.welcome?.role === "Admin";
-  const items = room.list().map((entry) => {
+  const items = room.timeline().map(({ note, message: entry }) => {
+    if (note) return noteItem(note);
     const time = formatMs(entry.sentAtMs);
     const body = shownBody(room, entry, () => { if (room.name === st.current) render("same"); });
     const li = el("li", { "data-testid": "message", "data-seq": entry.seq.toString(), "data-kind": body.kind },
@@ -298,6 +331,7 @@ function leaveRoom(name) {
   if (st.welcome) send({ type: "Leave", room: name });
   st.rooms.delete(name); // forget now, so a reconnect does not re-join it
   st.members.forget(name);
+  st.outbox.forget(name);
   if (st.current === name) st.current = st.rooms.keys().next().value ?? null;
   render("end");
 }
@@ -400,9 +434,10 @@ $("send-form").addEventListener("submit", async (ev) => {
     const extra = room.key ? ` (sealing adds ${OVERHEAD})` : "";
     return notice("error", `The message is ${size} bytes${extra}; the server takes at most ${maxBody}.`);
   }
-  if (send({ type: "Publish", id: newId(`Your message to ${room.name}`), room: room.name, body })) {
-    $("send-input").value = "";
-  }
+  if (!st.welcome) return notice("error", "Not connected; try again once the connection is back.");
+  const frame = st.outbox.publish(room.name, body);
+  if (!frame) return notice("error", "Too many messages are waiting for the server's receipt; wait a moment.");
+  if (send(frame)) $("send-input").value = "";
 });
 
 // Enter sends, Shift+Enter makes a new line (the hint under the box says so).

@@ -46,6 +46,17 @@ export function formatMs(ms, today = new Date()) {
   return { text: d.toLocaleString(), short, iso: d.toISOString() };
 }
 
+/**
+ * A room's timeline note (rooms.js): an arrival, a departure or a loss,
+ * as text; the user's name (peer-controlled) isolated in a bdi.
+ */
+export function noteItem(note) {
+  const li = el("li", { "data-testid": "room-note", "data-kind": note.kind, class: "note" });
+  if (note.user !== null) li.append(el("bdi", { class: "from", text: note.user }), " ");
+  li.append(note.text);
+  return li;
+}
+
 // How close to the end counts as "at the end" (sub-pixel rounding, zoom).
 const SLACK_PX = 8;
 

@@ -12,7 +12,9 @@
 //!
 //! When the connection drops, the client reconnects with backoff and
 //! resumes every joined room after the last message it saw
-//! (`Join{since}`), saying so when messages were lost meanwhile.
+//! (`Join{since}`), saying so when messages were lost meanwhile. Lines are
+//! published with `PublishOnce`: one whose receipt the connection took
+//! with it is sent again with the same key and lands once.
 //!
 //! With `--passphrase P`, every room is sealed end to end (PROTOCOL.md
 //! section 6). With `--cert FILE --key FILE`, the client presents a
@@ -224,8 +226,8 @@ async fn converse(
     interactive: bool,
 ) -> (End, bool) {
     let mut welcomed = false;
-    for join in session.joins() {
-        if let Err(e) = client.send(&join).await {
+    for frame in session.reconnect() {
+        if let Err(e) = client.send(&frame).await {
             return (
                 End::Lost {
                     why: e.to_string(),
@@ -249,7 +251,7 @@ async fn converse(
             // Clear the prompt, so output starts at the left margin.
             print!("\r\x1b[K");
         }
-        let frame = match input {
+        let frames = match input {
             Input::Server(Ok(Event::Frame(f))) => {
                 welcomed |= session.frame(f);
                 continue;
@@ -276,7 +278,7 @@ async fn converse(
                 Some(c) => session.command(c),
                 None => Ok(Action::Nothing),
             }) {
-                Ok(Action::Send(frame)) => frame,
+                Ok(Action::Send(frames)) => frames,
                 Ok(Action::Nothing) => continue,
                 Ok(Action::Quit) => {
                     let _ = client.close().await;
@@ -288,14 +290,16 @@ async fn converse(
                 }
             },
         };
-        if let Err(e) = client.send(&frame).await {
-            return (
-                End::Lost {
-                    why: format!("connection lost: {e}"),
-                    retry: true,
-                },
-                welcomed,
-            );
+        for frame in frames {
+            if let Err(e) = client.send(&frame).await {
+                return (
+                    End::Lost {
+                        why: format!("connection lost: {e}"),
+                        retry: true,
+                    },
+                    welcomed,
+                );
+            }
         }
     }
 }

@@ -1,32 +1,30 @@
 //! One user's chat state across connections: the rooms joined and the last
-//! seq seen in each (so a reconnect resumes with `Join{since}` and can say
-//! what was lost), the current room, the token, and what each incoming
-//! frame means in words.
+//! seq seen in each ([`Resume`]: a reconnect resumes with `Join{since}` and
+//! says what was lost), the publishes awaiting their Ack ([`Outbox`]: sent
+//! with `PublishOnce`, so a retry after a reconnect lands once), the
+//! current room, the token, and what each incoming frame means in words.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
+use palisade::client::{Joined, Outbox, Refusal, Resume, Seen};
 use palisade::protocol::{Body, ClientFrame, ErrorCode, RoomName, ServerFrame};
 use palisade::seal::RoomKey;
 
 use crate::input::{Command, COMMANDS};
-use crate::text::{date, duration, error_words, printable};
+use crate::text::{date, duration, error_words, lost_words, printable};
 
 /// A Join or Leave the server has not answered yet. Their refusals carry no
 /// id, and a session's answers come in order, so an id-less Error answers
 /// the oldest of these.
 enum Pending {
-    Join {
-        room: RoomName,
-        since: Option<u64>,
-        resume: bool,
-    },
+    Join(RoomName),
     Leave(RoomName),
     Presence(RoomName),
 }
 
 /// What to do after a typed line.
 pub enum Action {
-    Send(ClientFrame),
+    Send(Vec<ClientFrame>),
     Nothing,
     Quit,
 }
@@ -35,31 +33,30 @@ pub struct Session {
     pub token: String,
     pending_token: Option<String>,
     me: Option<String>,
-    /// Joined rooms (the server said Joined) and the last seq seen in each.
-    rooms: BTreeMap<RoomName, u64>,
-    /// Rooms to join when the next connection opens (from `--room`, or the
-    /// rooms of a connection that was lost), with the seq to resume after.
-    rejoin: Vec<(RoomName, Option<u64>, bool)>,
+    /// The rooms joined (and asked for), with the last seq seen in each.
+    resume: Resume,
     awaiting: VecDeque<Pending>,
     current: Option<RoomName>,
-    next_id: u32,
-    publishes: HashMap<u32, RoomName>,
+    outbox: Outbox,
     passphrase: Option<String>,
     keys: HashMap<RoomName, RoomKey>,
 }
 
 impl Session {
     pub fn new(token: String, rooms: Vec<RoomName>, passphrase: Option<String>) -> Self {
+        // Asked now, sent when the first connection opens (`reconnect`).
+        let mut resume = Resume::new();
+        for room in rooms {
+            resume.join(room, Some(0));
+        }
         Self {
             token,
             pending_token: None,
             me: None,
-            rooms: BTreeMap::new(),
-            rejoin: rooms.into_iter().map(|r| (r, Some(0), false)).collect(),
+            resume,
             awaiting: VecDeque::new(),
             current: None,
-            next_id: 0,
-            publishes: HashMap::new(),
+            outbox: Outbox::new(),
             passphrase,
             keys: HashMap::new(),
         }
@@ -73,40 +70,32 @@ impl Session {
         }
     }
 
-    /// The connection was lost: every joined room is to be resumed after
-    /// the last seq seen.
+    /// The connection was lost: what the server had not answered is asked
+    /// again on the next one (joins by `Resume`, publishes by `Outbox`).
     pub fn lost(&mut self) {
         self.me = None;
-        // Joins still unanswered are asked again on the next connection.
-        for pending in std::mem::take(&mut self.awaiting) {
-            if let Pending::Join {
-                room,
-                since,
-                resume,
-            } = pending
-            {
-                self.rejoin.push((room, since, resume));
-            }
-        }
-        self.publishes.clear();
-        let rooms = std::mem::take(&mut self.rooms);
-        self.rejoin
-            .extend(rooms.into_iter().map(|(r, seen)| (r, Some(seen), true)));
+        self.awaiting.clear();
     }
 
-    /// The Joins to send on a new connection.
-    pub fn joins(&mut self) -> Vec<ClientFrame> {
-        self.rejoin
-            .drain(..)
-            .map(|(room, since, resume)| {
-                self.awaiting.push_back(Pending::Join {
-                    room: room.clone(),
-                    since,
-                    resume,
-                });
-                ClientFrame::Join { room, since }
-            })
-            .collect()
+    /// What a new connection sends first: a Join per room (resuming after
+    /// the last seq seen), then every publish still awaiting its Ack, with
+    /// its key, so none lands twice.
+    pub fn reconnect(&mut self) -> Vec<ClientFrame> {
+        let mut frames = self.resume.reconnect();
+        for frame in &frames {
+            if let ClientFrame::Join { room, .. } = frame {
+                self.awaiting.push_back(Pending::Join(room.clone()));
+            }
+        }
+        let again = self.outbox.resend();
+        if !again.is_empty() {
+            println!(
+                "* sending {} unconfirmed message(s) again; none will appear twice",
+                again.len()
+            );
+        }
+        frames.extend(again);
+        frames
     }
 
     /// Turns a typed command into what to send.
@@ -118,7 +107,7 @@ impl Session {
                 return Ok(Action::Nothing);
             }
             Command::Rooms => {
-                let names: Vec<&str> = self.rooms.keys().map(RoomName::as_str).collect();
+                let names: Vec<&str> = self.resume.rooms().map(RoomName::as_str).collect();
                 match names.is_empty() {
                     true => println!("* you are in no room; /join ROOM"),
                     false => println!("* joined: {}", names.join(", ")),
@@ -126,7 +115,7 @@ impl Session {
                 return Ok(Action::Nothing);
             }
             Command::Room(room) => {
-                if !self.rooms.contains_key(&room) {
+                if !self.resume.is_joined(&room) {
                     return Err(format!("you have not joined {room}; /join {room} first"));
                 }
                 println!("* now in {room}");
@@ -134,28 +123,24 @@ impl Session {
                 return Ok(Action::Nothing);
             }
             Command::Join { room, since } => {
-                if self.rooms.contains_key(&room) {
+                if self.resume.is_joined(&room) {
                     self.current = Some(room.clone());
                     println!("* already in {room}; now in {room}");
                     return Ok(Action::Nothing);
                 }
-                self.awaiting.push_back(Pending::Join {
-                    room: room.clone(),
-                    since,
-                    resume: false,
-                });
-                ClientFrame::Join {
-                    room,
-                    since: since.or(Some(0)),
-                }
+                self.awaiting.push_back(Pending::Join(room.clone()));
+                self.resume.join(room, since.or(Some(0)))
             }
             Command::Leave(room) => {
                 let room = room
                     .or_else(|| self.current.clone())
                     .ok_or("/leave: you are in no room")?;
-                if !self.rooms.contains_key(&room) {
+                if !self.resume.is_joined(&room) {
                     return Err(format!("/leave: you have not joined {room}"));
                 }
+                // Forgotten now, so a reconnect before the answer does not
+                // join it again.
+                self.resume.left(&room);
                 self.awaiting.push_back(Pending::Leave(room.clone()));
                 ClientFrame::Leave { room }
             }
@@ -169,7 +154,7 @@ impl Session {
             Command::Delete(seq) => {
                 let room = self.current.clone().ok_or("/delete: join a room first")?;
                 ClientFrame::Delete {
-                    id: self.id(),
+                    id: self.outbox.id(),
                     room,
                     seq,
                 }
@@ -190,17 +175,17 @@ impl Session {
                     .clone()
                     .ok_or("join a room first (/join ROOM); the line was not sent")?;
                 let body = self.body(&room, &text);
-                let id = self.id();
-                self.publishes.insert(id, room.clone());
-                ClientFrame::Publish { id, room, body }
+                // Ones the server could not confirm go again first.
+                let mut frames = self.outbox.stalled();
+                let frame = self
+                    .outbox
+                    .publish(room, body)
+                    .map_err(|e| format!("the line was not sent: {e}"))?;
+                frames.push(frame);
+                return Ok(Action::Send(frames));
             }
         };
-        Ok(Action::Send(frame))
-    }
-
-    fn id(&mut self) -> u32 {
-        self.next_id = self.next_id.wrapping_add(1);
-        self.next_id
+        Ok(Action::Send(vec![frame]))
     }
 
     fn key(&mut self, room: &RoomName) -> Option<&RoomKey> {
@@ -252,11 +237,20 @@ impl Session {
                 last_seq,
             } => self.joined(room, first_seq, last_seq),
             ServerFrame::Left { room } => {
-                self.awaiting
-                    .retain(|p| !matches!(p, Pending::Leave(r) if *r == room));
-                self.rooms.remove(&room);
-                if self.current.as_ref() == Some(&room) {
-                    self.current = self.rooms.keys().next().cloned();
+                let ours = self
+                    .awaiting
+                    .iter()
+                    .position(|p| matches!(p, Pending::Leave(r) if *r == room));
+                match ours {
+                    // Our /leave forgot the room already; it may be
+                    // joined again since, and this Left is about the old
+                    // membership.
+                    Some(at) => drop(self.awaiting.remove(at)),
+                    // The server's own (a Reauth that narrowed the rooms).
+                    None => self.resume.left(&room),
+                }
+                if self.current.as_ref() == Some(&room) && !self.resume.is_joined(&room) {
+                    self.current = self.resume.rooms().next().cloned();
                 }
                 println!("* left {room}");
             }
@@ -267,8 +261,14 @@ impl Session {
                 body,
                 ..
             } => {
-                if let Some(seen) = self.rooms.get_mut(&room) {
-                    *seen = (*seen).max(seq);
+                match self.resume.message(&room, seq) {
+                    Seen::Next => {}
+                    Seen::AfterGap(lost) => println!(
+                        "! {} in {room} never arrived here",
+                        lost_words(lost.start(), lost.end())
+                    ),
+                    // A replay overlapping what was shown, or after a Leave.
+                    _ => return false,
                 }
                 // The sender as sent opens the seal; the printable form is shown.
                 let opened = match &body {
@@ -290,7 +290,7 @@ impl Session {
                 println!("{line}");
             }
             ServerFrame::Ack { id, .. } => {
-                self.publishes.remove(&id);
+                self.outbox.acked(id);
             }
             ServerFrame::Deleted { room, seq } => {
                 println!("* message #{seq} in {room} was deleted")
@@ -328,29 +328,36 @@ impl Session {
         let at = self
             .awaiting
             .iter()
-            .position(|p| matches!(p, Pending::Join { room: r, .. } if *r == room));
-        let (since, resume) = match at.and_then(|i| self.awaiting.remove(i)) {
-            Some(Pending::Join { since, resume, .. }) => (since, resume),
-            _ => (None, false),
-        };
-        // Replayed Messages raise this; a restarted history starts again.
-        let seen = since.filter(|s| *s <= last_seq).unwrap_or(last_seq);
-        match since {
-            Some(s) if resume && last_seq < s => {
-                println!("* rejoined {room}; its history restarted on the server (it is at #{last_seq}, you had seen #{s})")
-            }
-            Some(s) if resume && first_seq > s + 1 => println!(
-                "! rejoined {room}; {} message(s) (#{} to #{}) were no longer kept while you were away",
-                first_seq - s - 1,
-                s + 1,
-                first_seq - 1
-            ),
-            _ if resume => println!("* rejoined {room}"),
-            _ if last_seq == 0 || first_seq > last_seq => println!("* joined {room}; it keeps no messages yet"),
-            _ => println!("* joined {room}; it keeps messages #{first_seq} to #{last_seq}"),
+            .position(|p| matches!(p, Pending::Join(r) if *r == room));
+        if let Some(at) = at {
+            self.awaiting.remove(at);
         }
-        self.rooms.insert(room.clone(), seen);
-        if self.current.is_none() || !resume {
+        let fresh = match self.resume.joined(&room, first_seq, last_seq) {
+            Joined::Resumed => {
+                println!("* rejoined {room}");
+                false
+            }
+            Joined::Lost(lost) => {
+                println!(
+                    "! rejoined {room}; {} sent meanwhile are no longer kept by the server",
+                    lost_words(lost.start(), lost.end())
+                );
+                false
+            }
+            Joined::Restarted { seen, now } => {
+                println!("* rejoined {room}; its history restarted on the server (it is at #{now}, you had seen #{seen})");
+                false
+            }
+            _ if first_seq > last_seq => {
+                println!("* joined {room}; it keeps no messages yet");
+                true
+            }
+            _ => {
+                println!("* joined {room}; it keeps messages #{first_seq} to #{last_seq}");
+                true
+            }
+        };
+        if self.current.is_none() || fresh {
             self.current = Some(room);
         }
     }
@@ -362,12 +369,22 @@ impl Session {
         let detail = printable(detail);
         let words = error_words(code);
         let about = match id {
-            Some(id) => match self.publishes.remove(&id) {
-                Some(room) => format!("your message to {room} was not sent"),
-                None => "request refused".to_owned(),
+            Some(id) => match self.outbox.refused(id, code) {
+                Refusal::Dropped(u) => format!("your message to {} was not sent", u.room),
+                Refusal::Kept(room) => {
+                    return println!(
+                        "! your message to {room} was not confirmed ({words}); \
+                         it goes again with your next line or after a reconnect, \
+                         and will not appear twice"
+                    )
+                }
+                _ => "request refused".to_owned(),
             },
             None => match self.awaiting.pop_front() {
-                Some(Pending::Join { room, .. }) => format!("could not join {room}"),
+                Some(Pending::Join(room)) => {
+                    self.resume.refused(&room);
+                    format!("could not join {room}")
+                }
                 Some(Pending::Leave(room)) => format!("could not leave {room}"),
                 Some(Pending::Presence(room)) => format!("could not list who is in {room}"),
                 None => "the server refused a request".to_owned(),

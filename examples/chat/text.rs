@@ -91,3 +91,11 @@ pub fn may_reconnect(code: u16) -> bool {
         close::NORMAL | close::POLICY | close::TOKEN_EXPIRED | close::REMOVED
     )
 }
+
+/// Lost seqs in words: "3 messages (#5 to #7)", "1 message (#5)".
+pub fn lost_words(from: &u64, to: &u64) -> String {
+    match to - from {
+        0 => format!("1 message (#{from})"),
+        n => format!("{} messages (#{from} to #{to})", n + 1),
+    }
+}

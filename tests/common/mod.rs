@@ -72,6 +72,7 @@ pub struct TestServer {
     pub handle: palisade::server::Handle,
     pub secret: SecretKey,
     pub tls: Arc<rustls::ClientConfig>,
+    config: Config,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -101,8 +102,14 @@ impl TestServer {
     /// origin names the port, which is known only once the listener is
     /// bound, so the listener is bound before the server is built.
     pub fn start_with_page_origin() -> Self {
+        Self::start_with_page_origin_and(|_| {})
+    }
+
+    /// [`Self::start_with_page_origin`], with `tweak` applied too.
+    pub fn start_with_page_origin_and(tweak: impl FnOnce(&mut Config)) -> Self {
         Self::start_bound(|config, addr| {
             config.allowed_origins = vec![format!("https://localhost:{}", addr.port())];
+            tweak(config);
         })
     }
 
@@ -127,6 +134,24 @@ impl TestServer {
         let server = Server::new(&config).unwrap();
         let secret = auth::load_secret_key_file(&dir.join("token.secret")).unwrap();
         let tls = palisade::tls::client_config(&dir.join("ca.pem")).unwrap();
+        let (stop, thread) = Self::run(&server, listener);
+        Self {
+            addr,
+            dir,
+            handle: server.handle(),
+            server,
+            secret,
+            tls,
+            config,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn run(
+        server: &Server,
+        listener: smol::net::TcpListener,
+    ) -> (smol::channel::Sender<()>, std::thread::JoinHandle<()>) {
         let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
         let runner = server.clone();
         let thread = std::thread::spawn(move || {
@@ -138,16 +163,30 @@ impl TestServer {
                     .await;
             });
         });
-        Self {
-            addr,
-            dir,
-            handle: server.handle(),
-            server,
-            secret,
-            tls,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        (stop_tx, thread)
+    }
+
+    /// Stops the server (its sessions are closed with 1001) and starts a
+    /// new one with the same config on the same address, as an operator's
+    /// restart does: file storage keeps the rooms, memory storage does
+    /// not. The port was this server's until a moment ago; if another
+    /// process took it meanwhile, this fails saying so.
+    pub fn restart(&mut self) {
+        self.stop();
+        // The old server lets go of its database before the new one opens
+        // it: a memory-storage stand-in takes its place meanwhile.
+        let mut stand_in = self.config.clone();
+        stand_in.storage = Some(StorageConfig::memory());
+        let stand_in = Server::new(&stand_in).unwrap();
+        self.handle = stand_in.handle();
+        drop(std::mem::replace(&mut self.server, stand_in));
+        let listener = smol::block_on(smol::net::TcpListener::bind(self.addr))
+            .unwrap_or_else(|e| panic!("restart: cannot bind {} again: {e}", self.addr));
+        self.server = Server::new(&self.config).unwrap();
+        self.handle = self.server.handle();
+        let (stop, thread) = Self::run(&self.server, listener);
+        self.stop = Some(stop);
+        self.thread = Some(thread);
     }
 
     pub fn url(&self) -> String {

@@ -195,12 +195,40 @@ const COMMANDS = {
     await other.close();
     return { help, healthz };
   },
+  // Waits until the member list shows exactly `names` (sorted), then
+  // returns its title and the room's notes (arrivals, departures, losses).
+  async members({ names }) {
+    await page.waitForFunction((want) => {
+      const box = document.querySelector('[data-testid="members"]');
+      const got = [...document.querySelectorAll('[data-testid="member"]')].map((m) => m.textContent);
+      return !box.hidden && JSON.stringify(got) === JSON.stringify(want);
+    }, names);
+    return {
+      title: await page.locator("#members-title").textContent(),
+      notes: await COMMANDS.notes(),
+    };
+  },
+  // The room's notes as shown.
+  async notes() {
+    return page.locator('[data-testid="room-note"]').evaluateAll((notes) => notes.map((n) => ({
+      kind: n.dataset.kind,
+      text: n.textContent,
+      user: n.querySelector("bdi")?.textContent ?? null,
+    })));
+  },
+  // Waits until the page says `state` (connected, reconnecting, ...).
+  async state({ state }) {
+    await page.waitForSelector(`[data-testid="state"][data-state="${state}"]`);
+    return page.locator('[data-testid="notice"]').allTextContents();
+  },
   async inspect() {
     return {
       ...seen,
       images: await page.locator("#messages img").count(),
       elementsInTexts: await page.locator('#messages [data-testid="message-text"] *').count(),
       notices: await page.locator('[data-testid="notice"]').allTextContents(),
+      noteKinds: await page.locator('[data-testid="room-note"]').evaluateAll((ns) => ns.map((n) => n.dataset.kind)),
+      texts: await page.locator('#messages [data-testid="message-text"]').allTextContents(),
       state: await tid("state").getAttribute("data-state"),
     };
   },
