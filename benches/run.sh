@@ -37,16 +37,21 @@ if [ "$QUICK" = 1 ]; then
     : "${TARGETS:=palisade}"
     PROFILE=debug; CARGO_PROFILE=()
     IDLE_N="20"; IDLE_HOLD=1; HANDSHAKES=50; MEMBERS="10"; BODIES="64"
-    DURATION=1; LAT_MEMBERS=10; LAT_RATE=50; FLOOR_MS=100; STORM=50
+    DURATION=1; LAT_MEMBERS=10; LAT_RATE=50; FLOOR_MS=100; STORM=50; BURST_MEMBERS=10
 else
     : "${TARGETS:=palisade palisade-t2 defaults tokio mosquitto}"
     PROFILE=release; CARGO_PROFILE=(--release)
     IDLE_N="1000 10000"; IDLE_HOLD=5; HANDSHAKES=5000; MEMBERS="100 1000"; BODIES="64 1024"
-    DURATION=10; LAT_MEMBERS=1000; LAT_RATE=200; FLOOR_MS=2000; STORM=1000
+    DURATION=10; LAT_MEMBERS=1000; LAT_RATE=200; FLOOR_MS=2000; STORM=1000; BURST_MEMBERS=100
 fi
 BIN=$CARGO_TARGET_DIR/$PROFILE
+# The load generator's threads (`--threads`): 1 keeps it off the server's
+# core on this 2-core machine; more lets one process pass ~1 M deliveries/s.
+: "${LOADGEN_THREADS:=1}"
 log() { printf '== %s\n' "$*" >&2; }
 has() { case " $TARGETS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# `palisade-before`: another palisade binary (an earlier build) side by side.
+if has palisade-before; then [ -x "${PALISADE_BEFORE:-}" ] || { echo "palisade-before needs PALISADE_BEFORE=/path/to/palisade" >&2; exit 2; }; fi
 
 log "building ($PROFILE)"
 (cd "$ROOT" && cargo build -q "${CARGO_PROFILE[@]}" --bin palisade)
@@ -135,6 +140,7 @@ start_server() { # TARGET QUEUE
     case "$target" in
         palisade) RUST_LOG=error SMOL_THREADS=1 "$BIN/palisade" serve --config "$WORK/palisade-$queue.toml" 2>>"$WORK/server.log" & ;;
         palisade-t2) RUST_LOG=error SMOL_THREADS=2 "$BIN/palisade" serve --config "$WORK/palisade-$queue.toml" 2>>"$WORK/server.log" & ;;
+        palisade-before) RUST_LOG=error SMOL_THREADS=1 "$PALISADE_BEFORE" serve --config "$WORK/palisade-$queue.toml" 2>>"$WORK/server.log" & ;;
         defaults|tokio) "$BIN/baseline-$target" "127.0.0.1:$PORT" "$WORK/server.pem" "$WORK/server.key" "$WORK/token.public" palisade 2>>"$WORK/server.log" & ;;
         mosquitto) mosquitto -c "$WORK/mosquitto.conf" 2>>"$WORK/server.log" & ;;
     esac
@@ -174,7 +180,7 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
     start_server "$target" "$queue" || { record "$target" "$scenario" "server did not start"; FAILED=1; return; }
     if [ "$scenario" = start ]; then
         record "$target" start "{\"rss_start_kib\": $(rss_kib "$SERVER_PID")}"
-    elif out=$(SMOL_THREADS=1 "$BIN/loadgen" --target "$proto" --url "$url" --ca "$WORK/ca.pem" \
+    elif out=$("$BIN/loadgen" --threads "$LOADGEN_THREADS" --target "$proto" --url "$url" --ca "$WORK/ca.pem" \
             --token-file "$WORK/member.token" --server-pid "$SERVER_PID" "$@" 2>>"$WORK/loadgen.log"); then
         record "$target" "$scenario" "$out"
         # Refused sessions fail any target; lost deliveries fail palisade
@@ -182,6 +188,10 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
         case "$target:$out" in
             *'"errors":0'* | *'"lost":0,'* | [!p]*'"lost":'* | *'"closed":0,'*) ;;
             *) FAILED=1 ;;
+        esac
+        # An honest member closed during a fan-out fails palisade too.
+        case "$target:$out" in
+            p*'"closed_early":'[1-9]*) FAILED=1 ;;
         esac
     else
         record "$target" "$scenario" "loadgen failed: $(tail -1 "$WORK/loadgen.log")"; FAILED=1
@@ -198,12 +208,21 @@ for target in $TARGETS; do
         run_scenario "$target" 32 "idle-$n" --sessions "$n" --idle "$IDLE_HOLD" --concurrency 32
     done
     run_scenario "$target" 32 handshakes --handshakes "$HANDSHAKES" --concurrency 32
+    # The same burst with TLS resumption: each connection presents the
+    # ticket an earlier one was sent.
+    run_scenario "$target" 32 handshakes-resumed --handshakes "$HANDSHAKES" --concurrency 32 --resume
     for m in $MEMBERS; do
         for b in $BODIES; do
+            # 1 KiB bodies, then every session held idle: memory after traffic.
+            after=(); [ "$b" != 1024 ] || after=(--idle-after "$IDLE_HOLD")
             run_scenario "$target" 1024 "fanout-$m-$b" --fanout --members "$m" --publishers 1 \
-                --rate 0 --window 16 --body "$b" --duration "$DURATION"
+                --rate 0 --window 16 --body "$b" --duration "$DURATION" "${after[@]}"
         done
     done
+    # Several publishers bursting at once into members with the default
+    # queue (32): nothing may be lost and no honest member evicted.
+    run_scenario "$target" 32 burst --fanout --members "$BURST_MEMBERS" --publishers 8 \
+        --rate 0 --window 16 --body 64 --duration "$DURATION"
     run_scenario "$target" 1024 latency --fanout --members "$LAT_MEMBERS" --publishers 1 \
         --rate "$LAT_RATE" --body 64 --duration "$DURATION"
     # A tenth of that rate, which every target sustains on 2 cores.
@@ -212,7 +231,7 @@ for target in $TARGETS; do
     # Presence: STORM users join one room at once, events off, on (the
     # default 100-user limit) and on for everyone.
     case "$target" in
-        palisade*)
+        palisade|palisade-t2)
             for p in off on all; do
                 run_scenario "$target" "storm-$p" "storm-$p" --storm --sessions "$STORM" \
                     --concurrency 32 --users-key "$WORK/token.secret"
@@ -224,6 +243,7 @@ sizes() {
     local f
     for t in $TARGETS; do
         case "$t" in
+            palisade-before) f=$PALISADE_BEFORE ;;
             palisade*) f=$BIN/palisade ;;
             mosquitto) f=$(command -v mosquitto) ;;
             *) f=$BIN/baseline-$t ;;
@@ -261,10 +281,15 @@ for n in idle_n.split():
 table.append((f"handshake, server CPU (µs; burst {handshakes})", lambda t: cell(t, "handshakes", lambda r: f"{r['server_cpu_us_per_handshake']:.0f}")))
 table.append(("handshake ÷ crypto floor", lambda t: cell(t, "handshakes", lambda r: f"{r['server_cpu_us_per_handshake'] / floor['floor_us']:.2f}×")))
 table.append(("handshakes/s (client-bound)", lambda t: cell(t, "handshakes", lambda r: f"{r['handshakes_per_sec']:.0f}")))
+table.append(("resumed handshake, server CPU (µs)", lambda t: cell(t, "handshakes-resumed", lambda r: f"{r['server_cpu_us_per_handshake']:.0f}")))
 for m in members.split():
     for b in bodies.split():
         table.append((f"fan-out 1→{m}, {b} B: deliveries/s", lambda t, s=f"fanout-{m}-{b}": cell(t, s, lambda r: f"{r['deliveries_per_sec']:.0f}" + (f" (lost {r['lost']})" if r["lost"] else ""))))
         table.append((f"fan-out 1→{m}, {b} B: server CPU µs/delivery", lambda t, s=f"fanout-{m}-{b}": cell(t, s, lambda r: f"{r['server_cpu_us_per_delivery']:.2f}")))
+for m in members.split():
+    table.append((f"after traffic (1→{m}, 1 KiB, then idle): KiB per session", lambda t, s=f"fanout-{m}-1024": cell(t, s, lambda r: f"{r['bytes_per_session_after'] / 1024:.1f}" if r.get("idle_after_secs") else "-")))
+table.append(("burst, 8 publishers × 16 in flight, queue 32: deliveries/s", lambda t: cell(t, "burst", lambda r: f"{r['deliveries_per_sec']:.0f}")))
+table.append(("burst: lost, members closed", lambda t: cell(t, "burst", lambda r: f"{r['lost']}, {r['closed_early']}")))
 table.append((f"latency at {lat_rate}/s into {lat_members}: p50 / p99 (ms)", lambda t: cell(t, "latency", lambda r: f"{r['latency_p50_ms']:.2f} / {r['latency_p99_ms']:.2f}" + (f" (lost {r['lost']})" if r["lost"] else ""))))
 table.append((f"latency run: publishes/s reached, server CPU µs/delivery", lambda t: cell(t, "latency", lambda r: f"{r['publish_rate']:.0f}, {r['server_cpu_us_per_delivery']:.2f}")))
 low = int(lat_rate) // 10

@@ -170,6 +170,12 @@ pub struct LimitsConfig {
     /// Refuse to start when the computed worst-case memory exceeds this
     /// many MiB. Default: no budget (the bound is still printed).
     pub memory_budget_mb: Option<u32>,
+    /// Seconds a session's write may wait for its peer to read (one batch:
+    /// at most 16 KiB plus a frame) before the session is closed with 4009,
+    /// even when its queue is not full. Default 10: a link that cannot
+    /// carry 2 KiB/s is stalled, not slow, and the session's deadlines
+    /// (expiry, idle) must not wait behind it.
+    pub write_timeout_s: u16,
     /// Seconds a shutdown waits for sessions to write their queues and
     /// close with 1001 before the server stops anyway. Default 10.
     pub shutdown_timeout_s: u16,
@@ -195,6 +201,7 @@ impl Default for LimitsConfig {
             frames_per_sec: 50,
             violations_before_close: 20,
             memory_budget_mb: None,
+            write_timeout_s: 10,
             shutdown_timeout_s: 10,
         }
     }
@@ -211,8 +218,9 @@ impl LimitsConfig {
     /// # Errors
     /// The field and the rule it breaks.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let nonzero: [(&str, u64); 16] = [
+        let nonzero: [(&str, u64); 17] = [
             ("shutdown_timeout_s", self.shutdown_timeout_s.into()),
+            ("write_timeout_s", self.write_timeout_s.into()),
             ("max_message_bytes", self.max_message_bytes.into()),
             ("max_body", self.max_body.into()),
             ("max_rooms", self.max_rooms.into()),

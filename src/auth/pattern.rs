@@ -123,6 +123,8 @@ impl RoomPatterns {
             }
             out.push(RoomPattern::parse(p)?);
         }
+        // Held by every session for its life: no spare slots.
+        out.shrink_to_fit();
         Ok(Self(out))
     }
 

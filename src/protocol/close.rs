@@ -68,6 +68,8 @@ pub enum Close {
     Removed,
     /// 4009, the outbound queue stayed full.
     TooSlow,
+    /// 4009, a write made no progress within `write_timeout_s`.
+    WriteStalled,
     /// 4010, no frame or pong within `idle_timeout_s`.
     Idle,
 }
@@ -105,7 +107,7 @@ impl Close {
             Self::Internal => INTERNAL,
             Self::TokenExpired | Self::KeyRevoked => TOKEN_EXPIRED,
             Self::Removed => REMOVED,
-            Self::TooSlow => TOO_SLOW,
+            Self::TooSlow | Self::WriteStalled => TOO_SLOW,
             Self::Idle => IDLE,
         }
     }
@@ -127,6 +129,7 @@ impl Close {
             Self::KeyRevoked => "key revoked",
             Self::Removed => "removed",
             Self::TooSlow => "too slow",
+            Self::WriteStalled => "too slow: writes stalled",
             Self::Idle => "idle timeout",
         }
     }
@@ -155,6 +158,7 @@ mod tests {
             Close::KeyRevoked,
             Close::Removed,
             Close::TooSlow,
+            Close::WriteStalled,
             Close::Idle,
         ];
         for c in all {

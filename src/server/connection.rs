@@ -29,13 +29,17 @@ use crate::quoted::Quoted;
 use crate::tls::x509;
 
 type Tls = TlsStream<TcpStream>;
+type Ws = WebSocketStream<Metered<Tls>>;
 
 /// Bytes beyond two whole messages a peer may send before completing one:
 /// one read buffer of the next message plus frame headers.
 pub(crate) const READ_SLACK: usize = 8 * 1024;
 
-/// tungstenite's read buffer chunk (`WebSocketConfig::read_buffer_size`).
-pub(crate) const WS_READ_BUFFER: u64 = 4 * 1024;
+/// tungstenite's read buffer (`WebSocketConfig::read_buffer_size`): what it
+/// reserves for reading, grown to a frame's size only while one arrives.
+/// Small, since it is held by every idle session; rustls below it already
+/// reads in 4 KiB chunks, so a larger one saves no system calls.
+pub(crate) const WS_READ_BUFFER: u64 = 256;
 
 /// rustls buffers at most this much outgoing TLS data per connection; past
 /// it, writes wait (and the session's queue, not rustls, absorbs bursts).
@@ -53,43 +57,56 @@ enum Failure {
 /// Serves one accepted connection. `permit` is the connection's slot, or
 /// the cap it hit: such a connection still gets TLS and an answer (`/healthz`
 /// stays reachable at the cap), but never a session.
-pub(crate) async fn serve(
+///
+/// A plain `fn` returning an `async move` block, so the task keeps its
+/// arguments once (an `async fn` keeps a dead copy of each, the TCP stream
+/// included, for the session's life).
+pub(crate) fn serve(
     shared: Arc<Shared>,
     tcp: TcpStream,
     peer: SocketAddr,
     permit: Result<Permit, NoPermit>,
-) {
-    let _ = tcp.set_nodelay(true);
-    let deadline = Duration::from_secs(u64::from(shared.limits.handshake_timeout_s));
-    let handshake = handshake(&shared, tcp, peer, permit.as_ref().err().copied());
-    let result = handshake
-        .or(async {
-            Timer::after(deadline).await;
-            Err(Failure::Timeout)
-        })
-        .await;
-    match result {
-        Ok(Some((ws, identity))) => {
-            if let Ok(permit) = permit {
-                shared.metrics.connection(Outcome::Accepted);
-                session::run(ws, shared, identity, peer, permit).await;
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let _ = tcp.set_nodelay(true);
+        let deadline = Duration::from_secs(u64::from(shared.limits.handshake_timeout_s));
+        // Boxed, so its state (TLS accept, the request head) is freed when it
+        // ends instead of staying reserved in this task for the session's life.
+        let handshake = Box::pin(handshake(
+            &shared,
+            tcp,
+            peer,
+            permit.as_ref().err().copied(),
+        ));
+        let result = handshake
+            .or(async {
+                Timer::after(deadline).await;
+                Err(Failure::Timeout)
+            })
+            .await;
+        match result {
+            Ok(Some((ws, identity))) => {
+                if let Ok(permit) = permit {
+                    shared.metrics.connection(Outcome::Accepted);
+                    session::run(ws, shared, identity, peer, permit).await;
+                }
             }
-        }
-        Ok(None) => {}
-        Err(Failure::Timeout) => {
-            shared.metrics.connection(Outcome::Timeout);
-            log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
-        }
-        Err(Failure::Tls(e)) => {
-            shared.metrics.connection(Outcome::TlsFailed);
-            log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
-        }
-        Err(Failure::Head(e)) => {
-            shared.metrics.connection(Outcome::BadRequest);
-            log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
-        }
-        Err(Failure::Write(e)) => {
-            log::debug!("conn peer={} outcome=write-failed reason={e}", peer.ip());
+            Ok(None) => {}
+            Err(Failure::Timeout) => {
+                shared.metrics.connection(Outcome::Timeout);
+                log::info!("conn peer={} outcome=timeout phase=handshake", peer.ip());
+            }
+            Err(Failure::Tls(e)) => {
+                shared.metrics.connection(Outcome::TlsFailed);
+                log::info!("conn peer={} outcome=tls-failed reason={e}", peer.ip());
+            }
+            Err(Failure::Head(e)) => {
+                shared.metrics.connection(Outcome::BadRequest);
+                log::info!("conn peer={} outcome=bad-request reason={e}", peer.ip());
+            }
+            Err(Failure::Write(e)) => {
+                log::debug!("conn peer={} outcome=write-failed reason={e}", peer.ip());
+            }
         }
     }
 }
@@ -99,7 +116,7 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     no_permit: Option<NoPermit>,
-) -> Result<Option<(WebSocketStream<Metered<Tls>>, crate::auth::Identity)>, Failure> {
+) -> Result<Option<(Box<Ws>, crate::auth::Identity)>, Failure> {
     // Read once: a reload during this handshake does not change it.
     let material = shared.material();
     let mut tls = material.tls.accept(tcp).await.map_err(Failure::Tls)?;
@@ -184,19 +201,21 @@ async fn handshake(
         respond(&mut tls, answer).await?;
         return Ok(None);
     }
-    tls.write_all(&http::switching_protocols(&upgrade.accept))
-        .await
-        .map_err(Failure::Write)?;
-    tls.flush().await.map_err(Failure::Write)?;
     let budget = 2 * shared.limits.max_message_bytes as usize + READ_SLACK;
+    let mut metered = Metered::new(tls, budget, std::sync::Arc::clone(&shared.metrics));
+    // The 101 waits in the session's first batch and goes out with its
+    // `Welcome`: one TLS record and one write for both, not two.
+    metered.append(&http::switching_protocols(&upgrade.accept));
     let ws = WebSocketStream::from_partially_read(
-        Metered::new(tls, budget, std::sync::Arc::clone(&shared.metrics)),
+        metered,
         leftover,
         WsRole::Server,
         Some(shared.ws_config),
     )
     .await;
-    Ok(Some((ws, identity)))
+    // Boxed: the session holds the stream once, behind a pointer, whatever
+    // copies of its handle the task's futures keep.
+    Ok(Some((Box::new(ws), identity)))
 }
 
 /// Writes a whole HTTP answer and closes the TLS stream (close_notify).
@@ -242,9 +261,12 @@ pub(crate) fn ws_config(limits: &LimitsConfig) -> WebSocketConfig {
     let largest_frame = (limits.max_body as usize + 256).max(super::presence::MAX_MEMBERS_FRAME);
     let mut c = WebSocketConfig::default();
     c.read_buffer_size = WS_READ_BUFFER as usize;
-    // Frames collect here until the batch's flush (see WRITE_BATCH_BYTES).
-    c.write_buffer_size = WRITE_BATCH_BYTES + largest_frame;
-    // Our queue is the backpressure; this only bounds one write batch.
+    // Every frame goes straight down to `Metered`, which collects the batch
+    // until its flush (see WRITE_BATCH_BYTES) and then gives its buffer
+    // back: tungstenite's own write buffer would keep its capacity after
+    // every flush (28–55 KiB per session after traffic).
+    c.write_buffer_size = 0;
+    // Our queue is the backpressure; this only bounds a frame in flight.
     c.max_write_buffer_size = WRITE_BATCH_BYTES + 2 * largest_frame;
     c.max_message_size = Some(max);
     c.max_frame_size = Some(max);

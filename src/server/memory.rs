@@ -17,10 +17,12 @@ use crate::config::{LimitsConfig, PresenceConfig};
 /// buffer (one 16 KiB record plus header), decrypted plaintext not yet read
 /// (rustls caps it at 16 KiB), keys and handshake state.
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
-/// The connection task, its futures and timers, the session struct.
+/// The connection task, its futures and timers, the session struct, the
+/// boxed write state while a batch is written, tungstenite's buffer for a
+/// control frame (at most 131 bytes).
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
-/// (48 bytes), channel slot and allocation header, besides its payload.
+/// (48 bytes), its queue slot and allocation header, besides its payload.
 const FRAME_OVERHEAD: u64 = 96;
 /// A `Message` frame's header bytes besides the body (variant, room, seq,
 /// sender up to 64 bytes, timestamp, length prefixes).
@@ -92,7 +94,9 @@ impl MemoryBound {
             // bytes a peer may send past them (`Metered`).
             + 2 * message
             + READ_SLACK as u64
-            // One write batch inside tungstenite, ending in the largest frame.
+            // One write batch, collected in `Metered`, ending in the largest
+            // frame (tungstenite's own buffer only ever holds a control
+            // frame, in TASK_BYTES).
             + WRITE_BATCH_BYTES as u64 + frame.max(members)
             // The outbound queue, assuming every frame in it is distinct.
             // (plus a `Join{since}` replay, which may exceed it by `history`).

@@ -8,6 +8,12 @@
 //! message, and a peer that sends more than a whole message's worth of
 //! bytes without completing one gets an error (closed with 1008). Pings and
 //! pongs do not start the count again; see [`Metered::seen`].
+//!
+//! It also collects a write batch: tungstenite hands every frame down at
+//! once (its own buffer is off), frames collect here up to
+//! [`WRITE_BATCH_BYTES`], and the flush hands them to rustls in one write
+//! (one TLS record and one `write(2)` for many small frames), then gives
+//! the buffer back, so an idle session holds none.
 
 use std::io;
 use std::pin::Pin;
@@ -18,6 +24,7 @@ use std::task::{Context, Poll};
 use async_tungstenite::tungstenite::Message;
 use smol::io::{AsyncRead, AsyncWrite};
 
+use super::session::WRITE_BATCH_BYTES;
 use crate::metrics::Metrics;
 
 /// The marker inside the `io::Error` a [`Metered`] stream returns.
@@ -46,6 +53,9 @@ pub(crate) struct Metered<S> {
     since_message: AtomicUsize,
     budget: usize,
     metrics: Arc<Metrics>,
+    /// The write batch: bytes not yet handed to `inner`, from `sent` on.
+    out: Vec<u8>,
+    sent: usize,
 }
 
 impl<S> Metered<S> {
@@ -55,6 +65,8 @@ impl<S> Metered<S> {
             since_message: AtomicUsize::new(0),
             budget,
             metrics,
+            out: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -109,24 +121,94 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     }
 }
 
+impl<S> Metered<S> {
+    /// Appends a whole binary WebSocket frame carrying `payload` to the
+    /// batch: FIN and opcode 2, the length (7, 16 or 64 bits) and the
+    /// payload, unmasked as a server's frames are (RFC 6455 section 5.2).
+    /// The session writes its queued frames this way rather than through
+    /// tungstenite, whose buffer would keep its largest frame's capacity
+    /// (about 2 KiB per session after 1 KiB messages) and copy each frame
+    /// once more; tungstenite still writes its own frames (ping, pong,
+    /// close) here, each whole, so frames never interleave.
+    pub(crate) fn push_binary(&mut self, payload: &[u8]) {
+        let len = payload.len();
+        let mut header = [0x82u8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let used = if let Ok(short @ 0..=125) = u8::try_from(len) {
+            header[1] = short;
+            2
+        } else if let Ok(medium) = u16::try_from(len) {
+            header[1] = 126;
+            header[2..4].copy_from_slice(&medium.to_be_bytes());
+            4
+        } else {
+            header[1] = 127;
+            header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        };
+        self.append(&header[..used]);
+        self.append(payload);
+    }
+
+    /// Appends bytes to the batch (the next flush sends them), growing its
+    /// buffer to at most `WRITE_BATCH_BYTES` or what it must hold,
+    /// whichever is more (the memory bound's "16 KiB + frame"), never to
+    /// double that.
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        let needed = self.out.len() + bytes.len();
+        if needed > self.out.capacity() {
+            let grown = (2 * self.out.capacity()).clamp(needed, WRITE_BATCH_BYTES.max(needed));
+            self.out.reserve_exact(grown - self.out.len());
+        }
+        self.out.extend_from_slice(bytes);
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Metered<S> {
+    /// Hands the whole batch to `inner`, then gives the buffer back.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.out.len() {
+            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.out[self.sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.sent += n;
+            self.metrics.bytes_out(n);
+        }
+        self.out = Vec::new();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    /// Takes all of `buf` into the batch; a full batch is sent first.
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = written {
-            self.metrics.bytes_out(n);
+        if self.out.len() >= WRITE_BATCH_BYTES {
+            if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+                return Poll::Ready(Err(e));
+            }
         }
-        written
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_send(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_close(cx)
     }
 }
@@ -154,5 +236,57 @@ mod tests {
             m.seen(&Message::Binary(vec![1].into()));
             assert_eq!(m.read(&mut buf).await.unwrap(), 8);
         });
+    }
+
+    #[test]
+    fn writes_collect_until_the_flush_which_gives_the_buffer_back() {
+        use smol::io::AsyncWriteExt;
+        smol::block_on(async {
+            let mut m = Metered::new(Vec::<u8>::new(), 10, Arc::default());
+            m.write_all(b"one ").await.unwrap();
+            m.write_all(b"two").await.unwrap();
+            assert!(m.inner.is_empty());
+            m.flush().await.unwrap();
+            assert_eq!(m.inner, b"one two");
+            assert_eq!(m.out.capacity(), 0);
+            // A full batch goes down before more is taken.
+            let big = vec![7u8; WRITE_BATCH_BYTES];
+            m.write_all(&big).await.unwrap();
+            m.write_all(b"!").await.unwrap();
+            assert_eq!(m.inner.len(), 7 + WRITE_BATCH_BYTES);
+            assert_eq!(m.out, b"!");
+        });
+    }
+
+    #[test]
+    fn binary_frames_carry_each_length_form() {
+        let mut m = Metered::new(Vec::<u8>::new(), 10, Arc::default());
+        m.push_binary(b"hi");
+        assert_eq!(m.out, [0x82, 2, b'h', b'i']);
+        for (len, header) in [
+            (125, vec![0x82, 125]),
+            (126, vec![0x82, 126, 0, 126]),
+            (65535, vec![0x82, 126, 0xff, 0xff]),
+            (65536, vec![0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+        ] {
+            m.out.clear();
+            m.push_binary(&vec![7; len]);
+            assert_eq!(m.out[..header.len()], header[..], "{len}");
+            assert_eq!(m.out.len(), header.len() + len);
+        }
+        // tungstenite reads back what was written.
+        use async_tungstenite::tungstenite::protocol::{Role, WebSocket};
+        let mut frames = Vec::new();
+        m.out.clear();
+        m.push_binary(b"one");
+        m.push_binary(&[9; 300]);
+        frames.extend_from_slice(&m.out);
+        let mut client =
+            WebSocket::from_raw_socket(std::io::Cursor::new(frames), Role::Client, None);
+        assert_eq!(
+            client.read().unwrap(),
+            Message::Binary(b"one".to_vec().into())
+        );
+        assert_eq!(client.read().unwrap(), Message::Binary(vec![9; 300].into()));
     }
 }

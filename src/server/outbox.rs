@@ -6,18 +6,23 @@
 //! [`Evicted`]; the caller (rooms, the session's own state) carries it out
 //! with [`Outbox::evict`], so every eviction is visible where it happens.
 //!
-//! The channel itself is unbounded and the limit is checked on its length:
-//! a bounded channel reserves every slot up front (about 40 bytes each, for
-//! every idle session), while this one allocates only for frames actually
-//! waiting. Two publishers racing past the check can overshoot the limit by
-//! one frame each, which the memory bound allows for.
+//! One small mailbox per session (a mutex over a queue, the first close
+//! request and the session task's waker) carries both frames and close
+//! requests. Two `async-channel`s did the same at about 1.5 KiB per idle
+//! session (cache padding and event-listener nodes); this costs its
+//! fields. The queue allocates only for frames actually waiting, and gives
+//! its block back once it has drained. Pushes are checked against the
+//! limit under the lock, so the queue never exceeds `outbound_queue`
+//! (replays aside, see [`Outbox::push_replay`]).
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
-use smol::channel::{Receiver, Sender};
 
 use crate::protocol::{server_to_vec, Close, ServerFrame};
 
@@ -25,33 +30,10 @@ use crate::protocol::{server_to_vec, Close, ServerFrame};
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     session: u64,
-    frames: Sender<Queued>,
-    capacity: usize,
-    control: Sender<Close>,
+    mailbox: Arc<Mailbox>,
     /// Host subscriptions are never evicted: a full queue counts the frames
     /// they missed here instead.
     missed: Option<Arc<AtomicU64>>,
-    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
-    notices: Arc<AtomicUsize>,
-}
-
-/// A queued presence event's share of the room's one encoding; dropping
-/// it (once the frame is written, or never queued) uncounts it.
-struct Notice {
-    frame: Bytes,
-    queued: Arc<AtomicUsize>,
-}
-
-impl AsRef<[u8]> for Notice {
-    fn as_ref(&self) -> &[u8] {
-        &self.frame
-    }
-}
-
-impl Drop for Notice {
-    fn drop(&mut self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// One queued frame. `published` is when a `Message` was accepted, so the
@@ -68,31 +50,113 @@ pub(crate) struct Queued {
 #[must_use = "a full queue means the member must be evicted"]
 pub(crate) struct Evicted;
 
-/// The receiving side, owned by the session's task.
+/// Nothing is waiting (`try_recv`), or the queue's session is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Empty;
+
+/// What the session task takes from its mailbox, close requests first.
 #[derive(Debug)]
-pub(crate) struct Inbox {
-    pub(crate) frames: Receiver<Queued>,
+pub(crate) enum Mail {
+    Close(Close),
+    Frame(Queued),
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    capacity: usize,
+    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
+    notices: AtomicUsize,
+    state: Mutex<State>,
+}
+
+/// A queued presence event's share of the room's one encoding; dropping
+/// it (once the frame is written, or never queued) uncounts it.
+struct Notice {
+    frame: Bytes,
+    mailbox: Arc<Mailbox>,
+}
+
+impl AsRef<[u8]> for Notice {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        self.mailbox.notices.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: VecDeque<Queued>,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
-    pub(crate) control: Receiver<Close>,
+    close: Option<Close>,
+    /// The task waiting for mail, woken by the next push or close.
+    waker: Option<Waker>,
+    /// The receiving side was dropped: pushes are dropped too.
+    gone: bool,
 }
+
+impl Mailbox {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Registers `waker` unless it is the one already stored.
+    fn wait(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+    }
+
+    fn take_frame(&mut self) -> Option<Queued> {
+        let frame = self.frames.pop_front();
+        if self.frames.is_empty() {
+            // Drained: give the block back, so an idle session holds none
+            // (the next push allocates 4 slots again, once per batch).
+            self.frames = VecDeque::new();
+        }
+        frame
+    }
+}
+
+/// The receiving side, owned by the session's task: its frames and its
+/// close requests, two views of one mailbox.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) frames: Frames,
+    pub(crate) control: Control,
+}
+
+/// The frames queued for the session.
+#[derive(Debug)]
+pub(crate) struct Frames(Arc<Mailbox>);
+
+/// The close requested for the session, if any.
+#[derive(Debug)]
+pub(crate) struct Control(Arc<Mailbox>);
 
 /// Makes a session's queue holding at most `capacity` frames.
 pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
-    let (frames_tx, frames_rx) = smol::channel::unbounded();
-    let (control_tx, control_rx) = smol::channel::bounded(1);
+    let mailbox = Arc::new(Mailbox {
+        capacity: capacity.max(1),
+        notices: AtomicUsize::new(0),
+        state: Mutex::default(),
+    });
     (
         Outbox {
             session,
-            frames: frames_tx,
-            capacity: capacity.max(1),
-            control: control_tx,
+            mailbox: Arc::clone(&mailbox),
             missed: None,
-            notices: Arc::new(AtomicUsize::new(0)),
         },
         Inbox {
-            frames: frames_rx,
-            control: control_rx,
+            frames: Frames(Arc::clone(&mailbox)),
+            control: Control(mailbox),
         },
     )
 }
@@ -103,6 +167,79 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
     let (mut outbox, inbox) = outbox(id, capacity);
     outbox.missed = Some(missed);
     (outbox, inbox)
+}
+
+impl Inbox {
+    /// The next mail: a close request before any frame.
+    pub(crate) async fn next(&self) -> Mail {
+        poll_fn(|cx| {
+            let mut state = self.frames.0.state();
+            if let Some(close) = state.close {
+                return Poll::Ready(Mail::Close(close));
+            }
+            if let Some(frame) = state.take_frame() {
+                return Poll::Ready(Mail::Frame(frame));
+            }
+            state.wait(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Frames {
+    /// A frame already waiting.
+    pub(crate) fn try_recv(&self) -> Result<Queued, Empty> {
+        self.0.state().take_frame().ok_or(Empty)
+    }
+
+    /// Waits for the next frame; `Err` once a close was requested.
+    pub(crate) async fn recv(&self) -> Result<Queued, Empty> {
+        poll_fn(|cx| {
+            let mut state = self.0.state();
+            if state.close.is_some() {
+                return Poll::Ready(Err(Empty));
+            }
+            if let Some(frame) = state.take_frame() {
+                return Poll::Ready(Ok(frame));
+            }
+            state.wait(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.gone = true;
+        state.frames = VecDeque::new();
+        state.waker = None;
+    }
+}
+
+impl Control {
+    /// The close request, if one was made.
+    #[cfg(test)]
+    pub(crate) fn try_recv(&self) -> Result<Close, Empty> {
+        self.0.state().close.ok_or(Empty)
+    }
+
+    /// Waits for a close request.
+    pub(crate) async fn recv(&self) -> Close {
+        poll_fn(|cx| {
+            let mut state = self.0.state();
+            match state.close {
+                Some(close) => Poll::Ready(close),
+                None => {
+                    state.wait(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
 }
 
 impl Outbox {
@@ -123,12 +260,33 @@ impl Outbox {
         bytes: Bytes,
         published: Option<Instant>,
     ) -> Result<(), Evicted> {
-        // Presence events wait beside the limit (see `push_notice`).
-        let waiting = self.frames.len();
-        if waiting.saturating_sub(self.notices.load(Ordering::Relaxed)) >= self.capacity {
-            return Err(Evicted);
+        self.enqueue(Queued { bytes, published }, Some(self.mailbox.capacity))
+    }
+
+    /// Queues `frame` unless `limit` frames are already waiting (presence
+    /// events wait beside the limit, see [`Outbox::push_notice`]); wakes the
+    /// session when its queue was empty (otherwise it has been woken
+    /// already and takes the frame with the others).
+    fn enqueue(&self, frame: Queued, limit: Option<usize>) -> Result<(), Evicted> {
+        let waker = {
+            let mut state = self.mailbox.state();
+            if state.gone {
+                return Ok(());
+            }
+            let notices = self.mailbox.notices.load(Ordering::Relaxed);
+            let waiting = state.frames.len().saturating_sub(notices);
+            if limit.is_some_and(|limit| waiting >= limit) {
+                return Err(Evicted);
+            }
+            state.frames.push_back(frame);
+            if state.frames.len() > 1 {
+                return Ok(());
+            }
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
-        let _ = self.frames.try_send(Queued { bytes, published });
         Ok(())
     }
 
@@ -157,19 +315,19 @@ impl Outbox {
     /// `slack` the member is too slow, as with a full queue. The memory
     /// bound counts `slack` of these per session.
     pub(crate) fn push_notice(&self, frame: &Bytes, slack: usize) -> Result<(), Evicted> {
-        if self.notices.load(Ordering::Relaxed) >= slack {
+        if self.mailbox.notices.load(Ordering::Relaxed) >= slack {
             return Err(Evicted);
         }
-        self.notices.fetch_add(1, Ordering::Relaxed);
+        self.mailbox.notices.fetch_add(1, Ordering::Relaxed);
         let notice = Notice {
             frame: frame.clone(),
-            queued: Arc::clone(&self.notices),
+            mailbox: Arc::clone(&self.mailbox),
         };
-        let _ = self.frames.try_send(Queued {
+        let queued = Queued {
             bytes: Bytes::from_owner(notice),
             published: None,
-        });
-        Ok(())
+        };
+        self.enqueue(queued, None)
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -178,10 +336,11 @@ impl Outbox {
     /// (with `history >= outbound_queue` it otherwise would, every time).
     /// The memory bound counts `history` more frames per session for it.
     pub(crate) fn push_replay(&self, bytes: Bytes) {
-        let _ = self.frames.try_send(Queued {
+        let frame = Queued {
             bytes,
             published: None,
-        });
+        };
+        let _ = self.enqueue(frame, None);
     }
 
     /// Encodes and queues one frame (see [`Outbox::push`]).
@@ -198,13 +357,76 @@ impl Outbox {
 
     /// Asks the session to close with `code`; the first request wins.
     pub(crate) fn close(&self, code: Close) {
-        let _ = self.control.try_send(code);
+        let waker = {
+            let mut state = self.mailbox.state();
+            if state.close.is_some() {
+                return;
+            }
+            state.close = Some(code);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame(n: u8) -> Bytes {
+        Bytes::from(vec![n])
+    }
+
+    #[test]
+    fn a_full_queue_evicts_and_keeps_what_it_holds() {
+        let (out, inbox) = outbox(1, 2);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        assert_eq!(out.push(frame(2)), Ok(()));
+        assert_eq!(out.push(frame(3)), Err(Evicted));
+        // A replay may pass the limit.
+        out.push_replay(frame(4));
+        let got: Vec<u8> = std::iter::from_fn(|| inbox.frames.try_recv().ok())
+            .map(|q| q.bytes[0])
+            .collect();
+        assert_eq!(got, [1, 2, 4]);
+    }
+
+    #[test]
+    fn the_first_close_wins_and_comes_before_frames() {
+        let (out, inbox) = outbox(1, 8);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        out.close(Close::TooSlow);
+        out.close(Close::GoingAway);
+        assert!(matches!(
+            smol::block_on(inbox.next()),
+            Mail::Close(Close::TooSlow)
+        ));
+        assert_eq!(inbox.control.try_recv(), Ok(Close::TooSlow));
+        // The frame is still there for a shutdown's drain.
+        assert!(inbox.frames.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_push_wakes_the_waiting_session() {
+        let (out, inbox) = outbox(1, 8);
+        let pusher = std::thread::spawn(move || {
+            let _ = out.push(frame(7));
+            out
+        });
+        let mail = smol::block_on(inbox.next());
+        assert!(matches!(mail, Mail::Frame(q) if q.bytes[..] == [7]));
+        drop(pusher.join());
+    }
+
+    #[test]
+    fn a_gone_session_drops_pushes() {
+        let (out, inbox) = outbox(1, 1);
+        drop(inbox);
+        assert_eq!(out.push(frame(1)), Ok(()));
+        assert_eq!(out.push(frame(2)), Ok(()));
+    }
 
     #[test]
     fn presence_events_wait_beside_the_limit_up_to_their_slack() {
@@ -225,5 +447,15 @@ mod tests {
         // Past the slack the member is too slow.
         assert_eq!(outbox.push_notice(&notice, 3), Err(Evicted));
         assert!(std::mem::size_of::<Notice>() <= 48);
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_block_back() {
+        let (out, inbox) = outbox(1, 64);
+        for n in 0..64 {
+            assert_eq!(out.push(frame(n)), Ok(()));
+        }
+        while inbox.frames.try_recv().is_ok() {}
+        assert_eq!(out.mailbox.state().frames.capacity(), 0);
     }
 }

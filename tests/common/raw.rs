@@ -27,7 +27,7 @@ pub async fn tcp_from(source: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpS
     TcpStream::try_from(std_stream)
 }
 
-type ClientTls = futures_rustls::client::TlsStream<TcpStream>;
+pub type ClientTls = futures_rustls::client::TlsStream<TcpStream>;
 
 /// A hand-driven WebSocket over TLS, for attacks a real client library
 /// would not send: raw frames, floods, lying length prefixes.
@@ -39,6 +39,12 @@ pub struct RawWs {
 impl TestServer {
     pub async fn tls_from(&self, source: [u8; 4]) -> ClientTls {
         let tcp = tcp_from(source, self.addr).await.unwrap();
+        self.tls_over(tcp).await
+    }
+
+    /// TLS over a TCP connection the test made itself (with its own
+    /// socket options).
+    pub async fn tls_over(&self, tcp: TcpStream) -> ClientTls {
         TlsConnector::from(self.tls.clone())
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
@@ -47,7 +53,12 @@ impl TestServer {
 
     /// Upgrades with `token` and returns the raw WebSocket after the 101.
     pub async fn raw_ws(&self, token: &str) -> RawWs {
-        let mut tls = self.tls_from([127, 0, 0, 1]).await;
+        let tls = self.tls_from([127, 0, 0, 1]).await;
+        self.raw_ws_over(tls, token).await
+    }
+
+    /// [`TestServer::raw_ws`] over a TLS stream the test made.
+    pub async fn raw_ws_over(&self, mut tls: ClientTls, token: &str) -> RawWs {
         let auth = format!("Authorization: Bearer {token}");
         let head = upgrade_head("/ws", &["Sec-WebSocket-Protocol: palisade.v1", &auth]);
         tls.write_all(head.as_bytes()).await.unwrap();

@@ -80,7 +80,7 @@ pub(super) fn count(shared: &Shared, end: &End) {
     match *end {
         End::Close(close) => {
             shared.metrics.close(Some(close.code()), true);
-            if close == Close::TooSlow {
+            if matches!(close, Close::TooSlow | Close::WriteStalled) {
                 shared.alerts.eviction();
             }
         }

@@ -3,9 +3,11 @@
 //!
 //! A single task owns the stream. It waits for whichever comes first: a
 //! close request (eviction, shutdown, an administrator), a queued frame, a
-//! frame from the peer, or token expiry. Writes are raced against close
-//! requests, so a peer that stops reading cannot pin the task: its queue
-//! fills, a publisher's `try_send` fails, and the close request wins.
+//! frame from the peer, or token expiry. A write that does not finish at
+//! once is raced against close requests and the session's deadlines, so a
+//! peer that stops reading cannot pin the task: its queue fills and the
+//! eviction wins, or its token expires (4001), or the write makes no
+//! progress for `write_timeout_s` (4009), whichever comes first.
 
 //!
 //! The files, in the order a session uses them: this task loop; [`state`],
@@ -30,9 +32,9 @@ use smol::Timer;
 
 use self::close::{answer_peer, end_for_error, finish, End};
 use self::state::{After, SessionState};
-use self::writer::{drain, write_batch};
+use self::writer::{drain, write_batch, Bounds, Deadline};
 use super::metered::Metered;
-use super::outbox::{outbox, Inbox, Queued};
+use super::outbox::{outbox, Inbox, Mail, Queued};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
@@ -60,89 +62,125 @@ enum Due {
     Idle,
 }
 
+/// Most inbound frames handled in one turn of the task before it yields.
+/// Handling a burst of publishes in one turn lets every member's writer
+/// find several frames queued when it runs, so they go out in one TLS
+/// record and one `write` (one each per delivery otherwise: 5.5 of the
+/// 10 µs a delivery cost). See [`read_budget`] for its tie to the queue.
+pub(crate) const READ_BATCH: usize = 16;
+
+/// Publishers whose full turns one member's queue absorbs at once.
+const BURSTING_PUBLISHERS: usize = 15;
+
+/// The inbound frames a session handles per turn, from the queue size.
+/// Between two turns of a member's task every other ready task runs once
+/// (smol's executor is FIFO), so with P publishers bursting at once a
+/// member receives up to P × budget frames before it can write any, plus
+/// a budget of its own Acks if it publishes too. The budget is the queue
+/// divided by [`BURSTING_PUBLISHERS`] + 1 (at most [`READ_BATCH`], at
+/// least 1), so fifteen publishers bursting at full speed never evict an
+/// honest member by batching alone: 2 frames per turn at the default
+/// `outbound_queue = 32`, 16 from 256 up.
+pub(crate) fn read_budget(outbound_queue: u16) -> usize {
+    (usize::from(outbound_queue) / (BURSTING_PUBLISHERS + 1)).clamp(1, READ_BATCH)
+}
+
 fn expiry_instant(expires_at: u64) -> Instant {
     Instant::now() + Duration::from_secs(expires_at.saturating_sub(unix_now()))
 }
 
 /// Runs a session from `Welcome` to close.
-pub(crate) async fn run<S>(
-    mut ws: WebSocketStream<Metered<S>>,
+///
+/// A plain `fn` returning an `async move` block, not an `async fn`: an
+/// `async fn` keeps its by-value arguments twice in the task for its whole
+/// life (as arguments and as the locals they move into), and this future
+/// is most of what every idle session's task holds. The closing steps are
+/// boxed for the same reason: they would otherwise reserve their state
+/// (a shutdown's drain is about 1 KiB) in every task from the start.
+pub(crate) fn run<S>(
+    mut ws: Box<WebSocketStream<Metered<S>>>,
     shared: Arc<Shared>,
     identity: Identity,
     peer: SocketAddr,
     permit: Permit,
-) where
+) -> impl Future<Output = ()>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let started = Instant::now();
-    let capacity = usize::from(shared.limits.outbound_queue);
-    let (id, outbox, inbox) = shared.sessions.register(
-        |id| SessionInfo {
-            id,
-            user: identity.user.clone(),
-            role: identity.role,
-            key_id: Arc::clone(&identity.key_id),
-            rooms: Vec::new(),
-            peer,
-            since: SystemTime::now(),
-        },
-        |id| outbox(id, capacity),
-    );
-    shared.check_key(id, &identity.key_id);
-    log::info!(
-        "conn peer={} outcome=accepted session={id:016x} user={} role={}",
-        peer.ip(),
-        crate::quoted::Quoted(&identity.user),
-        identity.role
-    );
-    let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
-        Ok(session) => session,
-        Err(e) => {
-            // Unreachable with verified tokens (their `sub` rules are the
-            // user name rules); refused rather than counted wrong.
-            log::error!("session={id:016x} closing: sub is not a user name: {e}");
-            shared.sessions.remove(id);
-            let end = End::Close(Close::Internal);
-            finish(&mut ws, Close::Internal).await;
-            drop(permit);
-            close::count(&shared, &end);
-            return;
-        }
-    };
-    session.welcome();
-
-    let end = serve(&mut ws, &shared, &mut session, &inbox).await;
-    session.leave_all();
-    shared.sessions.remove(id);
-    let code = match end {
-        End::Close(close) => {
-            if close == Close::GoingAway {
-                // Shutdown: what was queued before it is still delivered.
-                drain(&mut ws, &inbox, &shared.metrics, grace_of(&shared.limits)).await;
+    async move {
+        let started = Instant::now();
+        let capacity = usize::from(shared.limits.outbound_queue);
+        let (id, outbox, inbox) = shared.sessions.register(
+            |id| SessionInfo {
+                id,
+                user: identity.user.clone(),
+                role: identity.role,
+                key_id: Arc::clone(&identity.key_id),
+                rooms: Vec::new(),
+                peer,
+                since: SystemTime::now(),
+            },
+            |id| outbox(id, capacity),
+        );
+        shared.check_key(id, &identity.key_id);
+        log::info!(
+            "conn peer={} outcome=accepted session={id:016x} user={} role={}",
+            peer.ip(),
+            crate::quoted::Quoted(&identity.user),
+            identity.role
+        );
+        let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
+            Ok(session) => session,
+            Err(e) => {
+                // Unreachable with verified tokens (their `sub` rules are the
+                // user name rules); refused rather than counted wrong.
+                log::error!("session={id:016x} closing: sub is not a user name: {e}");
+                shared.sessions.remove(id);
+                let end = End::Close(Close::Internal);
+                Box::pin(finish(&mut ws, Close::Internal)).await;
+                drop(permit);
+                close::count(&shared, &end);
+                return;
             }
-            finish(&mut ws, close).await;
-            Some(close.code())
-        }
-        End::Peer(code) => {
-            // tungstenite queued the reply to the peer's close; send it.
-            answer_peer(&mut ws).await;
-            code
-        }
-    };
-    drop(permit);
-    close::count(&shared, &end);
-    log::info!(
-        "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
-        peer.ip(),
-        crate::quoted::Quoted(&session.identity.user),
-        code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
-        if matches!(end, End::Close(..)) {
-            "server"
-        } else {
-            "peer"
-        },
-        started.elapsed().as_secs_f64()
-    );
+        };
+        session.welcome();
+
+        let end = serve(&mut ws, &shared, &mut session, &inbox).await;
+        session.leave_all();
+        shared.sessions.remove(id);
+        let code = match end {
+            End::Close(close) => {
+                if close == Close::GoingAway {
+                    // Shutdown: what was queued before it is still delivered,
+                    // within the grace and never past the token's expiry.
+                    let until = (Instant::now() + grace_of(&shared.limits))
+                        .min(expiry_instant(session.identity.expires_at));
+                    Box::pin(drain(&mut ws, &inbox, &shared.metrics, until)).await;
+                }
+                Box::pin(finish(&mut ws, close)).await;
+                Some(close.code())
+            }
+            End::Peer(code) => {
+                // tungstenite queued the reply to the peer's close; send it.
+                Box::pin(answer_peer(&mut ws)).await;
+                code
+            }
+        };
+        drop(permit);
+        close::count(&shared, &end);
+        log::info!(
+            "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
+            peer.ip(),
+            crate::quoted::Quoted(&session.identity.user),
+            code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+            if matches!(end, End::Close(..)) {
+                "server"
+            } else {
+                "peer"
+            },
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// Deadlines of one session: token expiry and the idle clock.
@@ -168,6 +206,23 @@ impl Clock {
             (at, due)
         }
     }
+
+    /// The deadline that ends the session (expiry or idle), which bounds a
+    /// write as well as a read.
+    fn end(&self) -> Deadline {
+        let idle_at = self.last_seen + self.idle;
+        if self.expiry <= idle_at {
+            Deadline {
+                at: self.expiry,
+                close: Close::TokenExpired,
+            }
+        } else {
+            Deadline {
+                at: idle_at,
+                close: Close::Idle,
+            }
+        }
+    }
 }
 
 async fn serve<S>(
@@ -182,6 +237,9 @@ where
     let limits = shared.limits;
     let metrics = &*shared.metrics;
     let grace = grace_of(&limits);
+    let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
+    let budget = read_budget(limits.outbound_queue);
+    let mut handled = 0;
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
         idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
@@ -204,29 +262,36 @@ where
                 (&mut timer).await;
                 Event::Timer(due)
             },
-            async { Event::CloseRequested(inbox.control.recv().await.unwrap_or(Close::Internal)) },
             async {
-                match inbox.frames.recv().await {
-                    Ok(frame) => Event::Outbound(frame),
-                    Err(_) => Event::CloseRequested(Close::Internal),
+                match inbox.next().await {
+                    Mail::Close(close) => Event::CloseRequested(close),
+                    Mail::Frame(frame) => Event::Outbound(frame),
                 }
             },
             async { Event::Inbound(ws.next().await) },
         )
         .await;
+        let bounds = Bounds {
+            grace,
+            stall,
+            end: clock.end(),
+        };
         let message = match event {
             Event::CloseRequested(close) => return End::Close(close),
             Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
             Event::Timer(Due::Idle) => return End::Close(Close::Idle),
             Event::Timer(Due::Ping) => {
                 clock.pinged = true;
-                if let Some(end) = write_batch(ws, None, inbox, metrics, grace).await {
+                // Boxed, like the batch below: an idle session holds no
+                // write state (1.4 KiB in the task otherwise).
+                if let Some(end) = Box::pin(write_batch(ws, None, inbox, metrics, bounds)).await {
                     return end;
                 }
                 continue;
             }
             Event::Outbound(first) => {
-                if let Some(code) = write_batch(ws, Some(first), inbox, metrics, grace).await {
+                let batch = write_batch(ws, Some(first), inbox, metrics, bounds);
+                if let Some(code) = Box::pin(batch).await {
                     return code;
                 }
                 continue;
@@ -245,7 +310,9 @@ where
             Message::Binary(bytes) => match decode_client(&bytes) {
                 Ok(frame) => {
                     metrics.frame_in(&frame);
-                    if session.handle(frame).await == After::Renewed {
+                    // Boxed: what a frame does (a join may wait on storage)
+                    // is not reserved in every idle session's task.
+                    if Box::pin(session.handle(frame)).await == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
                 }
@@ -261,24 +328,29 @@ where
         // A peer with many frames already buffered would otherwise keep
         // this task busy until its buffer is empty, and members' writers
         // (on the same executor thread) would not run: their queues would
-        // fill and honest readers be evicted. Yield after every frame.
-        smol::future::yield_now().await;
+        // fill and honest readers be evicted. Yield after a budget of
+        // frames (`read_budget`), which the members' queues absorb.
+        handled += 1;
+        if handled >= budget {
+            handled = 0;
+            smol::future::yield_now().await;
+        }
     }
 }
 
 /// The session's race, in its priority order: `futures_lite::or` polls its
 /// first future first, so whatever is listed first wins when several are
 /// ready. The deadline (expiry, ping, idle) comes first, so a busy queue or
-/// a peer that never stops sending cannot delay it; then a close request,
-/// so eviction and shutdown beat more writing; then our queue, so replies
-/// go out before we read more; then the peer.
+/// a peer that never stops sending cannot delay it; then the mailbox, which
+/// yields a close request before any frame (so eviction and shutdown beat
+/// more writing) and our queue before we read more (so replies go out
+/// first); then the peer.
 async fn next_event(
     deadline: impl Future<Output = Event>,
-    close: impl Future<Output = Event>,
-    outbound: impl Future<Output = Event>,
+    mail: impl Future<Output = Event>,
     inbound: impl Future<Output = Event>,
 ) -> Event {
-    deadline.or(close).or(outbound).or(inbound).await
+    deadline.or(mail).or(inbound).await
 }
 
 /// How long a shutdown lets a session write its queue.
@@ -303,20 +375,31 @@ mod tests {
         let event = smol::block_on(next_event(
             ready(Event::Timer(Due::Expiry)),
             ready(Event::CloseRequested(Close::Removed)),
-            ready(Event::Outbound(empty())),
             ready(Event::Inbound(None)),
         ));
         assert!(matches!(event, Event::Timer(Due::Expiry)));
     }
 
     #[test]
-    fn a_close_request_wins_over_traffic() {
+    fn our_mail_wins_over_the_peer() {
         let event = smol::block_on(next_event(
             std::future::pending(),
-            ready(Event::CloseRequested(Close::TooSlow)),
             ready(Event::Outbound(empty())),
             ready(Event::Inbound(None)),
         ));
-        assert!(matches!(event, Event::CloseRequested(Close::TooSlow)));
+        assert!(matches!(event, Event::Outbound(_)));
+    }
+
+    #[test]
+    fn the_read_budget_leaves_room_for_fifteen_bursting_publishers() {
+        for queue in [1, 15, 16, 32, 100, 256, 1024, u16::MAX] {
+            let budget = read_budget(queue);
+            assert!((1..=READ_BATCH).contains(&budget), "{queue}");
+            // Their frames and the member's own Acks fit its queue.
+            let worst = (BURSTING_PUBLISHERS + 1) * budget;
+            assert!(queue < 16 || worst <= usize::from(queue), "{queue}");
+        }
+        assert_eq!(read_budget(32), 2);
+        assert_eq!(read_budget(1024), READ_BATCH);
     }
 }

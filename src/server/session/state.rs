@@ -10,7 +10,6 @@ use async_tungstenite::tungstenite::Bytes;
 
 use crate::protocol::{
     server_to_vec, Body, ClientFrame, Close, ErrorCode, RoomName, ServerFrame, UserName,
-    MAX_ROOMS_PER_SESSION,
 };
 
 use super::super::authorize::Authorize;
@@ -29,7 +28,9 @@ pub(crate) struct SessionState {
     /// `identity.user` as presence counts it (a `sub` never changes).
     user: UserName,
     pub(crate) outbox: Outbox,
-    pub(crate) joined: heapless::Vec<RoomName, MAX_ROOMS_PER_SESSION>,
+    /// Joined rooms, at most `limits.max_rooms`; a `Vec`, since a
+    /// `heapless::Vec` of 64 names is 2.6 KiB inline in every session.
+    pub(crate) joined: Vec<RoomName>,
     bucket: TokenBucket,
     /// Refusals allowed in a burst; empty means repeated violations (1008).
     violations: TokenBucket,
@@ -67,7 +68,7 @@ impl SessionState {
             user: UserName::new(&identity.user)?,
             identity,
             outbox,
-            joined: heapless::Vec::new(),
+            joined: Vec::new(),
             bucket: TokenBucket::new(rate, rate, Instant::now()),
             violations: TokenBucket::new(1, shared.limits.violations_before_close, Instant::now()),
             members_answer: None,
@@ -189,8 +190,9 @@ impl SessionState {
             }
             Err(NoEntry::Store(e)) => return self.store_failed(None, e),
         }
-        // Cannot fail: max_rooms <= MAX_ROOMS_PER_SESSION is checked in config.
-        let _ = self.joined.push(room);
+        // Exact: a session in one room holds one slot, not four.
+        self.joined.reserve_exact(1);
+        self.joined.push(room);
         self.shared.sessions.set_rooms(self.id, &self.joined);
     }
 

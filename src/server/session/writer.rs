@@ -1,15 +1,17 @@
 //! Writing a session's queue to its peer: frames go out in batches, and a
-//! close request interrupts a write that the peer is not reading.
+//! write the peer is not reading ends at the session's deadlines (expiry,
+//! idle, `write_timeout_s`) or a close request, whichever comes first.
 
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
 use futures_util::SinkExt;
-use smol::future::FutureExt;
+use smol::future::{poll_once, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
+use super::super::metered::Metered;
 use super::super::outbox::{Inbox, Queued};
 use super::close::{end_for_error, End};
 use crate::metrics::Metrics;
@@ -55,31 +57,59 @@ impl Batch {
 
 /// Feeds one queued frame, counting it (and remembering when its
 /// `Message` was published, for the latency histogram).
-async fn feed_queued<S>(
-    ws: &mut WebSocketStream<S>,
+fn feed_queued<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
     q: Queued,
     metrics: &Metrics,
     published: &mut heapless::Vec<Instant, WRITE_BATCH>,
-) -> Result<(), WsError>
-where
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     metrics.frame_out(&q.bytes);
     if let Some(at) = q.published {
         let _ = published.push(at);
     }
-    ws.feed(Message::Binary(q.bytes)).await
+    // Straight into the batch (`Metered::push_binary`); tungstenite's own
+    // frames reach it whole too, so the two never interleave.
+    ws.get_mut().push_binary(&q.bytes);
+}
+
+/// A deadline that ends the session, and the close it ends with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Deadline {
+    pub(super) at: Instant,
+    pub(super) close: Close,
+}
+
+/// What bounds one write: the session's end (expiry or idle), the stall
+/// limit (`write_timeout_s`) and a shutdown's grace.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) grace: Duration,
+    pub(super) stall: Duration,
+    pub(super) end: Deadline,
+}
+
+/// How a write that did not finish at once ended.
+enum Stop {
+    Written(Result<(), WsError>),
+    Requested(Close),
+    Due(Close),
 }
 
 /// Writes `first` (a ping when `None`) and whatever else is queued (up to a
-/// batch), then flushes; a close request during the write wins, except a
-/// shutdown's 1001, which lets the write finish first (within `grace`).
+/// batch), then flushes. A write that finishes at once (the usual case:
+/// the socket has room) costs no timer. One that waits is raced against,
+/// in this order, the session's end and the stall limit (whichever is
+/// earlier: 4001/4010, or 4009 for a write stalled `write_timeout_s`),
+/// then a close request; a shutdown's 1001 lets the write finish first,
+/// within `grace` and the session's end.
 pub(super) async fn write_batch<S>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Metered<S>>,
     first: Option<Queued>,
     inbox: &Inbox,
     metrics: &Metrics,
-    grace: Duration,
+    bounds: Bounds,
 ) -> Option<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -88,14 +118,14 @@ where
         let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
         let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
         match first {
-            Some(q) => feed_queued(ws, q, metrics, &mut published).await?,
+            Some(q) => feed_queued(ws, q, metrics, &mut published),
             None => ws.feed(Message::Ping(Bytes::new())).await?,
         }
         while batch.has_room() {
             match inbox.frames.try_recv() {
                 Ok(q) => {
                     batch.add(q.bytes.len());
-                    feed_queued(ws, q, metrics, &mut published).await?;
+                    feed_queued(ws, q, metrics, &mut published);
                 }
                 Err(_) => break,
             }
@@ -108,38 +138,55 @@ where
         Ok(())
     };
     let mut write = std::pin::pin!(write);
-    let result = async { Ok((&mut write).await) }
-        .or(async { Err(inbox.control.recv().await.unwrap_or(Close::Internal)) })
-        .await;
-    match result {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(end_for_error(&e)),
-        Err(Close::GoingAway) => {
+    if let Some(done) = poll_once(&mut write).await {
+        return done.err().map(|e| end_for_error(&e));
+    }
+    let stalled = Deadline {
+        at: Instant::now() + bounds.stall,
+        close: Close::WriteStalled,
+    };
+    let due = if bounds.end.at <= stalled.at {
+        bounds.end
+    } else {
+        stalled
+    };
+    let stop = async {
+        Timer::at(due.at).await;
+        Stop::Due(due.close)
+    }
+    .or(async { Stop::Requested(inbox.control.recv().await) })
+    .or(async { Stop::Written((&mut write).await) })
+    .await;
+    match stop {
+        Stop::Written(Ok(())) => None,
+        Stop::Written(Err(e)) => Some(end_for_error(&e)),
+        Stop::Requested(Close::GoingAway) => {
+            let until = (Instant::now() + bounds.grace).min(bounds.end.at);
             let _ = write
                 .or(async {
-                    Timer::after(grace).await;
+                    Timer::at(until).await;
                     Ok(())
                 })
                 .await;
             Some(End::Close(Close::GoingAway))
         }
-        Err(close) => Some(End::Close(close)),
+        Stop::Requested(close) | Stop::Due(close) => Some(End::Close(close)),
     }
 }
 
-/// Writes everything still queued (shutdown), within `grace`.
+/// Writes everything still queued (shutdown), until `until`.
 pub(super) async fn drain<S>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Metered<S>>,
     inbox: &Inbox,
     metrics: &Metrics,
-    grace: Duration,
+    until: Instant,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = async {
         while let Ok(q) = inbox.frames.try_recv() {
             let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-            feed_queued(ws, q, metrics, &mut published).await?;
+            feed_queued(ws, q, metrics, &mut published);
             for at in published {
                 metrics.delivered(at.elapsed());
             }
@@ -148,7 +195,7 @@ pub(super) async fn drain<S>(
     };
     let _ = write
         .or(async {
-            Timer::after(grace).await;
+            Timer::at(until).await;
             Ok(())
         })
         .await;
@@ -157,6 +204,106 @@ pub(super) async fn drain<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::outbox::outbox;
+    use async_tungstenite::tungstenite::protocol::Role;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    /// A peer that never reads: every write waits, and nothing ever wakes
+    /// it (as a socket whose buffer never drains below the wake-up mark).
+    struct Stalled;
+
+    impl AsyncRead for Stalled {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Stalled {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// Writes one frame to a stalled peer with `bounds` (and a close
+    /// request first, if any); how the write ended.
+    fn stalled_write(bounds: Bounds, requested: Option<Close>) -> Option<Close> {
+        smol::block_on(async {
+            let stalled = Metered::new(Stalled, 1024, Arc::default());
+            let mut ws = WebSocketStream::from_raw_socket(stalled, Role::Server, None).await;
+            let (out, inbox) = outbox(1, 8);
+            if let Some(close) = requested {
+                out.close(close);
+            }
+            let first = Queued {
+                bytes: Bytes::from_static(b"frame"),
+                published: None,
+            };
+            let metrics = Metrics::default();
+            match write_batch(&mut ws, Some(first), &inbox, &metrics, bounds).await {
+                Some(End::Close(close)) => Some(close),
+                _ => None,
+            }
+        })
+    }
+
+    fn bounds(end_in: Duration, stall: Duration) -> Bounds {
+        Bounds {
+            grace: Duration::from_secs(3600),
+            stall,
+            end: Deadline {
+                at: Instant::now() + end_in,
+                close: Close::TokenExpired,
+            },
+        }
+    }
+
+    const SHORT: Duration = Duration::from_millis(20);
+    const LONG: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_stalled_write_ends_at_the_sessions_deadline() {
+        assert_eq!(
+            stalled_write(bounds(SHORT, LONG), None),
+            Some(Close::TokenExpired)
+        );
+    }
+
+    #[test]
+    fn a_write_stalled_past_write_timeout_ends_with_4009() {
+        let end = stalled_write(bounds(LONG, SHORT), None);
+        assert_eq!(end, Some(Close::WriteStalled));
+        assert_eq!(Close::WriteStalled.code(), 4009);
+    }
+
+    #[test]
+    fn a_close_request_ends_a_stalled_write() {
+        assert_eq!(
+            stalled_write(bounds(LONG, LONG), Some(Close::Removed)),
+            Some(Close::Removed)
+        );
+        // A shutdown waits for the write, within its grace and the
+        // session's end.
+        assert_eq!(
+            stalled_write(bounds(SHORT, LONG), Some(Close::GoingAway)),
+            Some(Close::GoingAway)
+        );
+    }
 
     #[test]
     fn the_first_frame_counts_towards_the_batch_bytes() {

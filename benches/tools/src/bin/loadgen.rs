@@ -11,6 +11,8 @@
 //!    --token-file /tmp/b/member.token --server-pid PID --sessions 1000 --idle 5
 //! $L ... --handshakes 5000 --concurrency 32
 //! $L ... --fanout --members 1000 --publishers 1 --rate 200 --body 64 --duration 10
+//! $L ... --fanout --members 100 --publishers 8 --window 16 --threads 2  # a burst
+//! $L ... --handshakes 5000 --concurrency 32 --resume   # resumed TLS sessions
 //! $L ... --storm --sessions 1000 --users-key /tmp/b/token.secret
 //! ```
 //!
@@ -121,6 +123,9 @@ struct Args {
     redis_pid: Option<u32>,
     sessions: usize,
     idle_secs: u64,
+    /// Fan-out: seconds to hold every session idle after the drain before
+    /// sampling the server's memory again (memory after traffic).
+    idle_after: u64,
     concurrency: usize,
     members: usize,
     publishers: usize,
@@ -147,6 +152,7 @@ fn run() -> Result<(), String> {
     let (mut sessions, mut idle_secs, mut concurrency) = (100usize, 2u64, 32usize);
     let (mut members, mut publishers, mut rate, mut window) = (100usize, 1usize, 0.0f64, 32usize);
     let (mut body, mut duration, mut sources) = (64usize, 5.0f64, 8u8);
+    let (mut threads, mut resume, mut idle_after) = (None::<usize>, false, 0u64);
     let mut users_key = None;
     let e = |e: lexopt::Error| e.to_string();
     while let Some(arg) = p.next().map_err(e)? {
@@ -189,6 +195,9 @@ fn run() -> Result<(), String> {
             Long("body") => body = p.value().map_err(e)?.parse().map_err(e)?,
             Long("duration") => duration = p.value().map_err(e)?.parse().map_err(e)?,
             Long("sources") => sources = p.value().map_err(e)?.parse().map_err(e)?,
+            Long("threads") => threads = Some(p.value().map_err(e)?.parse().map_err(e)?),
+            Long("resume") => resume = true,
+            Long("idle-after") => idle_after = p.value().map_err(e)?.parse().map_err(e)?,
             other => return Err(other.unexpected().to_string()),
         }
     }
@@ -205,10 +214,19 @@ fn run() -> Result<(), String> {
     let ip: IpAddr = host
         .parse()
         .map_err(|_| "the URL host must be an IP address")?;
+    // Sessions run on smol's executor, on this many threads (each
+    // session is a task; one thread tops out near 1 M deliveries/s).
+    // Set before smol's first use, which reads it once.
+    if let Some(n) = threads {
+        std::env::set_var("SMOL_THREADS", n.max(1).to_string());
+    }
     // Every connection is a full handshake: resumption would hide the cost
-    // the handshake benchmark measures.
+    // the handshake benchmark measures. `--resume` measures resumed ones:
+    // each connection presents the ticket an earlier one was sent.
     let mut tls = (*palisade::tls::client_config(&ca).map_err(|e| e.to_string())?).clone();
-    tls.resumption = rustls::client::Resumption::disabled();
+    if !resume {
+        tls.resumption = rustls::client::Resumption::disabled();
+    }
     let mut ws = WebSocketConfig::default();
     ws.read_buffer_size = 4 * 1024;
     ws.write_buffer_size = 0;
@@ -234,6 +252,7 @@ fn run() -> Result<(), String> {
         redis_pid,
         sessions,
         idle_secs,
+        idle_after,
         concurrency: concurrency.max(1),
         members,
         publishers: publishers.max(1),
@@ -632,6 +651,7 @@ struct Counters {
 /// publisher's window of `window` unechoed messages allows.
 async fn fanout(args: &Args) -> Result<String, String> {
     let setup = Arc::new(clone_setup(&args.setup));
+    let unconnected = sample(args.server_pid);
     let (members, errors, _) = connect_many(&setup, 0, args.members, args.concurrency).await;
     if !errors.is_empty() {
         return Err(format!(
@@ -721,6 +741,15 @@ async fn fanout(args: &Args) -> Result<String, String> {
     }
     let after = sample(args.server_pid);
     let (also_after, redis_after) = (sample(args.also_pid), sample(args.redis_pid));
+    // Memory after traffic: every session still open, nothing moving.
+    let idle_after = if args.idle_after > 0 {
+        Timer::after(Duration::from_secs(args.idle_after)).await;
+        sample(args.server_pid)
+    } else {
+        after
+    };
+    let sessions = (args.members + args.publishers) as u64;
+    let after_traffic = idle_after.rss_kib.saturating_sub(unconnected.rss_kib) * 1024 / sessions;
     drop(open);
     drop(stop_tx);
     let mut latencies = Vec::new();
@@ -758,6 +787,8 @@ async fn fanout(args: &Args) -> Result<String, String> {
         "latency_p50_ms": round(f64::from(percentile(&latencies, 0.5)) / 1000.0, 2),
         "latency_p99_ms": round(f64::from(percentile(&latencies, 0.99)) / 1000.0, 2),
         "server_rss_kib": after.rss_kib,
+        "idle_after_secs": args.idle_after,
+        "bytes_per_session_after": after_traffic,
     })
     .to_string())
 }
