@@ -25,13 +25,18 @@ fn node(redis: &RedisServer, name: &str) -> TestServer {
         // rate limit and slow-consumer eviction are not under test.
         c.limits.publish_per_sec = 1000;
         c.limits.outbound_queue = 256;
-        c.cluster = Some(ClusterConfig {
-            redis: redis.url(),
-            node: name.to_owned(),
-            prefix: "it".to_owned(),
-            password_file: None,
-        });
+        c.cluster = Some(cluster(redis, name));
     })
+}
+
+/// Node `name`'s `[cluster]` on `redis`.
+fn cluster(redis: &RedisServer, name: &str) -> ClusterConfig {
+    ClusterConfig {
+        redis: redis.url(),
+        node: name.to_owned(),
+        prefix: "it".to_owned(),
+        password_file: None,
+    }
 }
 
 async fn member(node: &TestServer, sub: &str, since: Option<u64>) -> (Client, (u64, u64)) {
@@ -231,12 +236,14 @@ fn redis_stopped_is_unavailable_and_back_resumes_with_higher_seqs() {
     });
 }
 
-/// A folder for `palisade serve` as node `name` of the cluster at `url`.
+/// A folder for `palisade serve` as node `name` of the cluster at `url`
+/// (without presence events: these tests read Messages only).
 fn node_dir(url: &str, name: &str) -> std::path::PathBuf {
     binary::serve_dir(
         &format!("cluster-{name}"),
         &format!(
             "[limits]\npublish_per_sec = 1000\noutbound_queue = 256\n\
+             [presence]\nevents = []\n\
              [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\nprefix = \"bin\"\n"
         ),
     )
@@ -323,4 +330,114 @@ fn the_redis_password_never_reaches_the_log() {
         everything.iter().all(|line| !line.contains(PASSWORD)),
         "the password was logged"
     );
+}
+
+/// A node of a cluster on `redis` whose rooms all send presence events.
+fn node_with_events(redis: &RedisServer, name: &str) -> TestServer {
+    TestServer::start_with_presence(100, |c| c.cluster = Some(cluster(redis, name)))
+}
+
+/// Asks `Presence` in the hall: `(total, names)`; fails on any other frame.
+async fn hall_members(client: &mut Client) -> (u32, Vec<String>) {
+    client.presence(&room("hall")).await.unwrap();
+    match frame(client).await {
+        ServerFrame::Members { total, users, .. } => (
+            total,
+            users.as_slice().iter().map(|u| u.as_str().into()).collect(),
+        ),
+        other => panic!("expected Members, got {other:?}"),
+    }
+}
+
+/// The next frame is `MemberJoined` (`arrived`) or `MemberLeft` of `user`.
+async fn expect_event(client: &mut Client, arrived: bool, user: &str) {
+    match (frame(client).await, arrived) {
+        (ServerFrame::MemberJoined { user: u, .. }, true)
+        | (ServerFrame::MemberLeft { user: u, .. }, false) => assert_eq!(u.as_str(), user),
+        (other, _) => panic!("expected the event of {user} (arrived={arrived}), got {other:?}"),
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn presence_on_one_node_lists_users_on_the_others_and_events_cross_nodes() {
+    let redis = RedisServer::start();
+    let (a, b, c) = (
+        node_with_events(&redis, "a"),
+        node_with_events(&redis, "b"),
+        node_with_events(&redis, "c"),
+    );
+    within(async {
+        let (mut bob, _) = member(&b, "bob", None).await;
+        assert_eq!(hall_members(&mut bob).await, (1, vec!["bob".into()]));
+        // Alice's first session, on node A: Bob, on B, hears her arrive.
+        let (mut alice, _) = member(&a, "alice", None).await;
+        expect_event(&mut bob, true, "alice").await;
+        let both = (2, vec!["alice".to_owned(), "bob".to_owned()]);
+        assert_eq!(hall_members(&mut bob).await, both);
+        // Her second session, on node C, counts her once and is announced
+        // to nobody (its own Presence answer follows its count).
+        let (mut again, _) = member(&c, "alice", None).await;
+        assert_eq!(hall_members(&mut again).await, both);
+        assert_eq!(hall_members(&mut alice).await, both);
+        assert_eq!(hall_members(&mut bob).await, both);
+        // One of her sessions leaves: she is still in the room.
+        again
+            .send(&ClientFrame::Leave { room: room("hall") })
+            .await
+            .unwrap();
+        assert!(matches!(frame(&mut again).await, ServerFrame::Left { .. }));
+        assert_eq!(hall_members(&mut alice).await, both);
+        // Her last one ends: Bob hears her leave, and counts only himself.
+        // (Had her other session's leave been told, that MemberLeft would
+        // come first, before the Members answer above was read.)
+        drop(alice);
+        expect_event(&mut bob, false, "alice").await;
+        assert_eq!(hall_members(&mut bob).await, (1, vec!["bob".into()]));
+        // Alice, on A again, hears Bob leave B.
+        let (mut alice, _) = member(&a, "alice", None).await;
+        bob.send(&ClientFrame::Leave { room: room("hall") })
+            .await
+            .unwrap();
+        expect_event(&mut alice, false, "bob").await;
+        assert_eq!(hall_members(&mut alice).await, (1, vec!["alice".into()]));
+    });
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn presence_is_unavailable_while_redis_is_down_and_the_session_stays() {
+    let mut redis = RedisServer::start();
+    let a = node_with_events(&redis, "a");
+    within(async {
+        let (mut ann, _) = member(&a, "ann", None).await;
+        assert_eq!(hall_members(&mut ann).await, (1, vec!["ann".into()]));
+        redis.stop();
+        ann.presence(&room("hall")).await.unwrap();
+        match frame(&mut ann).await {
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::Unavailable,
+                ..
+            } => {}
+            other => panic!("expected Error{{Unavailable}}, got {other:?}"),
+        }
+        redis.restart();
+        // Redis came back empty: within a refresh (5 s) the node has
+        // written Ann's entry again and Presence counts her.
+        loop {
+            ann.presence(&room("hall")).await.unwrap();
+            match frame(&mut ann).await {
+                ServerFrame::Members { total: 1, .. } => break,
+                ServerFrame::Members { total: 0, .. }
+                | ServerFrame::Error {
+                    code: ErrorCode::Unavailable,
+                    ..
+                } => {
+                    smol::Timer::after(Duration::from_millis(100)).await;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    });
 }

@@ -304,7 +304,10 @@ fn the_host_counts_in_presence_only_while_subscribed_and_hears_arrivals() {
     let server = TestServer::start_with_presence(100, |c| c.device_name = "thermostat".into());
     let name = |s: &str| UserName::new(s).unwrap();
     within(async {
-        assert_eq!(server.handle.presence(&room("hall")).total, 0);
+        assert_eq!(
+            server.handle.presence(&room("hall")).await.unwrap().total,
+            0
+        );
         let (mut alice, _) = server.connect(&server.member("alice")).await;
         join(&mut alice, "hall", None).await;
         // The host arrives: alice is told, and the host counts.
@@ -316,7 +319,7 @@ fn the_host_counts_in_presence_only_while_subscribed_and_hears_arrivals() {
                 user: name("thermostat")
             }
         );
-        let members = server.handle.presence(&room("hall"));
+        let members = server.handle.presence(&room("hall")).await.unwrap();
         assert_eq!(members.total, 2);
         assert_eq!(
             members.users.as_slice(),
@@ -363,6 +366,9 @@ fn the_host_counts_in_presence_only_while_subscribed_and_hears_arrivals() {
                 user: name("thermostat")
             }
         );
-        assert_eq!(server.handle.presence(&room("hall")).total, 1);
+        assert_eq!(
+            server.handle.presence(&room("hall")).await.unwrap().total,
+            1
+        );
     });
 }

@@ -70,7 +70,7 @@ fn members_counts_each_user_once_and_lists_them_in_byte_order() {
         // Observers count and may ask.
         assert_eq!(members(&mut zoe, "lobby").await, expected);
         assert_eq!(
-            server.handle.presence(&room("lobby")).total,
+            server.handle.presence(&room("lobby")).await.unwrap().total,
             3,
             "the host sees the same count"
         );

@@ -31,6 +31,8 @@ mod node;
 #[cfg(feature = "cluster")]
 mod presence;
 #[cfg(feature = "cluster")]
+pub(crate) mod presence_state;
+#[cfg(feature = "cluster")]
 mod scripts;
 #[cfg(feature = "cluster")]
 pub(crate) mod store;

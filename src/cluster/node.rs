@@ -204,11 +204,12 @@ impl Engine {
         self.inner.delete(room, seq, by).await
     }
 
-    /// Counts `session` of `user` in `room`'s presence.
+    /// Counts `session` of `user` in `room`'s presence (remembered for
+    /// the refresh, then written).
     ///
     /// # Errors
     /// [`Unavailable`]; the entry is still written by the next refresh.
-    #[cfg_attr(not(test), allow(dead_code))] // for the presence state (issue 13)
+    #[cfg(test)]
     pub(crate) async fn presence_join(
         &self,
         room: &RoomName,
@@ -216,23 +217,33 @@ impl Engine {
         user: &str,
         events_max: u32,
     ) -> Result<Change, Unavailable> {
-        self.inner
-            .presence_join(room, session, user, events_max)
-            .await
+        self.inner.remember(room, session, user, events_max);
+        self.inner.count_in(room, session, user, events_max).await
     }
 
-    /// Stops counting `session`.
+    /// Stops counting `session` (a session never remembered: nothing).
     ///
     /// # Errors
     /// [`Unavailable`]; the entry then expires by itself.
-    #[cfg_attr(not(test), allow(dead_code))] // for the presence state (issue 13)
+    #[cfg(test)]
     pub(crate) async fn presence_leave(
         &self,
         room: &RoomName,
         session: u64,
         user: &str,
     ) -> Result<Change, Unavailable> {
-        self.inner.presence_leave(room, session, user).await
+        let Some(events_max) = self.inner.forget(room, session) else {
+            return Ok(Change {
+                first_or_last: false,
+                total: 0,
+            });
+        };
+        self.inner.count_out(room, session, user, events_max).await
+    }
+
+    /// The engine's presence calls, for the presence state's Redis engine.
+    pub(crate) fn presence(&self) -> &Inner {
+        &self.inner
     }
 
     /// Who is in `room` on every node: the exact count and the first
@@ -240,7 +251,6 @@ impl Engine {
     ///
     /// # Errors
     /// [`Unavailable`] when Redis does not answer.
-    #[cfg_attr(not(test), allow(dead_code))] // for the presence state (issue 13)
     pub(crate) async fn members(
         &self,
         room: &RoomName,

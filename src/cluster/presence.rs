@@ -10,9 +10,6 @@
 //! when the room has at most `events_max` distinct users; every node
 //! delivers them from there ([`super::subscriber`]).
 
-// Served to the presence state once it lands (issue 13); tested here.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,21 +74,37 @@ impl Inner {
         call
     }
 
-    /// Counts `session` of `user` in `room`; remembered for the refresh
-    /// even when Redis is down (then it is written by the next refresh).
-    pub(crate) async fn presence_join(
+    /// Remembers `session` of `user` in `room` for the refresh (which
+    /// writes it even if the call that counts it in never reaches Redis).
+    pub(crate) fn remember(&self, room: &RoomName, session: u64, user: &str, events_max: u32) {
+        let mut entries = lock(&self.presence.0);
+        let here = entries.entry(room.clone()).or_default();
+        here.events_max = events_max;
+        here.sessions.insert(session, user.to_owned());
+    }
+
+    /// Stops refreshing `session` in `room`; its `events_max` when it was
+    /// remembered.
+    pub(crate) fn forget(&self, room: &RoomName, session: u64) -> Option<u32> {
+        let mut entries = lock(&self.presence.0);
+        let here = entries.get_mut(room)?;
+        let max = here.events_max;
+        here.sessions.remove(&session)?;
+        if here.sessions.is_empty() {
+            entries.remove(room);
+        }
+        Some(max)
+    }
+
+    /// Writes a remembered entry to Redis now (the script announces a
+    /// user's first session).
+    pub(crate) async fn count_in(
         &self,
         room: &RoomName,
         session: u64,
         user: &str,
         events_max: u32,
     ) -> Result<Change, Unavailable> {
-        {
-            let mut entries = lock(&self.presence.0);
-            let here = entries.entry(room.clone()).or_default();
-            here.events_max = events_max;
-            here.sessions.insert(session, user.to_owned());
-        }
         let mut call = self.presence_call(&self.scripts.presence_add, room, events_max);
         call.arg(ENTRY_TTL.as_millis() as u64)
             .arg(self.field(session))
@@ -109,28 +122,15 @@ impl Inner {
         })
     }
 
-    /// Stops counting `session` in `room`.
-    pub(crate) async fn presence_leave(
+    /// Removes a forgotten entry from Redis now (the script announces a
+    /// user's last session).
+    pub(crate) async fn count_out(
         &self,
         room: &RoomName,
         session: u64,
         user: &str,
+        events_max: u32,
     ) -> Result<Change, Unavailable> {
-        let events_max = {
-            let mut entries = lock(&self.presence.0);
-            let Some(here) = entries.get_mut(room) else {
-                return Ok(Change {
-                    first_or_last: false,
-                    total: 0,
-                });
-            };
-            let max = here.events_max;
-            here.sessions.remove(&session);
-            if here.sessions.is_empty() {
-                entries.remove(room);
-            }
-            max
-        };
         let mut call = self.presence_call(&self.scripts.presence_remove, room, events_max);
         call.arg(self.field(session))
             .arg(&session.to_be_bytes()[..])

@@ -5,7 +5,6 @@
 use redis::Script;
 
 /// Every script the engine runs.
-#[cfg_attr(not(test), allow(dead_code))] // presence_remove/list: see presence.rs
 pub(crate) struct Scripts {
     pub(crate) publish: Script,
     pub(crate) window: Script,

@@ -18,6 +18,7 @@ use smol::channel::{Receiver, Sender, TrySendError};
 
 use super::config::{redacted, ClusterConfig};
 use super::link::DEADLINE;
+use super::presence_state::{hear, Listener};
 use super::{AckFn, Engine, Local, Publishing, Unavailable};
 use crate::protocol::RoomName;
 use crate::server::outbox::{outbox, Outbox};
@@ -33,6 +34,8 @@ struct Bridge {
     fanout: Arc<dyn Fanout>,
     /// Told nothing: the `by` of a Deleted that came from another node.
     nobody: Outbox,
+    /// The server's presence, for MemberJoined / MemberLeft.
+    presence: Arc<Listener>,
 }
 
 impl Local for Bridge {
@@ -46,9 +49,8 @@ impl Local for Bridge {
             .deleted(room, seq, by.as_ref().unwrap_or(&self.nobody));
     }
 
-    fn member(&self, _room: &RoomName, _arrived: bool, _user: &str, _except: Option<u64>) {
-        // Presence events reach sessions through the presence state,
-        // which is wired to the engine separately (section 8).
+    fn member(&self, room: &RoomName, arrived: bool, user: &str, except: Option<u64>) {
+        hear(&self.presence, room, arrived, user, except);
     }
 
     fn is_watched(&self, room: &RoomName) -> bool {
@@ -63,6 +65,7 @@ pub(crate) struct ClusterStore {
     queue: Sender<(Publish, Instant)>,
     _publisher: smol::Task<()>,
     _bridge: Arc<dyn Local>,
+    presence: Arc<Listener>,
 }
 
 impl std::fmt::Debug for ClusterStore {
@@ -84,9 +87,11 @@ impl ClusterStore {
         fanout: Arc<dyn Fanout>,
     ) -> Result<Self, String> {
         let (nobody, _) = outbox(0, 1);
+        let presence = Arc::new(Listener::new());
         let bridge: Arc<dyn Local> = Arc::new(Bridge {
             fanout: Arc::clone(&fanout),
             nobody,
+            presence: Arc::clone(&presence),
         });
         let engine = Arc::new(Engine::start(config, history, Arc::downgrade(&bridge))?);
         let (queue, waiting) = smol::channel::bounded(PUBLISH_QUEUE);
@@ -97,6 +102,7 @@ impl ClusterStore {
             queue,
             _publisher: publisher,
             _bridge: bridge,
+            presence,
         })
     }
 
@@ -224,5 +230,14 @@ impl Store for ClusterStore {
 
     fn cluster_up(&self) -> Option<bool> {
         Some(self.is_up())
+    }
+
+    fn presence_engine(&self) -> Option<Box<dyn crate::server::presence::Engine>> {
+        let shared = super::presence_state::Shared::start(Arc::clone(&self.engine));
+        Some(Box::new(shared))
+    }
+
+    fn on_member(&self, hear: crate::server::presence::Hear) {
+        let _ = self.presence.set(hear);
     }
 }

@@ -164,6 +164,18 @@ pub struct RoomMembers {
     pub users: UserList,
 }
 
+/// In a cluster, presence lives in Redis, which did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceUnavailable;
+
+impl std::fmt::Display for PresenceUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the cluster's Redis does not answer; who is in the room is unknown")
+    }
+}
+
+impl std::error::Error for PresenceUnavailable {}
+
 /// Host subscription ids start in the top half of the id space; session ids
 /// are random, so a clash is as likely as two sessions sharing an id.
 pub(crate) const FIRST_HOST_ID: u64 = 1 << 63;
@@ -227,9 +239,17 @@ impl Handle {
     }
 
     /// Who is in `room` now: what a `Presence` request answers.
-    pub fn presence(&self, room: &RoomName) -> RoomMembers {
-        let (total, users) = self.shared.presence.members(room);
-        RoomMembers { total, users }
+    ///
+    /// # Errors
+    /// [`PresenceUnavailable`]: in a cluster, Redis does not answer.
+    pub async fn presence(&self, room: &RoomName) -> Result<RoomMembers, PresenceUnavailable> {
+        let (total, users) = self
+            .shared
+            .presence
+            .members(room)
+            .await
+            .map_err(|_| PresenceUnavailable)?;
+        Ok(RoomMembers { total, users })
     }
 
     /// Every live session.

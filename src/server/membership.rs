@@ -57,6 +57,24 @@ impl Drop for Taken<'_> {
     }
 }
 
+/// A step to take back unless kept: run when dropped.
+struct Undo<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Undo<F> {
+    /// The step stands.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<F: FnOnce()> Drop for Undo<F> {
+    fn drop(&mut self) {
+        if let Some(undo) = self.0.take() {
+            undo();
+        }
+    }
+}
+
 impl Shared {
     /// Joins session `member` of `user` to `room` (with `Join{since}`'s
     /// replay): the quota, then the store (which adds the member to the
@@ -86,8 +104,14 @@ impl Shared {
             .await
             .map_err(NoEntry::Store)?;
         taken.keep();
+        // Presence may wait (a cluster's Redis): abandoned meanwhile, the
+        // member leaves again, so nothing stays counted.
+        let session = member.session();
+        let undo = Undo(Some(|| self.exit(room, user, session)));
         self.presence
-            .joined(at(room, member.session(), user), self.rooms.as_ref());
+            .joined(at(room, session, user), self.rooms.as_ref())
+            .await;
+        undo.keep();
         Ok(())
     }
 
@@ -114,10 +138,12 @@ impl Shared {
                 announce: false,
             })
             .await?;
-        self.presence.joined(
-            at(room, member.session(), &self.device_user),
-            self.rooms.as_ref(),
-        );
+        let id = member.session();
+        let undo = Undo(Some(|| self.host_exit(room, id)));
+        self.presence
+            .joined(at(room, id, &self.device_user), self.rooms.as_ref())
+            .await;
+        undo.keep();
         Ok(())
     }
 

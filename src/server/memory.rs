@@ -150,12 +150,17 @@ impl MemoryBound {
         }
         let frame = u64::from(config.limits.max_body) + MESSAGE_HEADER;
         if cluster {
-            // Rooms live in Redis: the queue of publishes waiting for it.
+            // Rooms live in Redis: the engine's watch and presence entry
+            // per membership, the publishes and presence changes waiting.
             #[cfg(feature = "cluster")]
             {
+                use crate::cluster::presence_state::{MEMBERSHIP_BYTES, OP_BYTES, PRESENCE_QUEUE};
+                bound.per_connection += MEMBERSHIP_BYTES * u64::from(config.limits.max_rooms);
+                bound.connections = u64::from(config.limits.max_connections) * bound.per_connection;
                 let waiting =
                     crate::cluster::store::PUBLISH_QUEUE + crate::cluster::store::MAX_BATCH;
-                bound.storage = waiting as u64 * (frame + REQUEST_OVERHEAD);
+                bound.storage =
+                    waiting as u64 * (frame + REQUEST_OVERHEAD) + PRESENCE_QUEUE as u64 * OP_BYTES;
             }
         } else if file {
             bound.storage = super::store::CACHE_BYTES as u64
@@ -260,6 +265,38 @@ mod tests {
             8 * (SESSION_ENTRY + PRESENCE_ENTRY + ROOM_ENTRY + PRESENCE_ROOM)
         );
         assert!(b.storage > 0);
+    }
+
+    #[cfg(feature = "cluster")]
+    #[test]
+    fn a_cluster_node_counts_the_engine_per_membership_and_its_queues() {
+        use crate::cluster::config::ClusterConfig;
+        use crate::cluster::presence_state::{MEMBERSHIP_BYTES, OP_BYTES, PRESENCE_QUEUE};
+        use crate::config::{Config, StorageConfig};
+        let file = Config::new("s.pem", "s.key", ["t.public"], "a")
+            .with_storage(StorageConfig::file_in(std::path::Path::new(".")));
+        let mut cluster = file.clone();
+        cluster.cluster = Some(ClusterConfig {
+            redis: "redis://127.0.0.1:6379/0".into(),
+            node: "n".into(),
+            prefix: "p".into(),
+            password_file: None,
+        });
+        let (file, cluster) = (
+            MemoryBound::for_config(&file),
+            MemoryBound::for_config(&cluster),
+        );
+        assert_eq!((cluster.rooms, cluster.per_room), (0, 0));
+        let max_rooms = u64::from(LimitsConfig::default().max_rooms);
+        assert_eq!(
+            cluster.per_connection - file.per_connection,
+            MEMBERSHIP_BYTES * max_rooms
+        );
+        let frame = u64::from(LimitsConfig::default().max_body) + MESSAGE_HEADER;
+        assert_eq!(
+            cluster.storage,
+            (1024 + 64) * (frame + REQUEST_OVERHEAD) + PRESENCE_QUEUE as u64 * OP_BYTES
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod memory;
 mod metered;
 mod metrics_http;
 pub(crate) mod outbox;
-mod presence;
+pub(crate) mod presence;
 mod quota;
 mod ratelimit;
 mod registry;
@@ -49,7 +49,7 @@ use shared::Shared;
 pub use crate::protocol::MAX_ROOMS_PER_SESSION;
 pub use authorize::Authorize;
 pub use error::{ReloadError, StartError};
-pub use host::{Handle, HostEvent, PublishError, RoomMembers, Subscription};
+pub use host::{Handle, HostEvent, PresenceUnavailable, PublishError, RoomMembers, Subscription};
 pub use memory::MemoryBound;
 pub use metrics_http::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use registry::SessionInfo;
@@ -90,7 +90,7 @@ impl Server {
         let material = material::Material::load(config)?;
         let limits = config.limits;
         let metrics = Arc::new(Metrics::default());
-        let presence = presence::Presence::local(&config.presence, Arc::clone(&metrics))
+        let mut presence = presence::Presence::local(&config.presence, Arc::clone(&metrics))
             .map_err(StartError::Config)?;
         let device_user = crate::protocol::UserName::new(&config.device_name).map_err(|e| {
             StartError::Config(crate::config::Invalid::Field {
@@ -103,31 +103,48 @@ impl Server {
         let rooms = Arc::new(rooms::Rooms::default());
         let fanout: Arc<dyn store::Fanout> = rooms.clone();
         let store = store::open(config, fanout).map_err(StartError::Storage)?;
-        Ok(Self {
-            shared: Arc::new(Shared {
-                limits,
-                material: material::Current::new(material, config),
-                metrics,
-                alerts: alerts::Alerts::default(),
-                draining: AtomicBool::new(false),
-                ws_config: connection::ws_config(&limits),
-                rooms,
-                store,
-                sessions: registry::Sessions::default(),
-                connections: Arc::new(registry::Connections::new(
-                    limits.max_connections,
-                    limits.max_connections_per_ip,
-                )),
-                bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
-                device_name: config.device_name.clone(),
-                device_user,
-                presence,
-                quota: quota::RoomQuota::new(limits.max_rooms_per_user),
-                authorizer: std::sync::OnceLock::new(),
-                next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
-                refusing: AtomicU32::new(0),
-            }),
-        })
+        if let Some(engine) = store.presence_engine() {
+            presence.use_engine(engine);
+        }
+        let shared = Arc::new(Shared {
+            limits,
+            material: material::Current::new(material, config),
+            metrics,
+            alerts: alerts::Alerts::default(),
+            draining: AtomicBool::new(false),
+            ws_config: connection::ws_config(&limits),
+            rooms,
+            store,
+            sessions: registry::Sessions::default(),
+            connections: Arc::new(registry::Connections::new(
+                limits.max_connections,
+                limits.max_connections_per_ip,
+            )),
+            bans: bans::Bans::new(limits.auth_failures_before_ban, limits.ban_seconds),
+            device_name: config.device_name.clone(),
+            device_user,
+            presence,
+            quota: quota::RoomQuota::new(limits.max_rooms_per_user),
+            authorizer: std::sync::OnceLock::new(),
+            next_host_id: std::sync::atomic::AtomicU64::new(host::FIRST_HOST_ID),
+            refusing: AtomicU32::new(0),
+        });
+        // Presence events another node's engine decided on (a cluster):
+        // routed to the members here like this node's own.
+        let weak = Arc::downgrade(&shared);
+        shared
+            .store
+            .on_member(Box::new(move |room, change, user, except| {
+                if let Some(shared) = weak.upgrade() {
+                    let who = presence::Member {
+                        room,
+                        session: except,
+                        user,
+                    };
+                    shared.presence.heard(change, who, shared.rooms.as_ref());
+                }
+            }));
+        Ok(Self { shared })
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{Announce, Change, Engine, Member, Policy, Route};
+use super::{Announce, Change, Counting, Engine, Listing, Member, Policy, Route};
 use crate::protocol::{RoomName, UserList, UserName, MAX_LISTED_USERS};
 use crate::server::lock::lock;
 
@@ -24,8 +24,8 @@ pub(crate) struct Local {
     rooms: Mutex<HashMap<RoomName, Users>>,
 }
 
-impl Engine for Local {
-    fn join(&self, who: Member<'_>, policy: &Policy, route: &dyn Route) -> Announce {
+impl Local {
+    fn count_in(&self, who: Member<'_>, policy: &Policy, route: &dyn Route) -> Announce {
         let mut rooms = lock(&self.rooms);
         let users = rooms.entry(who.room.clone()).or_default();
         let sessions = users.entry(who.user.clone()).or_insert(0);
@@ -35,6 +35,27 @@ impl Engine for Local {
         }
         let count = users.len();
         policy.announce(Change::Joined, who, count, route)
+    }
+
+    fn list(&self, room: &RoomName) -> (u32, UserList) {
+        let rooms = lock(&self.rooms);
+        let Some(users) = rooms.get(room) else {
+            return (0, UserList::default());
+        };
+        let total = u32::try_from(users.len()).unwrap_or(u32::MAX);
+        let first = users.keys().take(MAX_LISTED_USERS).cloned();
+        (total, UserList::first_of(first))
+    }
+}
+
+impl Engine for Local {
+    fn join<'a>(
+        &'a self,
+        who: Member<'a>,
+        policy: &'a Policy,
+        route: &'a (dyn Route + Sync),
+    ) -> Counting<'a> {
+        Box::pin(std::future::ready(self.count_in(who, policy, route)))
     }
 
     fn leave(&self, who: Member<'_>, policy: &Policy, route: &dyn Route) -> Announce {
@@ -58,13 +79,7 @@ impl Engine for Local {
         policy.announce(Change::Left, who, count, route)
     }
 
-    fn members(&self, room: &RoomName) -> (u32, UserList) {
-        let rooms = lock(&self.rooms);
-        let Some(users) = rooms.get(room) else {
-            return (0, UserList::default());
-        };
-        let total = u32::try_from(users.len()).unwrap_or(u32::MAX);
-        let first = users.keys().take(MAX_LISTED_USERS).cloned();
-        (total, UserList::first_of(first))
+    fn members<'a>(&'a self, room: &'a RoomName, _policy: &'a Policy) -> Listing<'a> {
+        Box::pin(std::future::ready(Ok(self.list(room))))
     }
 }

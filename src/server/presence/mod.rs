@@ -16,14 +16,20 @@
 //!   overtakes the `MemberLeft` that follows it);
 //! - answer a room's exact total and first 256 names.
 //!
-//! [`local::Local`] does all three in this process under one lock. A
-//! Redis engine would count in a hash per room from a script that also
-//! publishes the event to every node, each of which routes it to its own
-//! members through the same [`Route`].
+//! [`local::Local`] does all three in this process under one lock. In a
+//! cluster, `crate::cluster::presence_state` counts in Redis from a script
+//! that also publishes the event to every node with members in the room;
+//! each node routes it to its own members with [`Presence::heard`]. That
+//! is why counting in and reading are futures (they wait for Redis, and
+//! reading may answer [`Unavailable`]); counting out is not: an engine
+//! keeps a node's changes in order itself (the Redis one queues them), so
+//! a session that ends, or a host subscription dropped, need not wait.
 
 mod local;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_tungstenite::tungstenite::Bytes;
@@ -81,17 +87,39 @@ pub(crate) trait Route {
     fn to_others(&self, room: &RoomName, frame: &Bytes, except: u64, slack: usize) -> usize;
 }
 
+/// Presence is kept elsewhere (a cluster's Redis) and did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unavailable;
+
+/// A count in under way.
+pub(crate) type Counting<'a> = Pin<Box<dyn Future<Output = Announce> + Send + 'a>>;
+/// A room's total and first names, or [`Unavailable`].
+pub(crate) type Listing<'a> =
+    Pin<Box<dyn Future<Output = Result<(u32, UserList), Unavailable>> + Send + 'a>>;
+
 /// Where presence state lives (see the module docs for the contract).
 pub(crate) trait Engine: Send + Sync + fmt::Debug {
     /// Counts `who` in; on the user's first session asks `policy` whether
-    /// to tell the others and routes the event if so.
-    fn join(&self, who: Member<'_>, policy: &Policy, route: &dyn Route) -> Announce;
-    /// Counts `who` out; on the user's last session likewise.
+    /// to tell the others and routes the event if so. Never fails: an
+    /// engine that cannot count now counts as soon as it can.
+    fn join<'a>(
+        &'a self,
+        who: Member<'a>,
+        policy: &'a Policy,
+        route: &'a (dyn Route + Sync),
+    ) -> Counting<'a>;
+    /// Counts `who` out, after any change of this node counted before;
+    /// on the user's last session likewise.
     fn leave(&self, who: Member<'_>, policy: &Policy, route: &dyn Route) -> Announce;
     /// The room's distinct users and the first [`MAX_LISTED_USERS`] of
     /// them in byte order.
-    fn members(&self, room: &RoomName) -> (u32, UserList);
+    fn members<'a>(&'a self, room: &'a RoomName, policy: &'a Policy) -> Listing<'a>;
 }
+
+/// How an engine that counts elsewhere hands this node an event it
+/// decided on: (room, change, user, the session here that caused it and
+/// is not told, or an id no session has).
+pub(crate) type Hear = Box<dyn Fn(&RoomName, Change, &UserName, u64) + Send + Sync>;
 
 /// `[presence]`, parsed: which rooms send events, and up to what size.
 #[derive(Debug)]
@@ -101,6 +129,17 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// The most users a room of this name may have for its events to be
+    /// sent: 0 when `[presence] events` does not select it.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn events_max(&self, room: &RoomName) -> u32 {
+        if self.events.allows(room) {
+            self.max_members
+        } else {
+            0
+        }
+    }
+
     /// Decides on a change in `who.room`, which has `users` distinct users
     /// counting the one arriving or leaving, and routes the event if due.
     pub(crate) fn announce(
@@ -116,6 +155,11 @@ impl Policy {
         if users > self.max_members as usize {
             return Announce::Suppressed;
         }
+        Announce::Sent(self.route(change, who, route))
+    }
+
+    /// Routes the event for a due `change` of `who`.
+    fn route(&self, change: Change, who: Member<'_>, route: &dyn Route) -> usize {
         let (room, user) = (who.room.clone(), who.user.clone());
         let frame = match change {
             Change::Joined => ServerFrame::MemberJoined { room, user },
@@ -125,7 +169,7 @@ impl Policy {
         // A member hears at most `max_members - 1` arrivals before its
         // task can write, however fast they come: room for all of them.
         let slack = self.max_members as usize;
-        Announce::Sent(route.to_others(who.room, &frame, who.session, slack))
+        route.to_others(who.room, &frame, who.session, slack)
     }
 }
 
@@ -156,9 +200,22 @@ impl Presence {
         })
     }
 
+    /// Keeps the state in `engine` instead (a cluster's), before any
+    /// session counts.
+    pub(crate) fn use_engine(&mut self, engine: Box<dyn Engine>) {
+        self.engine = engine;
+    }
+
     /// `who` joined (the room table has it as a member already).
-    pub(crate) fn joined(&self, who: Member<'_>, route: &dyn Route) {
-        self.count(self.engine.join(who, &self.policy, route));
+    pub(crate) async fn joined(&self, who: Member<'_>, route: &(dyn Route + Sync)) {
+        self.count(self.engine.join(who, &self.policy, route).await);
+    }
+
+    /// Another node's engine reports a due change of `who` (counted and
+    /// decided there): routes it to the members here but `who.session`
+    /// when that session is here.
+    pub(crate) fn heard(&self, change: Change, who: Member<'_>, route: &dyn Route) {
+        self.count(Announce::Sent(self.policy.route(change, who, route)));
     }
 
     /// `who` left (the room table no longer has it as a member).
@@ -176,8 +233,11 @@ impl Presence {
 
     /// `room`'s distinct users and the first 256 of them, sorted: what
     /// `Members` answers.
-    pub(crate) fn members(&self, room: &RoomName) -> (u32, UserList) {
-        self.engine.members(room)
+    ///
+    /// # Errors
+    /// [`Unavailable`]: the engine (a cluster's Redis) does not answer.
+    pub(crate) async fn members(&self, room: &RoomName) -> Result<(u32, UserList), Unavailable> {
+        self.engine.members(room, &self.policy).await
     }
 }
 

@@ -2,6 +2,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::protocol::decode_server;
+use smol::block_on;
 
 /// Records what would have been routed.
 #[derive(Default)]
@@ -54,7 +55,7 @@ fn events_on_first_join_and_last_leave_only() {
     let (p, metrics) = presence(&["*"], 100);
     let route = Recorded::default();
     let (r, ann) = (room("r"), user("ann"));
-    p.joined(at(&r, 1, &ann), &route);
+    block_on(p.joined(at(&r, 1, &ann), &route));
     assert_eq!(
         route.take(),
         [(
@@ -65,7 +66,7 @@ fn events_on_first_join_and_last_leave_only() {
             1
         )]
     );
-    p.joined(at(&r, 2, &ann), &route);
+    block_on(p.joined(at(&r, 2, &ann), &route));
     p.left(at(&r, 1, &ann), &route);
     assert_eq!(route.take(), [], "ann still has session 2 in the room");
     p.left(at(&r, 2, &ann), &route);
@@ -79,7 +80,7 @@ fn events_on_first_join_and_last_leave_only() {
             2
         )]
     );
-    assert_eq!(p.engine.members(&r), (0, UserList::default()));
+    assert_eq!(block_on(p.members(&r)).unwrap(), (0, UserList::default()));
     let s = metrics.snapshot(Default::default());
     assert_eq!((s.presence_events, s.presence_suppressed), (2, 0));
 }
@@ -91,10 +92,10 @@ fn members_counts_users_once_sorted_and_caps_the_list() {
     let r = room("big");
     let names: Vec<UserName> = (0..300).rev().map(|i| user(&format!("u{i:03}"))).collect();
     for (i, name) in names.iter().enumerate() {
-        p.joined(at(&r, i as u64, name), &route);
-        p.joined(at(&r, 1000 + i as u64, name), &route);
+        block_on(p.joined(at(&r, i as u64, name), &route));
+        block_on(p.joined(at(&r, 1000 + i as u64, name), &route));
     }
-    let (total, users) = p.members(&r);
+    let (total, users) = block_on(p.members(&r)).unwrap();
     assert_eq!(total, 300);
     assert_eq!(users.len(), MAX_LISTED_USERS);
     assert_eq!(users.as_slice()[0].as_str(), "u000");
@@ -108,15 +109,15 @@ fn events_stop_above_the_member_limit_counting_the_mover() {
     let route = Recorded::default();
     let (r, other) = (room("team-a"), room("lobby"));
     let [a, b, c] = ["a", "b", "c"].map(user);
-    p.joined(at(&r, 1, &a), &route);
-    p.joined(at(&r, 2, &b), &route);
+    block_on(p.joined(at(&r, 1, &a), &route));
+    block_on(p.joined(at(&r, 2, &b), &route));
     assert_eq!(route.take().len(), 2, "two users: within the limit");
-    p.joined(at(&r, 3, &c), &route);
+    block_on(p.joined(at(&r, 3, &c), &route));
     p.left(at(&r, 3, &c), &route);
     assert_eq!(route.take(), [], "three users counting the mover: over");
     p.left(at(&r, 2, &b), &route);
     assert_eq!(route.take().len(), 1, "two users counting the leaver");
-    p.joined(at(&other, 4, &a), &route);
+    block_on(p.joined(at(&other, 4, &a), &route));
     assert_eq!(route.take(), [], "lobby is not selected");
     let s = metrics.snapshot(Default::default());
     assert_eq!((s.presence_events, s.presence_suppressed), (3, 2));
@@ -128,11 +129,11 @@ fn leaving_what_was_never_joined_changes_nothing() {
     let route = Recorded::default();
     let (r, a, b) = (room("r"), user("a"), user("b"));
     p.left(at(&r, 1, &a), &route);
-    p.joined(at(&r, 1, &a), &route);
+    block_on(p.joined(at(&r, 1, &a), &route));
     route.take();
     p.left(at(&r, 2, &b), &route);
     assert_eq!(route.take(), []);
-    assert_eq!(p.engine.members(&r).0, 1);
+    assert_eq!(block_on(p.members(&r)).unwrap().0, 1);
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl SessionState {
             } => self.publish(id, &room, body, Some(key)),
             ClientFrame::Delete { id, room, seq } => self.delete(id, &room, seq).await,
             ClientFrame::Reauth { token } => return self.reauth(&token),
-            ClientFrame::Presence { room } => self.presence(&room),
+            ClientFrame::Presence { room } => self.presence(&room).await,
         }
         After::Continue
     }
@@ -208,7 +208,7 @@ impl SessionState {
     }
 
     /// Answers `Members`; observers may ask too.
-    fn presence(&mut self, room: &RoomName) {
+    async fn presence(&mut self, room: &RoomName) {
         if !self.is_joined(room) {
             return self.refuse(
                 None,
@@ -223,7 +223,9 @@ impl SessionState {
                 "the previous Members answer is not written yet",
             );
         }
-        let (total, users) = self.shared.presence.members(room);
+        let Ok((total, users)) = self.shared.presence.members(room).await else {
+            return self.store_failed(None, StoreError::Unavailable);
+        };
         let answer = Bytes::from(server_to_vec(&ServerFrame::Members {
             room: room.clone(),
             total,

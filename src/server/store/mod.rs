@@ -134,6 +134,15 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn cluster_up(&self) -> Option<bool> {
         None
     }
+    /// In a cluster, the presence engine that counts on every node;
+    /// `None`: presence stays in this process.
+    fn presence_engine(&self) -> Option<Box<dyn super::presence::Engine>> {
+        None
+    }
+    /// Where the presence events this store's engine delivers go (set
+    /// once, when the server is built); a store of this node alone has
+    /// none.
+    fn on_member(&self, _hear: super::presence::Hear) {}
 }
 
 /// The local fan-out an engine hands committed work to ([`super::rooms`]
