@@ -61,7 +61,10 @@ enum Failure {
 /// A plain `fn` returning an `async move` block, so the task keeps its
 /// arguments once (an `async fn` keeps a dead copy of each, the TCP stream
 /// included, for the session's life).
-#[allow(clippy::manual_async_fn)] // on purpose: see above
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in every task (see above)"
+)]
 pub(crate) fn serve(
     shared: Arc<Shared>,
     tcp: TcpStream,

@@ -10,7 +10,7 @@ use async_tungstenite::tungstenite::Error as WsError;
 use async_tungstenite::WebSocketStream;
 use futures_util::{SinkExt, StreamExt};
 use smol::future::FutureExt;
-use smol::io::{AsyncRead, AsyncWrite};
+use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use smol::Timer;
 
 use super::super::metered::is_budget_error;
@@ -52,6 +52,8 @@ where
     };
     let linger = async {
         let _ = ws.close(Some(frame)).await;
+        // As in `answer_peer`: what tungstenite handed down is sent.
+        let _ = ws.get_mut().flush().await;
         while let Some(Ok(_)) = ws.next().await {}
     };
     linger
@@ -66,11 +68,16 @@ pub(super) async fn answer_peer<S>(ws: &mut WebSocketStream<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let _ = ws
-        .flush()
+    let flush = async {
+        let _ = ws.flush().await;
+        // tungstenite hands its reply down and then refuses to flush a
+        // closed connection; the batch below it (`Metered`) still holds
+        // the reply, so flush that directly.
+        let _ = ws.get_mut().flush().await;
+    };
+    flush
         .or(async {
             Timer::after(CLOSE_LINGER).await;
-            Ok(())
         })
         .await;
 }

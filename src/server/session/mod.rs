@@ -97,7 +97,10 @@ fn expiry_instant(expires_at: u64) -> Instant {
 /// is most of what every idle session's task holds. The closing steps are
 /// boxed for the same reason: they would otherwise reserve their state
 /// (a shutdown's drain is about 1 KiB) in every task from the start.
-#[allow(clippy::manual_async_fn)] // on purpose: see above
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in every task (see above)"
+)]
 pub(crate) fn run<S>(
     mut ws: Box<WebSocketStream<Metered<S>>>,
     shared: Arc<Shared>,
