@@ -184,24 +184,13 @@ fn the_authorization_hook_refuses_with_forbidden() {
             })
             .await
             .unwrap();
-        match frame(&mut member).await {
-            ServerFrame::Error {
-                id: None,
-                code: ErrorCode::Forbidden,
-                ..
-            } => {}
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(next_error(&mut member).await, (None, ErrorCode::Forbidden));
         join(&mut member, "control", None).await;
         publish_text(&mut member, 7, "control", "set 99").await;
-        match frame(&mut member).await {
-            ServerFrame::Error {
-                id: Some(7),
-                code: ErrorCode::Forbidden,
-                ..
-            } => {}
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            next_error(&mut member).await,
+            (Some(7), ErrorCode::Forbidden)
+        );
         let (mut admin, _) = server
             .connect(&server.token("root", Role::Admin, &["*"], 600))
             .await;
