@@ -14,15 +14,33 @@
 //! its block back once it has drained. Pushes are checked against the
 //! limit under the lock, so the queue never exceeds `outbound_queue`
 //! (replays aside, see [`Outbox::push_replay`]).
+//!
+//! A full queue must mean a slow peer, not a busy server. With several
+//! executor threads on shared cores, a member's task can sit woken in one
+//! thread's run queue for a whole time slice (milliseconds) while the other
+//! thread keeps fanning publishes into its queue; measured: 4009 for every
+//! member of an 8-publisher burst at `SMOL_THREADS=2`. So a queue past its
+//! high-water mark (half the limit) whose task is not *away* (waiting on a
+//! write its peer does not take, or on the store) is *pressed*, counted in
+//! the server's [`Backlog`]. A publisher whose publish reached a pressed
+//! queue is held: it reads nothing more from its peer until no queue is
+//! pressed (each is taken below its mark, or its task goes away, closes or
+//! ends). Its TCP window then slows its client, as it should when the
+//! server, not a reader, is the bottleneck. A peer that does not read still
+//! fills its queue: its write waits, its task is away, nobody is held for
+//! it, and the push that finds its queue full evicts it (4009). Between a
+//! queue's mark and its limit there is room for half the limit of
+//! publishers bursting at once (each reads on only after a held push).
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
+use smol::future::poll_once;
 
 use crate::protocol::{server_to_vec, Close, ServerFrame};
 
@@ -64,6 +82,7 @@ pub(crate) enum Mail {
 #[derive(Debug)]
 struct Mailbox {
     capacity: usize,
+    backlog: Arc<Backlog>,
     /// Presence events queued and not yet written ([`Outbox::push_notice`]).
     notices: AtomicUsize,
     state: Mutex<State>,
@@ -91,6 +110,16 @@ impl Drop for Notice {
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<Queued>,
+    /// The session's task waits on something other than this queue (a
+    /// write its peer is not taking, a store request): a full queue is
+    /// then its own, and nobody is held for it.
+    away: bool,
+    /// Past its high-water mark with its task not away: counted in the
+    /// backlog until taken below it.
+    pressed: bool,
+    /// A publish of this session's reached a pressed queue: it reads no
+    /// more from its peer until the backlog is clear ([`Inbox::take_hold`]).
+    held: bool,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
     close: Option<Close>,
@@ -103,6 +132,29 @@ struct State {
 impl Mailbox {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Frames waiting past which a member that is not away presses back.
+    fn high_water(&self) -> usize {
+        self.capacity.div_ceil(2)
+    }
+
+    /// Frames counted against the limit (presence events wait beside it).
+    fn waiting(&self, state: &State) -> usize {
+        state
+            .frames
+            .len()
+            .saturating_sub(self.notices.load(Ordering::Relaxed))
+    }
+
+    /// Takes the next frame; a queue taken below its mark is no longer
+    /// pressed.
+    fn take(&self, state: &mut State) -> Option<Queued> {
+        let frame = state.take_frame();
+        if state.pressed && self.waiting(state) < self.high_water() {
+            state.release(&self.backlog);
+        }
+        frame
     }
 }
 
@@ -123,6 +175,50 @@ impl State {
         }
         frame
     }
+
+    /// No longer pressed: uncounted from `backlog`.
+    fn release(&mut self, backlog: &Backlog) {
+        if std::mem::take(&mut self.pressed) {
+            backlog.unpress();
+        }
+    }
+}
+
+/// The server's pressed queues, and the publishers held until there are
+/// none (see the module docs). One per server, shared by its mailboxes.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    pressed: AtomicUsize,
+    clear: event_listener::Event,
+}
+
+impl Backlog {
+    fn press(&self) {
+        self.pressed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn unpress(&self) {
+        if self.pressed.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.clear.notify(usize::MAX);
+        }
+    }
+
+    /// Until no queue is pressed.
+    pub(crate) async fn cleared(&self) {
+        while self.pressed.load(Ordering::SeqCst) > 0 {
+            let listener = self.clear.listen();
+            if self.pressed.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// Queues pressed now.
+    #[cfg(test)]
+    pub(crate) fn pressed(&self) -> usize {
+        self.pressed.load(Ordering::SeqCst)
+    }
 }
 
 /// The receiving side, owned by the session's task: its frames and its
@@ -141,10 +237,18 @@ pub(crate) struct Frames(Arc<Mailbox>);
 #[derive(Debug)]
 pub(crate) struct Control(Arc<Mailbox>);
 
-/// Makes a session's queue holding at most `capacity` frames.
+/// Makes a session's queue holding at most `capacity` frames, on a
+/// backlog of its own (see [`outbox_in`]).
 pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
+    outbox_in(session, capacity, &Arc::default())
+}
+
+/// Makes a session's queue holding at most `capacity` frames, counted in
+/// the server's `backlog` when pressed.
+pub(crate) fn outbox_in(session: u64, capacity: usize, backlog: &Arc<Backlog>) -> (Outbox, Inbox) {
     let mailbox = Arc::new(Mailbox {
         capacity: capacity.max(1),
+        backlog: Arc::clone(backlog),
         notices: AtomicUsize::new(0),
         state: Mutex::default(),
     });
@@ -162,7 +266,8 @@ pub(crate) fn outbox(session: u64, capacity: usize) -> (Outbox, Inbox) {
 }
 
 /// Makes a host subscription's queue: like a session's, but a full queue
-/// counts missed frames in `missed` instead of evicting.
+/// counts missed frames in `missed` instead of evicting (and never
+/// presses: nobody is held for a host's reader).
 pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (Outbox, Inbox) {
     let (mut outbox, inbox) = outbox(id, capacity);
     outbox.missed = Some(missed);
@@ -172,12 +277,13 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
 impl Inbox {
     /// The next mail: a close request before any frame.
     pub(crate) async fn next(&self) -> Mail {
+        let mailbox = &*self.frames.0;
         poll_fn(|cx| {
-            let mut state = self.frames.0.state();
+            let mut state = mailbox.state();
             if let Some(close) = state.close {
                 return Poll::Ready(Mail::Close(close));
             }
-            if let Some(frame) = state.take_frame() {
+            if let Some(frame) = mailbox.take(&mut state) {
                 return Poll::Ready(Mail::Frame(frame));
             }
             state.wait(cx.waker());
@@ -185,22 +291,60 @@ impl Inbox {
         })
         .await
     }
+
+    /// Runs `work` (a store request) with the task marked away from its
+    /// queue while it waits, so nobody is held for this session meanwhile.
+    pub(crate) async fn away_while<F: Future>(&self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if let Some(done) = poll_once(&mut work).await {
+            return done;
+        }
+        self.frames.set_away(true);
+        let done = work.await;
+        self.frames.set_away(false);
+        done
+    }
+
+    /// Whether a publish of this session's reached a pressed queue since
+    /// the last call: it must then wait for [`Inbox::backlog_cleared`]
+    /// before reading more from its peer.
+    pub(crate) fn take_hold(&self) -> bool {
+        std::mem::take(&mut self.frames.0.state().held)
+    }
+
+    /// Until no queue of the server is pressed.
+    pub(crate) async fn backlog_cleared(&self) {
+        self.frames.0.backlog.cleared().await;
+    }
 }
 
 impl Frames {
     /// A frame already waiting.
     pub(crate) fn try_recv(&self) -> Result<Queued, Empty> {
-        self.0.state().take_frame().ok_or(Empty)
+        let mut state = self.0.state();
+        self.0.take(&mut state).ok_or(Empty)
+    }
+
+    /// Marks the session's task as waiting on something other than this
+    /// queue (`true`: a write its peer does not take, a store request) or
+    /// back at it (`false`). Going away unpresses its queue.
+    pub(crate) fn set_away(&self, away: bool) {
+        let mut state = self.0.state();
+        state.away = away;
+        if away {
+            state.release(&self.0.backlog);
+        }
     }
 
     /// Waits for the next frame; `Err` once a close was requested.
     pub(crate) async fn recv(&self) -> Result<Queued, Empty> {
+        let mailbox = &*self.0;
         poll_fn(|cx| {
-            let mut state = self.0.state();
+            let mut state = mailbox.state();
             if state.close.is_some() {
                 return Poll::Ready(Err(Empty));
             }
-            if let Some(frame) = state.take_frame() {
+            if let Some(frame) = mailbox.take(&mut state) {
                 return Poll::Ready(Ok(frame));
             }
             state.wait(cx.waker());
@@ -216,6 +360,7 @@ impl Drop for Frames {
         state.gone = true;
         state.frames = VecDeque::new();
         state.waker = None;
+        state.release(&self.0.backlog);
     }
 }
 
@@ -260,34 +405,64 @@ impl Outbox {
         bytes: Bytes,
         published: Option<Instant>,
     ) -> Result<(), Evicted> {
-        self.enqueue(Queued { bytes, published }, Some(self.mailbox.capacity))
+        self.deliver(bytes, published).map(drop)
+    }
+
+    /// [`Outbox::push_published`] for the fan-out: `Ok(true)` when the
+    /// queue is pressed (past its high-water mark, its task not away), so
+    /// the publisher is to be held ([`Outbox::hold`]).
+    pub(crate) fn deliver(
+        &self,
+        bytes: Bytes,
+        published: Option<Instant>,
+    ) -> Result<bool, Evicted> {
+        let limit = self.mailbox.capacity;
+        self.enqueue(Queued { bytes, published }, Some(limit))
     }
 
     /// Queues `frame` unless `limit` frames are already waiting (presence
     /// events wait beside the limit, see [`Outbox::push_notice`]); wakes the
     /// session when its queue was empty (otherwise it has been woken
-    /// already and takes the frame with the others).
-    fn enqueue(&self, frame: Queued, limit: Option<usize>) -> Result<(), Evicted> {
-        let waker = {
-            let mut state = self.mailbox.state();
+    /// already and takes the frame with the others). `Ok(true)`: the queue
+    /// is pressed; only counted frames press it, and never a host
+    /// subscription's.
+    fn enqueue(&self, frame: Queued, limit: Option<usize>) -> Result<bool, Evicted> {
+        let mailbox = &*self.mailbox;
+        let (waker, pressed) = {
+            let mut state = mailbox.state();
             if state.gone {
-                return Ok(());
+                return Ok(false);
             }
-            let notices = self.mailbox.notices.load(Ordering::Relaxed);
-            let waiting = state.frames.len().saturating_sub(notices);
+            let waiting = mailbox.waiting(&state);
             if limit.is_some_and(|limit| waiting >= limit) {
                 return Err(Evicted);
             }
             state.frames.push_back(frame);
-            if state.frames.len() > 1 {
-                return Ok(());
+            if limit.is_some()
+                && self.missed.is_none()
+                && !state.away
+                && !state.pressed
+                && waiting + 1 >= mailbox.high_water()
+            {
+                state.pressed = true;
+                mailbox.backlog.press();
             }
-            state.waker.take()
+            let pressed = state.pressed;
+            if state.frames.len() > 1 {
+                return Ok(pressed);
+            }
+            (state.waker.take(), pressed)
         };
         if let Some(waker) = waker {
             waker.wake();
         }
-        Ok(())
+        Ok(pressed)
+    }
+
+    /// Holds this session (a publisher): it reads nothing more from its
+    /// peer until no queue is pressed (see the module docs).
+    pub(crate) fn hold(&self) {
+        self.mailbox.state().held = true;
     }
 
     /// What a full queue costs its member: a session is closed with 4009;
@@ -327,7 +502,7 @@ impl Outbox {
             bytes: Bytes::from_owner(notice),
             published: None,
         };
-        self.enqueue(queued, None)
+        self.enqueue(queued, None).map(drop)
     }
 
     /// Queues a retained message replayed by `Join{since}`, past the
@@ -356,6 +531,7 @@ impl Outbox {
     }
 
     /// Asks the session to close with `code`; the first request wins.
+    /// Publishers held for its queue read on: it is leaving.
     pub(crate) fn close(&self, code: Close) {
         let waker = {
             let mut state = self.mailbox.state();
@@ -363,6 +539,7 @@ impl Outbox {
                 return;
             }
             state.close = Some(code);
+            state.release(&self.mailbox.backlog);
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -457,5 +634,69 @@ mod tests {
         }
         while inbox.frames.try_recv().is_ok() {}
         assert_eq!(out.mailbox.state().frames.capacity(), 0);
+    }
+
+    #[test]
+    fn a_queue_past_its_mark_presses_until_taken_below_it() {
+        let backlog = Arc::default();
+        let (out, inbox) = outbox_in(1, 4, &backlog);
+        assert_eq!(out.deliver(frame(1), None), Ok(false));
+        assert_eq!(out.deliver(frame(2), None), Ok(true));
+        assert_eq!(out.deliver(frame(3), None), Ok(true));
+        // Counted once, however many pushes find it pressed.
+        assert_eq!(backlog.pressed(), 1);
+        let mut cleared = std::pin::pin!(inbox.backlog_cleared());
+        assert!(smol::block_on(poll_once(&mut cleared)).is_none());
+        let _ = inbox.frames.try_recv();
+        assert_eq!(backlog.pressed(), 1);
+        let _ = inbox.frames.try_recv();
+        assert_eq!(backlog.pressed(), 0);
+        assert!(smol::block_on(poll_once(&mut cleared)).is_some());
+    }
+
+    #[test]
+    fn a_task_away_from_its_queue_never_presses_and_a_full_queue_evicts() {
+        let backlog = Arc::default();
+        let (out, inbox) = outbox_in(1, 4, &backlog);
+        assert_eq!(out.deliver(frame(1), None), Ok(false));
+        assert_eq!(out.deliver(frame(2), None), Ok(true));
+        // Its write waits on a peer that does not read: nobody waits for it.
+        inbox.frames.set_away(true);
+        assert_eq!(backlog.pressed(), 0);
+        assert_eq!(out.deliver(frame(3), None), Ok(false));
+        assert_eq!(out.deliver(frame(4), None), Ok(false));
+        assert_eq!(out.deliver(frame(5), None), Err(Evicted));
+        assert_eq!(backlog.pressed(), 0);
+    }
+
+    #[test]
+    fn a_closing_or_gone_session_unpresses_its_queue() {
+        let backlog = Arc::default();
+        let (out, inbox) = outbox_in(1, 2, &backlog);
+        assert_eq!(out.deliver(frame(1), None), Ok(true));
+        out.close(Close::Removed);
+        assert_eq!(backlog.pressed(), 0);
+        let (out, inbox2) = outbox_in(2, 2, &backlog);
+        assert_eq!(out.deliver(frame(1), None), Ok(true));
+        drop(inbox2);
+        assert_eq!(backlog.pressed(), 0);
+        drop(inbox);
+        // Presence events, replays and host subscriptions never press.
+        let (out, _inbox) = outbox_in(3, 2, &backlog);
+        out.push_replay(frame(1));
+        out.push_replay(frame(2));
+        assert_eq!(out.push_notice(&frame(3), 4), Ok(()));
+        assert_eq!(backlog.pressed(), 0);
+        let (host, _host_in) = host_outbox(4, 2, Arc::default());
+        assert_eq!(host.deliver(frame(1), None), Ok(false));
+    }
+
+    #[test]
+    fn a_publisher_is_held_once_per_hold() {
+        let (publisher, inbox) = outbox(1, 8);
+        assert!(!inbox.take_hold());
+        publisher.hold();
+        assert!(inbox.take_hold());
+        assert!(!inbox.take_hold());
     }
 }
