@@ -15,10 +15,11 @@
 //! the socket; [`close`], how it ends.
 
 mod close;
+mod interest;
 mod state;
 mod writer;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -31,6 +32,7 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use self::close::{answer_peer, end_for_error, finish, End};
+use self::interest::Interest;
 use self::state::{After, SessionState};
 use self::writer::{drain, write_batch, Bounds, Deadline};
 use super::metered::Metered;
@@ -232,6 +234,7 @@ where
     let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
     let mut handled = 0;
     let mut held = false;
+    let interest = Interest::new();
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
         idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
@@ -268,7 +271,8 @@ where
                     inbox.backlog_cleared().await;
                     Event::Released
                 } else {
-                    Event::Inbound(ws.next().await)
+                    let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
+                    Event::Inbound(next.await)
                 }
             },
         )
