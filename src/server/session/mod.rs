@@ -268,7 +268,8 @@ where
                 // Held: read nothing more from the peer until no member's
                 // queue is pressed (the rest of the race goes on).
                 if held {
-                    inbox.backlog_cleared().await;
+                    // Boxed: an idle session's race reserves no room for it.
+                    Box::pin(inbox.backlog_cleared()).await;
                     Event::Released
                 } else {
                     let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
@@ -323,7 +324,7 @@ where
                     // Boxed: what a frame does (a join may wait on storage)
                     // is not reserved in every idle session's task. While
                     // it waits the task is away from its queue.
-                    let handled = inbox.away_while(Box::pin(session.handle(frame)));
+                    let handled = Box::pin(inbox.away_while(session.handle(frame)));
                     if handled.await == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
