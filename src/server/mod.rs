@@ -13,6 +13,7 @@
 
 mod alerts;
 mod authorize;
+mod backlog;
 mod bans;
 mod connection;
 mod error;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Bytes;
 
 use super::lock::lock;
-use super::outbox::Outbox;
+use super::outbox::{Backlog, Outbox};
 use super::store::{Fanout, Join, Reply, View};
 use crate::protocol::{server_to_vec, RoomName, ServerFrame};
 
@@ -26,9 +26,16 @@ type Members = HashMap<u64, Outbox>;
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     table: Mutex<HashMap<RoomName, Arc<Mutex<Members>>>>,
+    /// The members' queues pressed now, which hold their publishers.
+    backlog: Arc<Backlog>,
 }
 
 impl Rooms {
+    /// The backlog every session's queue on this node is counted in.
+    pub(crate) fn backlog(&self) -> &Arc<Backlog> {
+        &self.backlog
+    }
+
     /// Rooms with at least one member here.
     pub(crate) fn len(&self) -> usize {
         lock(&self.table).len()
@@ -76,11 +83,17 @@ impl Rooms {
     }
 
     /// Queues `frame` to every member of `name`; `published` marks a
-    /// `Message` for the delivery latency histogram.
-    fn broadcast(members: &Members, frame: &Bytes, published: Option<Instant>) {
+    /// `Message` for the delivery latency histogram. Returns whether a
+    /// member's queue is pressed (see [`super::outbox`]).
+    fn broadcast(members: &Members, frame: &Bytes, published: Option<Instant>) -> bool {
+        let mut pressed = false;
         for member in members.values() {
-            member.push_or_evict(frame.clone(), published);
+            match member.deliver(frame.clone(), published) {
+                Ok(p) => pressed |= p,
+                Err(_) => member.evict(),
+            }
         }
+        pressed
     }
 }
 
@@ -91,8 +104,13 @@ impl Fanout for Rooms {
             return reply.ack(seq);
         };
         let members = lock(&room);
+        let by = reply.publisher().cloned();
         reply.ack(seq);
-        Self::broadcast(&members, frame, Some(Instant::now()));
+        if Self::broadcast(&members, frame, Some(Instant::now())) {
+            if let Some(by) = by {
+                by.hold();
+            }
+        }
     }
 
     fn deleted(&self, name: &RoomName, seq: u64, by: &Outbox) {
@@ -103,7 +121,8 @@ impl Fanout for Rooms {
         let room = self.find(name);
         let members = room.as_ref().map(|r| lock(r));
         if let Some(members) = &members {
-            Self::broadcast(members, &frame, None);
+            // A delete is rare and its sender waits for nothing: not held.
+            let _ = Self::broadcast(members, &frame, None);
         }
         if !members.is_some_and(|m| m.contains_key(&by.session())) {
             by.push_or_evict(frame, None);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocol::{decode_server, Body};
-use crate::server::outbox::{outbox, Inbox};
+use crate::server::outbox::{outbox, outbox_in, Empty, Inbox};
 use crate::server::store::message_frame;
 
 fn room(s: &str) -> RoomName {
@@ -132,4 +132,26 @@ fn a_room_lives_while_it_has_members() {
         }),
     );
     assert_eq!(rx.try_recv(), Ok(Ok(7)));
+}
+
+#[test]
+fn a_member_that_has_not_had_its_turn_holds_the_publisher_not_evicted() {
+    // The member's task is ready but has not run (another executor thread
+    // holds it in its run queue): its queue passes the mark, and the
+    // publisher is held instead of the member being evicted later.
+    let rooms = Rooms::default();
+    let (member, member_in) = outbox_in(1, 4, rooms.backlog());
+    let (publisher, publisher_in) = outbox_in(2, 64, rooms.backlog());
+    join(&rooms, "r", &member, View { first: 1, last: 0 }, &[]);
+    let _ = drain(&member_in);
+    let reply = || Reply::from_session(publisher.clone(), |_| {});
+    rooms.committed(&room("r"), 1, &frame("r", 1), reply());
+    assert!(!publisher_in.take_hold());
+    rooms.committed(&room("r"), 2, &frame("r", 2), reply());
+    assert!(publisher_in.take_hold());
+    assert_eq!(rooms.backlog().pressed(), 1);
+    // Its turn comes: taken below the mark, the backlog clears.
+    assert_eq!(drain(&member_in).len(), 2);
+    assert_eq!(rooms.backlog().pressed(), 0);
+    assert_eq!(member_in.control.try_recv(), Err(Empty));
 }

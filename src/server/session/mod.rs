@@ -15,10 +15,11 @@
 //! the socket; [`close`], how it ends.
 
 mod close;
+mod interest;
 mod state;
 mod writer;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -31,10 +32,11 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use self::close::{answer_peer, end_for_error, finish, End};
+use self::interest::Interest;
 use self::state::{After, SessionState};
 use self::writer::{drain, write_batch, Bounds, Deadline};
 use super::metered::Metered;
-use super::outbox::{outbox, Inbox, Mail, Queued};
+use super::outbox::{outbox_in, Inbox, Mail, Queued};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
@@ -48,6 +50,8 @@ enum Event {
     CloseRequested(Close),
     Outbound(Queued),
     Inbound(Option<Result<Message, WsError>>),
+    /// No member's queue is pressed any more: this session may read on.
+    Released,
     Timer(Due),
 }
 
@@ -66,24 +70,10 @@ enum Due {
 /// Handling a burst of publishes in one turn lets every member's writer
 /// find several frames queued when it runs, so they go out in one TLS
 /// record and one `write` (one each per delivery otherwise: 5.5 of the
-/// 10 µs a delivery cost). See [`read_budget`] for its tie to the queue.
+/// 10 µs a delivery cost). The budget does not decide whether members'
+/// queues overflow: a member's queue past its high-water mark holds the
+/// publisher before its next frame, whatever the budget (`outbox.rs`).
 pub(crate) const READ_BATCH: usize = 16;
-
-/// Publishers whose full turns one member's queue absorbs at once.
-const BURSTING_PUBLISHERS: usize = 15;
-
-/// The inbound frames a session handles per turn, from the queue size.
-/// Between two turns of a member's task every other ready task runs once
-/// (smol's executor is FIFO), so with P publishers bursting at once a
-/// member receives up to P × budget frames before it can write any, plus
-/// a budget of its own Acks if it publishes too. The budget is the queue
-/// divided by [`BURSTING_PUBLISHERS`] + 1 (at most [`READ_BATCH`], at
-/// least 1), so fifteen publishers bursting at full speed never evict an
-/// honest member by batching alone: 2 frames per turn at the default
-/// `outbound_queue = 32`, 16 from 256 up.
-pub(crate) fn read_budget(outbound_queue: u16) -> usize {
-    (usize::from(outbound_queue) / (BURSTING_PUBLISHERS + 1)).clamp(1, READ_BATCH)
-}
 
 fn expiry_instant(expires_at: u64) -> Instant {
     Instant::now() + Duration::from_secs(expires_at.saturating_sub(unix_now()))
@@ -124,7 +114,7 @@ where
                 peer,
                 since: SystemTime::now(),
             },
-            |id| outbox(id, capacity),
+            |id| outbox_in(id, capacity, shared.rooms.backlog()),
         );
         shared.check_key(id, &identity.key_id);
         log::info!(
@@ -242,8 +232,9 @@ where
     let metrics = &*shared.metrics;
     let grace = grace_of(&limits);
     let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
-    let budget = read_budget(limits.outbound_queue);
     let mut handled = 0;
+    let mut held = false;
+    let interest = Interest::new();
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
         idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
@@ -261,6 +252,7 @@ where
             timer.set_at(at);
             armed = at;
         }
+        held = held || inbox.take_hold();
         let event = next_event(
             async {
                 (&mut timer).await;
@@ -272,7 +264,18 @@ where
                     Mail::Frame(frame) => Event::Outbound(frame),
                 }
             },
-            async { Event::Inbound(ws.next().await) },
+            async {
+                // Held: read nothing more from the peer until no member's
+                // queue is pressed (the rest of the race goes on).
+                if held {
+                    // Boxed: an idle session's race reserves no room for it.
+                    Box::pin(inbox.backlog_cleared()).await;
+                    Event::Released
+                } else {
+                    let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
+                    Event::Inbound(next.await)
+                }
+            },
         )
         .await;
         let bounds = Bounds {
@@ -300,6 +303,10 @@ where
                 }
                 continue;
             }
+            Event::Released => {
+                held = false;
+                continue;
+            }
             Event::Inbound(None) => return End::Peer(None),
             Event::Inbound(Some(Err(e))) => return end_for_error(&e),
             Event::Inbound(Some(Ok(message))) => message,
@@ -315,8 +322,10 @@ where
                 Ok(frame) => {
                     metrics.frame_in(&frame);
                     // Boxed: what a frame does (a join may wait on storage)
-                    // is not reserved in every idle session's task.
-                    if Box::pin(session.handle(frame)).await == After::Renewed {
+                    // is not reserved in every idle session's task. While
+                    // it waits the task is away from its queue.
+                    let handled = Box::pin(inbox.away_while(session.handle(frame)));
+                    if handled.await == After::Renewed {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
                 }
@@ -331,11 +340,10 @@ where
         }
         // A peer with many frames already buffered would otherwise keep
         // this task busy until its buffer is empty, and members' writers
-        // (on the same executor thread) would not run: their queues would
-        // fill and honest readers be evicted. Yield after a budget of
-        // frames (`read_budget`), which the members' queues absorb.
+        // (on the same executor thread) would not run. Yield after a
+        // budget of frames.
         handled += 1;
-        if handled >= budget {
+        if handled >= READ_BATCH {
             handled = 0;
             smol::future::yield_now().await;
         }
@@ -392,18 +400,5 @@ mod tests {
             ready(Event::Inbound(None)),
         ));
         assert!(matches!(event, Event::Outbound(_)));
-    }
-
-    #[test]
-    fn the_read_budget_leaves_room_for_fifteen_bursting_publishers() {
-        for queue in [1, 15, 16, 32, 100, 256, 1024, u16::MAX] {
-            let budget = read_budget(queue);
-            assert!((1..=READ_BATCH).contains(&budget), "{queue}");
-            // Their frames and the member's own Acks fit its queue.
-            let worst = (BURSTING_PUBLISHERS + 1) * budget;
-            assert!(queue < 16 || worst <= usize::from(queue), "{queue}");
-        }
-        assert_eq!(read_budget(32), 2);
-        assert_eq!(read_budget(1024), READ_BATCH);
     }
 }

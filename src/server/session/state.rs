@@ -268,7 +268,7 @@ impl SessionState {
             // Called by the fan-out under the room lock, right before the
             // Message is queued to the members: the Ack goes into our queue
             // ahead of our own copy, and in seq order (the contract).
-            reply: Reply::new(move |result| match result {
+            reply: Reply::from_session(self.outbox.clone(), move |result| match result {
                 Ok(seq) => outbox.send_or_evict(&ServerFrame::Ack { id: ack_id, seq }),
                 Err(e) => store_error(&outbox, &metrics, Some(ack_id), e),
             }),

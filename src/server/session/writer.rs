@@ -141,6 +141,20 @@ where
     if let Some(done) = poll_once(&mut write).await {
         return done.err().map(|e| end_for_error(&e));
     }
+    // The peer is not taking the write: the task is away from its queue
+    // until it does, so no publisher is held for it (`outbox.rs`).
+    inbox.frames.set_away(true);
+    let end = wait_for_write(write, inbox, bounds).await;
+    inbox.frames.set_away(false);
+    end
+}
+
+/// The rest of a write that did not finish at once (see [`write_batch`]).
+async fn wait_for_write(
+    mut write: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), WsError>>>,
+    inbox: &Inbox,
+    bounds: Bounds,
+) -> Option<End> {
     let stalled = Deadline {
         at: Instant::now() + bounds.stall,
         close: Close::WriteStalled,

@@ -2,16 +2,35 @@
 //! whether a session (Ack / Error frames), the host (a channel) or a test
 //! is waiting.
 
+use super::super::outbox::Outbox;
 use super::StoreError;
 
 /// The answer to one publish: called once, with the seq the message got
-/// (or the key's first publish got) or why nothing was published.
-pub(crate) struct Reply(Box<dyn FnOnce(Result<u64, StoreError>) + Send>);
+/// (or the key's first publish got) or why nothing was published; and
+/// the publishing session's queue, if a session published, so the fan-out
+/// can hold it while a member's queue drains ([`Outbox::hold`]).
+pub(crate) struct Reply(
+    Box<dyn FnOnce(Result<u64, StoreError>) + Send>,
+    Option<Outbox>,
+);
 
 impl Reply {
     /// A reply that calls `f`.
     pub(crate) fn new(f: impl FnOnce(Result<u64, StoreError>) + Send + 'static) -> Self {
-        Self(Box::new(f))
+        Self(Box::new(f), None)
+    }
+
+    /// A reply that calls `f`, for a publish from the session of `by`.
+    pub(crate) fn from_session(
+        by: Outbox,
+        f: impl FnOnce(Result<u64, StoreError>) + Send + 'static,
+    ) -> Self {
+        Self(Box::new(f), Some(by))
+    }
+
+    /// The publishing session's queue, if a session published.
+    pub(crate) fn publisher(&self) -> Option<&Outbox> {
+        self.1.as_ref()
     }
 
     /// A reply nobody waits for.
