@@ -92,7 +92,10 @@ pub(crate) fn serve(
             Ok(Some((ws, identity))) => {
                 if let Ok(permit) = permit {
                     shared.metrics.connection(Outcome::Accepted);
-                    session::run(ws, shared, identity, peer, permit).await;
+                    // A task of its own: this one (the handshake's deadline,
+                    // its result, this task's arguments: about 500 bytes)
+                    // ends here instead of staying under every session.
+                    smol::spawn(session::run(ws, shared, identity, peer, permit)).detach();
                 }
             }
             Ok(None) => {}

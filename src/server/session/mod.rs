@@ -111,29 +111,33 @@ pub(crate) fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Registered before the task first runs: nothing here waits, and the
+    // task then keeps the session (identity included) once, not beside
+    // the identity it was made from.
+    let started = Instant::now();
+    let capacity = usize::from(shared.limits.outbound_queue);
+    let (id, outbox, inbox) = shared.sessions.register(
+        |id| SessionInfo {
+            id,
+            user: identity.user.clone(),
+            role: identity.role,
+            key_id: Arc::clone(&identity.key_id),
+            rooms: Vec::new(),
+            peer,
+            since: SystemTime::now(),
+        },
+        |id| outbox(id, capacity),
+    );
+    shared.check_key(id, &identity.key_id);
+    log::info!(
+        "conn peer={} outcome=accepted session={id:016x} user={} role={}",
+        peer.ip(),
+        crate::quoted::Quoted(&identity.user),
+        identity.role
+    );
+    let mut made = SessionState::new(id, identity, outbox, Arc::clone(&shared));
     async move {
-        let started = Instant::now();
-        let capacity = usize::from(shared.limits.outbound_queue);
-        let (id, outbox, inbox) = shared.sessions.register(
-            |id| SessionInfo {
-                id,
-                user: identity.user.clone(),
-                role: identity.role,
-                key_id: Arc::clone(&identity.key_id),
-                rooms: Vec::new(),
-                peer,
-                since: SystemTime::now(),
-            },
-            |id| outbox(id, capacity),
-        );
-        shared.check_key(id, &identity.key_id);
-        log::info!(
-            "conn peer={} outcome=accepted session={id:016x} user={} role={}",
-            peer.ip(),
-            crate::quoted::Quoted(&identity.user),
-            identity.role
-        );
-        let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
+        let session = match &mut made {
             Ok(session) => session,
             Err(e) => {
                 // Unreachable with verified tokens (their `sub` rules are the
@@ -149,7 +153,7 @@ where
         };
         session.welcome();
 
-        let end = serve(&mut ws, &shared, &mut session, &inbox).await;
+        let end = serve(&mut ws, &shared, session, &inbox).await;
         session.leave_all();
         shared.sessions.remove(id);
         let code = match end {
@@ -238,9 +242,10 @@ async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = shared.limits;
+    // A reference: a copy of the limits (60 bytes) would stay in every task.
+    let limits = &shared.limits;
     let metrics = &*shared.metrics;
-    let grace = grace_of(&limits);
+    let grace = grace_of(limits);
     let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
     let budget = read_budget(limits.outbound_queue);
     let mut handled = 0;
@@ -311,20 +316,26 @@ where
             return End::Close(Close::TooManyFrames);
         }
         match message {
-            Message::Binary(bytes) => match decode_client(&bytes) {
-                Ok(frame) => {
+            Message::Binary(bytes) => {
+                // Boxed with its decoding: what a frame does (a join may
+                // wait on storage) and the decoded frame (about 200 bytes)
+                // are not reserved in every idle session's task.
+                let handled = Box::pin(async {
+                    let frame = decode_client(&bytes)?;
                     metrics.frame_in(&frame);
-                    // Boxed: what a frame does (a join may wait on storage)
-                    // is not reserved in every idle session's task.
-                    if Box::pin(session.handle(frame)).await == After::Renewed {
+                    Ok::<_, crate::protocol::DecodeError>(session.handle(frame).await)
+                });
+                match handled.await {
+                    Ok(After::Renewed) => {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
+                    Ok(After::Continue) => {}
+                    Err(e) => {
+                        log::debug!("session={:016x} bad frame: {e}", session.id);
+                        return End::Close(Close::InvalidFrame);
+                    }
                 }
-                Err(e) => {
-                    log::debug!("session={:016x} bad frame: {e}", session.id);
-                    return End::Close(Close::InvalidFrame);
-                }
-            },
+            }
             Message::Text(_) => return End::Close(Close::TextMessage),
             Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -348,13 +359,14 @@ where
 /// a peer that never stops sending cannot delay it; then the mailbox, which
 /// yields a close request before any frame (so eviction and shutdown beat
 /// more writing) and our queue before we read more (so replies go out
-/// first); then the peer.
-async fn next_event(
+/// first); then the peer. A plain `fn`: an `async fn` would keep the
+/// three futures twice (as arguments and inside the race) in every task.
+fn next_event(
     deadline: impl Future<Output = Event>,
     mail: impl Future<Output = Event>,
     inbound: impl Future<Output = Event>,
-) -> Event {
-    deadline.or(mail).or(inbound).await
+) -> impl Future<Output = Event> {
+    deadline.or(mail).or(inbound)
 }
 
 /// How long a shutdown lets a session write its queue.
