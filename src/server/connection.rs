@@ -21,6 +21,7 @@ use super::metered::Metered;
 use super::registry::{NoPermit, Permit};
 use super::session::{self, WRITE_BATCH_BYTES};
 use super::shared::Shared;
+use super::socket::Socket;
 use crate::config::LimitsConfig;
 use crate::handshake::{self, Route};
 use crate::http;
@@ -28,7 +29,7 @@ use crate::metrics::Outcome;
 use crate::quoted::Quoted;
 use crate::tls::x509;
 
-type Tls = TlsStream<TcpStream>;
+type Tls = TlsStream<Socket>;
 type Ws = WebSocketStream<Metered<Tls>>;
 
 /// Bytes beyond two whole messages a peer may send before completing one:
@@ -126,6 +127,7 @@ async fn handshake(
 ) -> Result<Option<(Box<Ws>, crate::auth::Identity)>, Failure> {
     // Read once: a reload during this handshake does not change it.
     let material = shared.material();
+    let tcp = Socket::from(tcp);
     let mut tls = material.tls.accept(tcp).await.map_err(Failure::Tls)?;
     tls.get_mut().1.set_buffer_limit(Some(TLS_SEND_BUFFER));
     let (head, leftover) = match http::read_head(&mut tls).await {
