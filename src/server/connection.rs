@@ -39,8 +39,10 @@ pub(crate) const READ_SLACK: usize = 8 * 1024;
 /// tungstenite's read buffer (`WebSocketConfig::read_buffer_size`): what it
 /// reserves for reading, grown to a frame's size only while one arrives.
 /// Small, since it is held by every idle session; rustls below it already
-/// reads in 4 KiB chunks, so a larger one saves no system calls.
-pub(crate) const WS_READ_BUFFER: u64 = 256;
+/// reads in 4 KiB chunks, so a larger one saves no system calls. It is also
+/// the most tungstenite reads at once (from rustls' plaintext, in memory):
+/// a 1 KiB frame takes 9 such reads at 128 bytes, 5 at 256.
+pub(crate) const WS_READ_BUFFER: u64 = 128;
 
 /// rustls buffers at most this much outgoing TLS data per connection; past
 /// it, writes wait (and the session's queue, not rustls, absorbs bursts).

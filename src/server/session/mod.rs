@@ -261,53 +261,49 @@ where
     let mut timer = Timer::at(first_at);
     let mut armed = first_at;
     loop {
-        let (at, due) = clock.next();
-        if at != armed {
-            timer.set_at(at);
-            armed = at;
-        }
-        let event = next_event(
-            async {
-                (&mut timer).await;
-                Event::Timer(due)
-            },
-            async {
-                match inbox.next().await {
-                    Mail::Close(close) => Event::CloseRequested(close),
-                    Mail::Frame(frame) => Event::Outbound(frame),
-                }
-            },
-            async { Event::Inbound(ws.next().await) },
-        )
-        .await;
-        let bounds = Bounds {
-            grace,
-            stall,
-            end: clock.end(),
+        // A local alive across more than one wait stays reserved in every
+        // idle task: `at` ends here, and the event is taken whole below.
+        let due = {
+            let (at, due) = clock.next();
+            if at != armed {
+                timer.set_at(at);
+                armed = at;
+            }
+            due
         };
-        let message = match event {
-            Event::CloseRequested(close) => return End::Close(close),
-            Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
-            Event::Timer(Due::Idle) => return End::Close(Close::Idle),
-            Event::Timer(Due::Ping) => {
-                clock.pinged = true;
-                // Boxed, like the batch below: an idle session holds no
-                // write state (1.4 KiB in the task otherwise).
-                if let Some(end) = Box::pin(write_batch(ws, None, inbox, metrics, bounds)).await {
+        let message = match inbound_or_write(
+            next_event(
+                async {
+                    (&mut timer).await;
+                    Event::Timer(due)
+                },
+                async {
+                    match inbox.next().await {
+                        Mail::Close(close) => Event::CloseRequested(close),
+                        Mail::Frame(frame) => Event::Outbound(frame),
+                    }
+                },
+                async { Event::Inbound(ws.next().await) },
+            )
+            .await,
+            &mut clock,
+        ) {
+            Step::End(end) => return end,
+            Step::Read(message) => message,
+            // Boxed: an idle session holds no write state (1.4 KiB in
+            // the task otherwise). `None` is a ping.
+            Step::Write(first) => {
+                let bounds = Bounds {
+                    grace,
+                    stall,
+                    end: clock.end(),
+                };
+                let batch = write_batch(ws, first, inbox, metrics, bounds);
+                if let Some(end) = Box::pin(batch).await {
                     return end;
                 }
                 continue;
             }
-            Event::Outbound(first) => {
-                let batch = write_batch(ws, Some(first), inbox, metrics, bounds);
-                if let Some(code) = Box::pin(batch).await {
-                    return code;
-                }
-                continue;
-            }
-            Event::Inbound(None) => return End::Peer(None),
-            Event::Inbound(Some(Err(e))) => return end_for_error(&e),
-            Event::Inbound(Some(Ok(message))) => message,
         };
         ws.get_ref().seen(&message);
         clock.last_seen = Instant::now();
@@ -367,6 +363,32 @@ fn next_event(
     inbound: impl Future<Output = Event>,
 ) -> impl Future<Output = Event> {
     deadline.or(mail).or(inbound)
+}
+
+/// What the task does after an event.
+enum Step {
+    End(End),
+    /// Write a batch starting with this frame (a ping when `None`).
+    Write(Option<Queued>),
+    Read(Message),
+}
+
+/// Sorts an event into a [`Step`], taking it whole: the task's state then
+/// keeps no copy of the event across the write or the frame's handling.
+fn inbound_or_write(event: Event, clock: &mut Clock) -> Step {
+    match event {
+        Event::CloseRequested(close) => Step::End(End::Close(close)),
+        Event::Timer(Due::Expiry) => Step::End(End::Close(Close::TokenExpired)),
+        Event::Timer(Due::Idle) => Step::End(End::Close(Close::Idle)),
+        Event::Timer(Due::Ping) => {
+            clock.pinged = true;
+            Step::Write(None)
+        }
+        Event::Outbound(first) => Step::Write(Some(first)),
+        Event::Inbound(None) => Step::End(End::Peer(None)),
+        Event::Inbound(Some(Err(e))) => Step::End(end_for_error(&e)),
+        Event::Inbound(Some(Ok(message))) => Step::Read(message),
+    }
 }
 
 /// How long a shutdown lets a session write its queue.
