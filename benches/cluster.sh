@@ -12,6 +12,7 @@
 # small table. Deliveries lost fail the run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/benches/common.sh"
 QUICK=0
 [ "${1:-}" = --quick ] && QUICK=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -37,44 +38,15 @@ cleanup() {
 }
 trap cleanup EXIT
 "$BIN/loadgen" setup --dir "$WORK"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
-wait_listening() { # PORT PID
-    for _ in $(seq 200); do
-        listening "$1" && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "nothing listens on $1:" >&2; tail -5 "$WORK/server.log" >&2; exit 1
-}
-
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
     >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
-wait_listening "$REDIS_PORT" "$REDIS_PID"
+wait_listening "$REDIS_PORT" "$REDIS_PID" "$WORK/redis.log"
 
 node_config() { # NAME PORT PREFIX (empty: no [cluster])
-    cat > "$WORK/$1.toml" <<EOT
-listen = "127.0.0.1:$2"
-[tls]
-cert = "server.pem"
-key = "server.key"
-[auth]
-public_keys = ["token.public"]
-audience = "palisade"
-[limits]
-max_connections = 20000
-max_connections_per_ip = 20000
-idle_timeout_s = 3600
-handshake_timeout_s = 30
-publish_per_sec = 65535
-frames_per_sec = 65535
-violations_before_close = 1000
-outbound_queue = 1024
-history = 32
-EOT
+    { bench_config "$2" 1024; echo "history = 32"; } > "$WORK/$1.toml"
     if [ -n "$3" ]; then
         printf '[cluster]\nredis = "redis://127.0.0.1:%s/0"\nnode = "%s"\nprefix = "%s"\n' \
             "$REDIS_PORT" "$1" "$3" >> "$WORK/$1.toml"
@@ -84,7 +56,7 @@ start_node() { # NAME PORT -> sets NODE_PID
     RUST_LOG=error SMOL_THREADS=1 "$BIN/palisade" serve --config "$WORK/$1.toml" 2>>"$WORK/server.log" &
     NODE_PID=$!
     PIDS+=("$NODE_PID")
-    wait_listening "$2" "$NODE_PID"
+    wait_listening "$2" "$NODE_PID" "$WORK/server.log"
 }
 stop_node() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 

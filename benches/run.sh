@@ -20,6 +20,7 @@
 # --quick as a smoke test.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/benches/common.sh"
 QUICK=0
 TARGETS=""
 OUT=""
@@ -80,35 +81,16 @@ trap cleanup EXIT
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
 "$BIN/loadgen" setup --dir "$WORK"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 PLAIN_PORT=$(free_port)
 
-# palisade's limits raised for the benchmark; QUEUE only for fan-out,
-# since each session's queue is allocated up front (see BENCHMARKS.md).
+# QUEUE 1024 only for fan-out; the default 32 elsewhere.
 palisade_config() { # QUEUE
-    cat > "$WORK/palisade-$1.toml" <<EOF
-listen = "127.0.0.1:$PORT"
-[tls]
-cert = "server.pem"
-key = "server.key"
-[auth]
-public_keys = ["token.public"]
-audience = "palisade"
-[limits]
-max_connections = 20000
-max_connections_per_ip = 20000
-idle_timeout_s = 3600
-handshake_timeout_s = 30
-publish_per_sec = 65535
-frames_per_sec = 65535
-violations_before_close = 1000
-outbound_queue = $1
-# Rooms in memory, like the baselines; benches/storage.sh measures what
-# file storage (serve's default) costs on top.
-[storage]
-kind = "memory"
-EOF
+    { bench_config "$PORT" "$1"
+      # Rooms in memory, like the baselines; benches/storage.sh measures
+      # what file storage (serve's default) costs on top.
+      printf '[storage]\nkind = "memory"\n'
+    } > "$WORK/palisade-$1.toml"
 }
 palisade_config 32
 palisade_config 1024

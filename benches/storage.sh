@@ -9,12 +9,13 @@
 #
 # --fanout adds the fan-out rows: one publisher as fast as 16 publishes in
 # flight allow, into 100 members, 64-byte bodies, 10 s, per storage kind
-# (examples/loadgen.rs, as benches/run.sh runs it).
+# (benches/tools' loadgen, as benches/run.sh runs it).
 #
 # DIR must be on a real disk (not tmpfs): write_bytes counts what reaches
 # the block layer. Default /var/tmp/palisade-storebench.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/benches/common.sh"
 DIR=/var/tmp/palisade-storebench
 QUICK=0
 FANOUT=0
@@ -29,7 +30,9 @@ while [ $# -gt 0 ]; do
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 if [ "$QUICK" = 1 ]; then PROFILE=debug; FLAGS=(); RUNS="10:2"; else PROFILE=release; FLAGS=(--release); RUNS="1:60 10:30 100:20"; fi
-(cd "$ROOT" && cargo build -q "${FLAGS[@]}" --bin palisade --example storebench --example loadgen)
+(cd "$ROOT" && cargo build -q "${FLAGS[@]}" --bin palisade --example storebench)
+# The load generator (--fanout): its own crate, built into the same target.
+if [ "$FANOUT" = 1 ]; then (cd "$ROOT/benches/tools" && cargo build -q --locked "${FLAGS[@]}" --bin loadgen); fi
 BIN=$CARGO_TARGET_DIR/$PROFILE
 echo "| storage | publishes/s | messages | bytes written / message | Ack p50 (ms) | Ack p99 (ms) |"
 echo "|---|---|---|---|---|---|"
@@ -50,8 +53,8 @@ done
 [ "$FANOUT" = 1 ] || exit 0
 W=$DIR/fanout
 mkdir -p "$W"
-"$BIN/examples/loadgen" setup --dir "$W" >/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN/loadgen" setup --dir "$W" >/dev/null
+PORT=$(free_port)
 echo
 echo "| fan-out 1→100, 64 B | deliveries/s | server CPU µs/delivery | lost |"
 echo "|---|---|---|---|"
@@ -62,28 +65,11 @@ for storage in memory file file-nosync; do
         file-nosync) table=$'kind = "file"\nsync = false' ;;
     esac
     rm -f "$W/palisade.db"
-    cat > "$W/palisade.toml" <<EOF
-listen = "127.0.0.1:$PORT"
-[tls]
-cert = "server.pem"
-key = "server.key"
-[auth]
-public_keys = ["token.public"]
-audience = "palisade"
-[limits]
-max_connections = 2000
-max_connections_per_ip = 2000
-idle_timeout_s = 3600
-publish_per_sec = 65535
-frames_per_sec = 65535
-outbound_queue = 1024
-[storage]
-$table
-EOF
+    { bench_config "$PORT" 1024; printf '[storage]\n%s\n' "$table"; } > "$W/palisade.toml"
     RUST_LOG=error SMOL_THREADS=1 "$BIN/palisade" serve --config "$W/palisade.toml" 2>>"$W/server.log" &
     pid=$!
-    for _ in $(seq 100); do ss -Hltn "sport = :$PORT" | grep -q LISTEN && break; sleep 0.05; done
-    out=$(SMOL_THREADS=1 "$BIN/examples/loadgen" --target palisade --url "wss://127.0.0.1:$PORT/ws" \
+    wait_listening "$PORT" "$pid" "$W/server.log"
+    out=$(SMOL_THREADS=1 "$BIN/loadgen" --target palisade --url "wss://127.0.0.1:$PORT/ws" \
         --ca "$W/ca.pem" --token-file "$W/member.token" --server-pid "$pid" \
         --fanout --members 100 --publishers 1 --rate 0 --window 16 --body 64 --duration 10)
     kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -19,12 +19,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use common::child::Driven;
 use common::{frame, room, within, TestServer};
 use palisade::client::Client;
 use palisade::protocol::{Body, ClientFrame, Role, RoomName, ServerFrame};
@@ -58,45 +57,19 @@ fn missing_tools() -> Option<String> {
 }
 
 /// The page in chromium, one JSON command and answer at a time.
-struct Browser {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
+struct Browser(Driven);
 
 impl Browser {
     fn launch(config: &Path) -> Self {
-        let mut child = Command::new("node")
-            .arg(repo().join("web/e2e/run.mjs"))
-            .arg(config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node web/e2e/run.mjs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut browser = Self {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-        };
+        let mut command = Command::new("node");
+        command.arg(repo().join("web/e2e/run.mjs")).arg(config);
+        let mut browser = Self(Driven::spawn("browser driver", &mut command));
         assert_eq!(browser.answer("launch"), json!("ready"));
         browser
     }
 
     fn answer(&mut self, what: &str) -> Value {
-        let line = match self.lines.recv_timeout(DRIVER_STEP) {
-            Ok(line) => line,
-            Err(e) => panic!("browser driver gave no answer to {what} ({e})"),
-        };
+        let line = self.0.next_line(&format!("answering {what}"), DRIVER_STEP);
         let answer: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("driver wrote {line:?}, not JSON: {e}"));
         assert_eq!(
@@ -109,35 +82,13 @@ impl Browser {
 
     fn run(&mut self, command: Value) -> Value {
         let what = command["cmd"].as_str().unwrap_or("?").to_owned();
-        let stdin = self.stdin.as_mut().expect("driver is running");
-        writeln!(stdin, "{command}").expect("write to the driver");
-        stdin.flush().unwrap();
+        self.0.send_line(&command.to_string());
         self.answer(&what)
     }
 
-    /// Closes stdin so the driver closes chromium and exits; kills it if it
-    /// does not within a bound.
+    /// Closes stdin so the driver closes chromium and exits.
     fn finish(&mut self) {
-        self.stdin = None;
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "browser driver exited with {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        panic!("browser driver did not exit after its input closed");
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        self.stdin = None;
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        self.0.finish(Duration::from_secs(10));
     }
 }
 

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::child::Driven;
 use common::{frame, join, room, within, TestServer};
 use palisade::client::Client;
 use palisade::config::StorageConfig;
@@ -56,81 +55,40 @@ fn build_chat() -> PathBuf {
     profile_dir.join("examples").join("chat")
 }
 
-struct Chat {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
+/// The chat example in a terminal: lines typed, lines printed.
+struct Chat(Driven);
 
 impl Chat {
     fn start(binary: &PathBuf, server: &TestServer, token: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("--url")
             .arg(server.url())
             .arg("--ca")
             .arg(server.dir.join("ca.pem"))
             .arg("--token")
             .arg(token)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the chat example");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-        }
+            .args(extra);
+        Self(Driven::spawn("chat", &mut command))
     }
 
     fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
+        self.0.send_line(line);
     }
 
     /// The next line that `wanted` accepts; lines before it are skipped.
     fn line_where(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         loop {
-            match self.lines.recv_timeout(LINE_WAIT) {
-                Ok(line) if wanted(&line) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("chat printed no line {what} ({e})"),
+            let line = self.0.next_line(what, LINE_WAIT);
+            if wanted(&line) {
+                return line;
             }
         }
     }
 
     /// Ends input (as Ctrl-D) and waits for a clean exit.
     fn finish(mut self) {
-        self.stdin = None;
-        for _ in 0..300 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "chat exited with {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        panic!("chat did not exit after its input ended");
-    }
-}
-
-impl Drop for Chat {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        self.0.finish(Duration::from_secs(30));
     }
 }
 

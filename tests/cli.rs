@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::cli::{bin, error_line, temp, text};
+use common::cli::{bin, keygen, refused, temp, text};
 use palisade::auth::{load_public_key_file, Verifier};
 use palisade::protocol::Role;
 
@@ -29,12 +29,8 @@ fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
         .unwrap()
         .starts_with("k4.public."));
     let again = bin().args(["keygen", "--out"]).arg(&dir).output().unwrap();
-    assert_eq!(again.status.code(), Some(2));
-    assert!(
-        error_line(&again).contains("token."),
-        "{}",
-        text(&again.stderr)
-    );
+    let line = refused(&again);
+    assert!(line.contains("token."), "{line}");
     assert_eq!(
         std::fs::read_to_string(dir.join("token.secret")).unwrap(),
         secret
@@ -44,12 +40,7 @@ fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
 #[test]
 fn token_mints_a_verifiable_token_with_kid_footer() {
     let dir = temp("cli", "token");
-    assert!(bin()
-        .args(["keygen", "--out"])
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
+    keygen(&dir);
     let out = bin()
         .args(["token", "--key"])
         .arg(dir.join("token.secret"))
@@ -89,8 +80,8 @@ fn token_mints_a_verifiable_token_with_kid_footer() {
         .args(["--sub", "a", "--role", "king", "--rooms", "x", "--ttl", "1"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(error_line(&bad).contains("--role"), "{}", text(&bad.stderr));
+    let line = refused(&bad);
+    assert!(line.contains("--role"), "{line}");
 }
 
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
@@ -112,8 +103,7 @@ fn serve_error(config: &Path) -> String {
         .arg(config)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    error_line(&out)
+    refused(&out)
 }
 
 #[test]
@@ -157,6 +147,18 @@ fn serve_start_up_errors_exit_2_naming_the_file() {
     assert!(line.contains("token.public"), "{line}");
 }
 
+/// `palisade demo` on `dir` and `port`, its stdout piped.
+fn spawn_demo(dir: &Path, port: u16) -> std::process::Child {
+    bin()
+        .args(["demo", "--dir"])
+        .arg(dir)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn demo_prepares_once_and_serves() {
     let dir = temp("cli", "demo");
@@ -164,14 +166,7 @@ fn demo_prepares_once_and_serves() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let mut child = bin()
-        .args(["demo", "--dir"])
-        .arg(dir.join("d"))
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_demo(&dir.join("d"), port);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -220,14 +215,7 @@ fn demo_prepares_once_and_serves() {
     let _ = child.wait();
     assert!(healthy);
     // A second run reuses the same CA.
-    let mut again = bin()
-        .args(["demo", "--dir"])
-        .arg(dir.join("d"))
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut again = spawn_demo(&dir.join("d"), port);
     let first = BufReader::new(again.stdout.take().unwrap()).lines().next();
     let _ = again.kill();
     let _ = again.wait();

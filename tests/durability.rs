@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::binary::{serve_dir, spawn_serve, wait_exit, Running};
-use common::{frame, join, room, within};
+use common::{frame, join, next_error, room, within};
 use palisade::client::{Client, Event};
 use palisade::protocol::{Body, ClientFrame, ErrorCode, Role, ServerFrame};
 
@@ -305,14 +305,7 @@ fn a_deleted_seq_stays_deleted_after_kill_9() {
             seq: 2,
         };
         c.send(&delete).await.unwrap();
-        assert!(matches!(
-            frame(&mut c).await,
-            ServerFrame::Error {
-                id: Some(10),
-                code: ErrorCode::NotFound,
-                ..
-            }
-        ));
+        assert_eq!(next_error(&mut c).await, (Some(10), ErrorCode::NotFound));
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

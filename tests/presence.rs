@@ -84,12 +84,7 @@ fn presence_of_a_room_not_joined_is_not_joined() {
         let mut bob = joined(&server, &server.member("bob"), "lobby").await;
         let _alice = joined(&server, &server.member("alice"), "secret").await;
         bob.presence(&room("secret")).await.unwrap();
-        match frame(&mut bob).await {
-            ServerFrame::Error { id, code, .. } => {
-                assert_eq!((id, code), (None, ErrorCode::NotJoined));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(next_error(&mut bob).await, (None, ErrorCode::NotJoined));
     });
 }
 

@@ -22,13 +22,6 @@ async fn publish(client: &mut Client, id: u32, name: &str, body: Body) {
         .unwrap();
 }
 
-fn error_code(f: &ServerFrame) -> (Option<u32>, ErrorCode) {
-    match f {
-        ServerFrame::Error { id, code, .. } => (*id, *code),
-        other => panic!("expected Error, got {other:?}"),
-    }
-}
-
 #[test]
 fn welcome_carries_identity_and_limits() {
     let server = TestServer::start_with(|c| {
@@ -232,10 +225,7 @@ fn leave_stops_delivery() {
         bob.send(&ClientFrame::Leave { room: room("r") })
             .await
             .unwrap();
-        assert_eq!(
-            error_code(&frame(&mut bob).await),
-            (None, ErrorCode::NotJoined)
-        );
+        assert_eq!(next_error(&mut bob).await, (None, ErrorCode::NotJoined));
     });
 }
 
@@ -265,7 +255,7 @@ fn forbidden_by_rooms_claim_and_by_role() {
         // Publishing to a room outside the claim is Forbidden even unjoined.
         publish(&mut member, 3, "secret", text("x")).await;
         assert_eq!(
-            error_code(&frame(&mut member).await),
+            next_error(&mut member).await,
             (Some(3), ErrorCode::Forbidden)
         );
         member
@@ -277,7 +267,7 @@ fn forbidden_by_rooms_claim_and_by_role() {
             .await
             .unwrap();
         assert_eq!(
-            error_code(&frame(&mut member).await),
+            next_error(&mut member).await,
             (Some(4), ErrorCode::Forbidden)
         );
 
@@ -290,7 +280,7 @@ fn forbidden_by_rooms_claim_and_by_role() {
         ));
         publish(&mut observer, 5, "lobby", text("x")).await;
         assert_eq!(
-            error_code(&frame(&mut observer).await),
+            next_error(&mut observer).await,
             (Some(5), ErrorCode::Forbidden)
         );
     });
@@ -316,7 +306,7 @@ fn bad_bodies_are_bad_request() {
         for (id, body) in (1..).zip(bodies) {
             publish(&mut alice, id, "r", body).await;
             assert_eq!(
-                error_code(&frame(&mut alice).await),
+                next_error(&mut alice).await,
                 (Some(id), ErrorCode::BadRequest)
             );
         }
@@ -430,10 +420,7 @@ fn admin_delete_broadcasts_and_unknown_seq_is_not_found() {
             })
             .await
             .unwrap();
-        assert_eq!(
-            error_code(&frame(&mut admin).await),
-            (Some(3), ErrorCode::NotFound)
-        );
+        assert_eq!(next_error(&mut admin).await, (Some(3), ErrorCode::NotFound));
         // A deleted message is not replayed; retaining nothing, the room
         // says where its next seq is.
         let (mut carol, _) = server.connect(&server.member("carol")).await;

@@ -164,27 +164,13 @@ fn reauth_for_another_user_or_a_bad_token_is_rejected_and_the_old_expiry_stands(
     within(async {
         let (mut c, _) = server.connect(&short).await;
         c.send(&ClientFrame::Reauth { token: other }).await.unwrap();
-        match frame(&mut c).await {
-            ServerFrame::Error {
-                id: None,
-                code: ErrorCode::TokenRejected,
-                ..
-            } => {}
-            f => panic!("{f:?}"),
-        }
+        assert_eq!(next_error(&mut c).await, (None, ErrorCode::TokenRejected));
         c.send(&ClientFrame::Reauth {
             token: "v4.public.nope".into(),
         })
         .await
         .unwrap();
-        match frame(&mut c).await {
-            ServerFrame::Error {
-                id: None,
-                code: ErrorCode::TokenRejected,
-                ..
-            } => {}
-            f => panic!("{f:?}"),
-        }
+        assert_eq!(next_error(&mut c).await, (None, ErrorCode::TokenRejected));
         assert_eq!(close_code(&mut c).await, close::TOKEN_EXPIRED);
     });
 }
@@ -205,14 +191,7 @@ fn reauth_with_narrower_rooms_leaves_the_rooms_no_longer_allowed() {
         assert!(matches!(frame(&mut c).await, ServerFrame::Welcome { .. }));
         assert_eq!(frame(&mut c).await, ServerFrame::Left { room: room("b") });
         publish_text(&mut c, 1, "b", "x").await;
-        match frame(&mut c).await {
-            ServerFrame::Error {
-                id: Some(1),
-                code: ErrorCode::Forbidden,
-                ..
-            } => {}
-            f => panic!("{f:?}"),
-        }
+        assert_eq!(next_error(&mut c).await, (Some(1), ErrorCode::Forbidden));
     });
 }
 

@@ -2,7 +2,6 @@
 //! certificates, keys and a config, the child's stderr lines, its port,
 //! and clients with tokens minted for it. Every wait is bounded by `STEP`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -52,13 +51,7 @@ fn spawn_serve_logging(dir: &Path, rust_log: &str) -> (Child, mpsc::Receiver<Str
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let lines = super::child::lines_of(child.stderr.take().unwrap());
     (child, lines)
 }
 

@@ -1,6 +1,6 @@
 //! Helpers for the tests that run the `palisade` binary itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `palisade` binary Cargo built for these tests.
@@ -28,4 +28,17 @@ pub fn error_line(out: &Output) -> String {
         .last()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The error line of a run that must have been refused: exit status 2
+/// (the CLI's "bad input"), with stderr shown when it was not.
+pub fn refused(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    error_line(out)
+}
+
+/// `palisade keygen --out dir`, which must succeed.
+pub fn keygen(dir: &Path) {
+    let out = bin().args(["keygen", "--out"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "keygen: {}", text(&out.stderr));
 }

@@ -16,7 +16,7 @@ use futures_rustls::TlsConnector;
 use palisade::auth::{self, SecretKey, TokenRequest};
 use palisade::client::{Client, ClientError, Connect, Event, TokenPlacement};
 use palisade::config::{Config, StorageConfig};
-use palisade::protocol::{ClientFrame, Role, RoomName, ServerFrame};
+use palisade::protocol::{ClientFrame, ErrorCode, Role, RoomName, ServerFrame};
 use palisade::server::Server;
 use rustls::pki_types::ServerName;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -361,6 +361,19 @@ pub async fn frame(client: &mut Client) -> ServerFrame {
     }
 }
 
+/// The id and code of an `Error` frame; fails the test on any other frame.
+pub fn error_code(f: &ServerFrame) -> (Option<u32>, ErrorCode) {
+    match f {
+        ServerFrame::Error { id, code, .. } => (*id, *code),
+        other => panic!("expected Error, got {other:?}"),
+    }
+}
+
+/// The id and code of the next frame, which must be an `Error`.
+pub async fn next_error(client: &mut Client) -> (Option<u32>, ErrorCode) {
+    error_code(&frame(client).await)
+}
+
 /// Reads until the server closes; returns the close code. Frames before
 /// the close are skipped.
 pub async fn close_code(client: &mut Client) -> u16 {
@@ -380,6 +393,7 @@ pub async fn close_frame(client: &mut Client) -> (u16, String) {
 }
 
 pub mod binary;
+pub mod child;
 pub mod cli;
 mod raw;
 #[allow(unused_imports)]
