@@ -17,9 +17,10 @@ use crate::config::{LimitsConfig, PresenceConfig};
 /// buffer (one 16 KiB record plus header), decrypted plaintext not yet read
 /// (rustls caps it at 16 KiB), keys and handshake state.
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
-/// The connection task, its futures and timers, the session struct, the
+/// The session's task, its futures and timers, the session struct, the
 /// boxed write state while a batch is written, tungstenite's buffer for a
-/// control frame (at most 131 bytes).
+/// control frame (at most 131 bytes). An idle session's task is 964 bytes
+/// (heaptrack, BENCHMARKS.md).
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
 /// (48 bytes), its queue slot and allocation header, besides its payload.
@@ -27,7 +28,8 @@ const FRAME_OVERHEAD: u64 = 96;
 /// A `Message` frame's header bytes besides the body (variant, room, seq,
 /// sender up to 64 bytes, timestamp, length prefixes).
 const MESSAGE_HEADER: u64 = 128;
-/// One live-session table entry and one room membership.
+/// One live-session table entry (boxed, 191 bytes with its share of the
+/// table's slots at 2,000 sessions) and one room membership.
 const SESSION_ENTRY: u64 = 256;
 /// A `PublishOnce` key remembered by memory storage: the sender (up to 64
 /// bytes) twice (the key map and the window slot), the key, the seq and

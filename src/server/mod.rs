@@ -32,6 +32,7 @@ mod registry;
 mod rooms;
 mod session;
 mod shared;
+mod socket;
 pub(crate) mod store;
 
 use std::future::Future;

@@ -126,10 +126,12 @@ struct Entry {
     outbox: Outbox,
 }
 
-/// Live sessions by id.
+/// Live sessions by id. Entries are boxed: a hash table keeps between an
+/// eighth and over half of its slots empty, and an empty slot costs what
+/// its value does (about 160 bytes inline, 8 boxed).
 #[derive(Debug)]
 pub(crate) struct Sessions {
-    live: Mutex<HashMap<u64, Entry>>,
+    live: Mutex<HashMap<u64, Box<Entry>>>,
     rng: SystemRandom,
 }
 
@@ -168,10 +170,10 @@ impl Sessions {
         let (outbox, rest) = make(id);
         live.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 info: info(id),
                 outbox: outbox.clone(),
-            },
+            }),
         );
         (id, outbox, rest)
     }

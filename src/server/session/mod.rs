@@ -101,29 +101,33 @@ pub(crate) fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Registered before the task first runs: nothing here waits, and the
+    // task then keeps the session (identity included) once, not beside
+    // the identity it was made from.
+    let started = Instant::now();
+    let capacity = usize::from(shared.limits.outbound_queue);
+    let (id, outbox, inbox) = shared.sessions.register(
+        |id| SessionInfo {
+            id,
+            user: identity.user.clone(),
+            role: identity.role,
+            key_id: Arc::clone(&identity.key_id),
+            rooms: Vec::new(),
+            peer,
+            since: SystemTime::now(),
+        },
+        |id| outbox_in(id, capacity, shared.rooms.backlog()),
+    );
+    shared.check_key(id, &identity.key_id);
+    log::info!(
+        "conn peer={} outcome=accepted session={id:016x} user={} role={}",
+        peer.ip(),
+        crate::quoted::Quoted(&identity.user),
+        identity.role
+    );
+    let mut made = SessionState::new(id, identity, outbox, Arc::clone(&shared));
     async move {
-        let started = Instant::now();
-        let capacity = usize::from(shared.limits.outbound_queue);
-        let (id, outbox, inbox) = shared.sessions.register(
-            |id| SessionInfo {
-                id,
-                user: identity.user.clone(),
-                role: identity.role,
-                key_id: Arc::clone(&identity.key_id),
-                rooms: Vec::new(),
-                peer,
-                since: SystemTime::now(),
-            },
-            |id| outbox_in(id, capacity, shared.rooms.backlog()),
-        );
-        shared.check_key(id, &identity.key_id);
-        log::info!(
-            "conn peer={} outcome=accepted session={id:016x} user={} role={}",
-            peer.ip(),
-            crate::quoted::Quoted(&identity.user),
-            identity.role
-        );
-        let mut session = match SessionState::new(id, identity, outbox, Arc::clone(&shared)) {
+        let session = match &mut made {
             Ok(session) => session,
             Err(e) => {
                 // Unreachable with verified tokens (their `sub` rules are the
@@ -139,7 +143,7 @@ where
         };
         session.welcome();
 
-        let end = serve(&mut ws, &shared, &mut session, &inbox).await;
+        let end = serve(&mut ws, &shared, session, &inbox).await;
         session.leave_all();
         shared.sessions.remove(id);
         let code = match end {
@@ -228,9 +232,10 @@ async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = shared.limits;
+    // A reference: a copy of the limits (60 bytes) would stay in every task.
+    let limits = &shared.limits;
     let metrics = &*shared.metrics;
-    let grace = grace_of(&limits);
+    let grace = grace_of(limits);
     let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
     let mut handled = 0;
     let mut held = false;
@@ -247,69 +252,67 @@ where
     let mut timer = Timer::at(first_at);
     let mut armed = first_at;
     loop {
-        let (at, due) = clock.next();
-        if at != armed {
-            timer.set_at(at);
-            armed = at;
-        }
-        held = held || inbox.take_hold();
-        let event = next_event(
-            async {
-                (&mut timer).await;
-                Event::Timer(due)
-            },
-            async {
-                match inbox.next().await {
-                    Mail::Close(close) => Event::CloseRequested(close),
-                    Mail::Frame(frame) => Event::Outbound(frame),
-                }
-            },
-            async {
-                // Held: read nothing more from the peer until no member's
-                // queue is pressed (the rest of the race goes on).
-                if held {
-                    // Boxed: an idle session's race reserves no room for it.
-                    Box::pin(inbox.backlog_cleared()).await;
-                    Event::Released
-                } else {
-                    let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
-                    Event::Inbound(next.await)
-                }
-            },
-        )
-        .await;
-        let bounds = Bounds {
-            grace,
-            stall,
-            end: clock.end(),
+        // A local alive across more than one wait stays reserved in every
+        // idle task: `at` ends here, and the event is taken whole below.
+        let due = {
+            let (at, due) = clock.next();
+            if at != armed {
+                timer.set_at(at);
+                armed = at;
+            }
+            due
         };
-        let message = match event {
-            Event::CloseRequested(close) => return End::Close(close),
-            Event::Timer(Due::Expiry) => return End::Close(Close::TokenExpired),
-            Event::Timer(Due::Idle) => return End::Close(Close::Idle),
-            Event::Timer(Due::Ping) => {
-                clock.pinged = true;
-                // Boxed, like the batch below: an idle session holds no
-                // write state (1.4 KiB in the task otherwise).
-                if let Some(end) = Box::pin(write_batch(ws, None, inbox, metrics, bounds)).await {
+        held = held || inbox.take_hold();
+        let message = match inbound_or_write(
+            next_event(
+                async {
+                    (&mut timer).await;
+                    Event::Timer(due)
+                },
+                async {
+                    match inbox.next().await {
+                        Mail::Close(close) => Event::CloseRequested(close),
+                        Mail::Frame(frame) => Event::Outbound(frame),
+                    }
+                },
+                async {
+                    // Held: read nothing more from the peer until no
+                    // member's queue is pressed (the rest of the race goes
+                    // on).
+                    if held {
+                        // Boxed: an idle session's race reserves no room
+                        // for it.
+                        Box::pin(inbox.backlog_cleared()).await;
+                        Event::Released
+                    } else {
+                        let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
+                        Event::Inbound(next.await)
+                    }
+                },
+            )
+            .await,
+            &mut clock,
+        ) {
+            Step::End(end) => return end,
+            Step::Read(message) => message,
+            Step::Released => {
+                held = false;
+                continue;
+            }
+            // Boxed: an idle session holds no write state (1.4 KiB in
+            // the task otherwise). `None` is a ping.
+            Step::Write(first) => {
+                let bounds = Bounds {
+                    grace,
+                    stall,
+                    end: clock.end(),
+                };
+                let batch = write_batch(ws, first, inbox, metrics, bounds);
+                if let Some(end) = Box::pin(batch).await {
                     return end;
                 }
                 continue;
             }
-            Event::Outbound(first) => {
-                let batch = write_batch(ws, Some(first), inbox, metrics, bounds);
-                if let Some(code) = Box::pin(batch).await {
-                    return code;
-                }
-                continue;
-            }
-            Event::Released => {
-                held = false;
-                continue;
-            }
-            Event::Inbound(None) => return End::Peer(None),
-            Event::Inbound(Some(Err(e))) => return end_for_error(&e),
-            Event::Inbound(Some(Ok(message))) => message,
         };
         ws.get_ref().seen(&message);
         clock.last_seen = Instant::now();
@@ -318,22 +321,30 @@ where
             return End::Close(Close::TooManyFrames);
         }
         match message {
-            Message::Binary(bytes) => match decode_client(&bytes) {
-                Ok(frame) => {
+            Message::Binary(bytes) => {
+                // Boxed with its decoding: what a frame does (a join may
+                // wait on storage) and the decoded frame (about 200 bytes)
+                // are not reserved in every idle session's task.
+                let handled = Box::pin(async {
+                    let frame = decode_client(&bytes)?;
                     metrics.frame_in(&frame);
-                    // Boxed: what a frame does (a join may wait on storage)
-                    // is not reserved in every idle session's task. While
-                    // it waits the task is away from its queue.
-                    let handled = Box::pin(inbox.away_while(session.handle(frame)));
-                    if handled.await == After::Renewed {
+                    // While the frame's work waits (on storage) the task
+                    // is away from its queue: nobody is held for it.
+                    Ok::<_, crate::protocol::DecodeError>(
+                        inbox.away_while(session.handle(frame)).await,
+                    )
+                });
+                match handled.await {
+                    Ok(After::Renewed) => {
                         clock.expiry = expiry_instant(session.identity.expires_at);
                     }
+                    Ok(After::Continue) => {}
+                    Err(e) => {
+                        log::debug!("session={:016x} bad frame: {e}", session.id);
+                        return End::Close(Close::InvalidFrame);
+                    }
                 }
-                Err(e) => {
-                    log::debug!("session={:016x} bad frame: {e}", session.id);
-                    return End::Close(Close::InvalidFrame);
-                }
-            },
+            }
             Message::Text(_) => return End::Close(Close::TextMessage),
             Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -356,13 +367,43 @@ where
 /// a peer that never stops sending cannot delay it; then the mailbox, which
 /// yields a close request before any frame (so eviction and shutdown beat
 /// more writing) and our queue before we read more (so replies go out
-/// first); then the peer.
-async fn next_event(
+/// first); then the peer. A plain `fn`: an `async fn` would keep the
+/// three futures twice (as arguments and inside the race) in every task.
+fn next_event(
     deadline: impl Future<Output = Event>,
     mail: impl Future<Output = Event>,
     inbound: impl Future<Output = Event>,
-) -> Event {
-    deadline.or(mail).or(inbound).await
+) -> impl Future<Output = Event> {
+    deadline.or(mail).or(inbound)
+}
+
+/// What the task does after an event.
+enum Step {
+    End(End),
+    /// Write a batch starting with this frame (a ping when `None`).
+    Write(Option<Queued>),
+    Read(Message),
+    /// The hold on reading ended (no member's queue is pressed).
+    Released,
+}
+
+/// Sorts an event into a [`Step`], taking it whole: the task's state then
+/// keeps no copy of the event across the write or the frame's handling.
+fn inbound_or_write(event: Event, clock: &mut Clock) -> Step {
+    match event {
+        Event::CloseRequested(close) => Step::End(End::Close(close)),
+        Event::Timer(Due::Expiry) => Step::End(End::Close(Close::TokenExpired)),
+        Event::Timer(Due::Idle) => Step::End(End::Close(Close::Idle)),
+        Event::Timer(Due::Ping) => {
+            clock.pinged = true;
+            Step::Write(None)
+        }
+        Event::Outbound(first) => Step::Write(Some(first)),
+        Event::Released => Step::Released,
+        Event::Inbound(None) => Step::End(End::Peer(None)),
+        Event::Inbound(Some(Err(e))) => Step::End(end_for_error(&e)),
+        Event::Inbound(Some(Ok(message))) => Step::Read(message),
+    }
 }
 
 /// How long a shutdown lets a session write its queue.
