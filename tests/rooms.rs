@@ -4,22 +4,10 @@
 mod common;
 
 use common::*;
-use palisade::client::Client;
 use palisade::protocol::{Body, ClientFrame, ErrorCode, Limits, Role, ServerFrame};
 
 fn text(s: &str) -> Body {
     Body::Text(s.to_owned())
-}
-
-async fn publish(client: &mut Client, id: u32, name: &str, body: Body) {
-    client
-        .send(&ClientFrame::Publish {
-            id,
-            room: room(name),
-            body,
-        })
-        .await
-        .unwrap();
 }
 
 #[test]

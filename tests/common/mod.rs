@@ -339,10 +339,9 @@ pub async fn join_ok(client: &mut Client, name: &str) {
     assert!(matches!(answer, ServerFrame::Joined { .. }), "{answer:?}");
 }
 
-/// Sends `Publish` of `text` to `name` with correlation `id` (the answer is
+/// Sends `Publish` of `body` to `name` with correlation `id` (the answer is
 /// the caller's to read).
-pub async fn publish_text(client: &mut Client, id: u32, name: &str, text: &str) {
-    let body = palisade::protocol::Body::Text(text.into());
+pub async fn publish(client: &mut Client, id: u32, name: &str, body: palisade::protocol::Body) {
     client
         .send(&ClientFrame::Publish {
             id,
@@ -351,6 +350,17 @@ pub async fn publish_text(client: &mut Client, id: u32, name: &str, text: &str) 
         })
         .await
         .unwrap();
+}
+
+/// [`publish`] of a text body.
+pub async fn publish_text(client: &mut Client, id: u32, name: &str, text: &str) {
+    publish(
+        client,
+        id,
+        name,
+        palisade::protocol::Body::Text(text.into()),
+    )
+    .await;
 }
 
 /// The next frame; fails the test on a close or an error.
