@@ -898,6 +898,34 @@ fn bodies(target: Target, msg: &[u8], buf: &mut Vec<u8>, out: &mut Vec<Vec<u8>>)
     }
 }
 
+/// What a session's next wait ended with.
+enum Next {
+    Binary(async_tungstenite::tungstenite::Bytes),
+    /// The run told it to stop.
+    Stopped,
+    /// The server closed it (or the connection failed).
+    Closed,
+}
+
+/// The next binary message on `ws`, or why there is none; other frames
+/// (pings, text) are skipped.
+async fn next_binary(ws: &mut Ws, stop: &smol::channel::Receiver<()>) -> Next {
+    loop {
+        let next = async { Some(ws.next().await) }
+            .or(async {
+                let _ = stop.recv().await;
+                None
+            })
+            .await;
+        match next {
+            None => return Next::Stopped,
+            Some(Some(Ok(Message::Binary(b)))) => return Next::Binary(b),
+            Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => return Next::Closed,
+            Some(Some(Ok(_))) => {}
+        }
+    }
+}
+
 /// A member: counts deliveries and their latency until told to stop.
 /// Returns what it counted and whether the server closed it early.
 async fn member(
@@ -910,17 +938,10 @@ async fn member(
     let mut received = Received::default();
     let (mut buf, mut out) = (Vec::new(), Vec::new());
     loop {
-        let next = async { Some(ws.next().await) }
-            .or(async {
-                let _ = stop.recv().await;
-                None
-            })
-            .await;
-        let msg = match next {
-            None => return (received, false),
-            Some(Some(Ok(Message::Binary(b)))) => b,
-            Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => return (received, true),
-            Some(Some(Ok(_))) => continue,
+        let msg = match next_binary(&mut ws, &stop).await {
+            Next::Binary(b) => b,
+            Next::Stopped => return (received, false),
+            Next::Closed => return (received, true),
         };
         bodies(target, &msg, &mut buf, &mut out);
         let now = unix_micros();

@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::Message;
-use futures_util::StreamExt;
 use palisade::protocol::{client_to_vec, decode_server, ClientFrame, RoomName, ServerFrame};
 use serde_json::json;
-use smol::future::FutureExt;
 use smol::Timer;
 
 use super::{
-    clone_setup, connect_many, cpu_secs, first_errors, round, sample, Args, Target, Ws, ROOM,
+    clone_setup, connect_many, cpu_secs, first_errors, next_binary, round, sample, Args, Next,
+    Target, Ws, ROOM,
 };
 
 /// What the storm's sessions counted together.
@@ -112,20 +111,13 @@ async fn session(
         return;
     }
     loop {
-        let next = async { Some(ws.next().await) }
-            .or(async {
-                let _ = stop.recv().await;
-                None
-            })
-            .await;
-        let bytes = match next {
-            None => return,
-            Some(Some(Ok(Message::Binary(b)))) => b,
-            Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
+        let bytes = match next_binary(&mut ws, &stop).await {
+            Next::Binary(b) => b,
+            Next::Stopped => return,
+            Next::Closed => {
                 tally.closed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Some(Some(Ok(_))) => continue,
         };
         match decode_server(&bytes) {
             Ok(ServerFrame::Joined { .. }) => {
