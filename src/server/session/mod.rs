@@ -32,7 +32,7 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use self::close::{answer_peer, end_for_error, finish, End};
-use self::interest::Interest;
+use self::interest::poll_peer;
 use self::state::{After, SessionState};
 use self::writer::{drain, write_batch, Bounds, Deadline};
 use super::metered::Metered;
@@ -239,7 +239,6 @@ where
     let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
     let mut handled = 0;
     let mut held = false;
-    let interest = Interest::new();
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
         idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
@@ -285,7 +284,7 @@ where
                         Box::pin(inbox.backlog_cleared()).await;
                         Event::Released
                     } else {
-                        let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
+                        let next = poll_fn(|cx| poll_peer(inbox, cx, |cx| ws.poll_next_unpin(cx)));
                         Event::Inbound(next.await)
                     }
                 },
