@@ -19,8 +19,8 @@ use crate::config::{LimitsConfig, PresenceConfig};
 pub(crate) const TLS_STATE_BYTES: u64 = 40 * 1024;
 /// The session's task, its futures and timers, the session struct, the
 /// boxed write state while a batch is written, tungstenite's buffer for a
-/// control frame (at most 131 bytes). An idle session's task is 964 bytes
-/// (heaptrack, BENCHMARKS.md).
+/// control frame (at most 131 bytes). An idle session's task is about
+/// 800 bytes (heaptrack, BENCHMARKS.md).
 pub(crate) const TASK_BYTES: u64 = 4 * 1024;
 /// A queued frame's bookkeeping: the `Bytes` handle and publish `Instant`
 /// (48 bytes), its queue slot and allocation header, besides its payload.

@@ -36,7 +36,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
@@ -129,6 +129,9 @@ struct State {
     waker: Option<Waker>,
     /// The receiving side was dropped: pushes are dropped too.
     gone: bool,
+    /// The peer's side (polled with this mailbox as its waker) answered
+    /// `Pending` and has not woken since (`session/interest.rs`).
+    peer_quiet: bool,
 }
 
 impl Mailbox {
@@ -182,6 +185,26 @@ impl State {
     fn release(&mut self, backlog: &Backlog) {
         if std::mem::take(&mut self.pressed) {
             backlog.unpress();
+        }
+    }
+}
+
+/// The waker the session polls its peer's side with: it notes the wake
+/// (`peer_quiet`) and passes it on to the task, as a push does. Kept here,
+/// not in an allocation of its own (64 bytes per session).
+impl Wake for Mailbox {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waker = {
+            let mut state = self.state();
+            state.peer_quiet = false;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 }
@@ -280,6 +303,27 @@ impl Inbox {
     /// Until no queue of the server is pressed.
     pub(crate) async fn backlog_cleared(&self) {
         self.frames.0.backlog.cleared().await;
+    }
+
+    /// The waker to poll the peer's side with (see [`Inbox::peer_turn`]).
+    pub(crate) fn peer_waker(&self) -> Waker {
+        Waker::from(Arc::clone(&self.frames.0))
+    }
+
+    /// Whether the peer's side is to be polled now: not when it answered
+    /// `Pending` and has not woken since. Registers `task` to be woken by
+    /// the peer, and marks the peer quiet until it wakes or answers again
+    /// ([`Inbox::peer_answered`]), so a wake during the poll is kept.
+    pub(crate) fn peer_turn(&self, task: &Waker) -> bool {
+        let mut state = self.frames.0.state();
+        state.wait(task);
+        !std::mem::replace(&mut state.peer_quiet, true)
+    }
+
+    /// The peer's side answered `Ready`: more may be buffered above the
+    /// socket, so it is polled again next time.
+    pub(crate) fn peer_answered(&self) {
+        self.frames.0.state().peer_quiet = false;
     }
 }
 

@@ -88,6 +88,13 @@ impl Connections {
     }
 }
 
+impl Permit {
+    /// The address the connection came from.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut counts = lock(&self.owner.counts);

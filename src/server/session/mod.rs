@@ -32,7 +32,7 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
 use self::close::{answer_peer, end_for_error, finish, End};
-use self::interest::Interest;
+use self::interest::poll_peer;
 use self::state::{After, SessionState};
 use self::writer::{drain, write_batch, Bounds, Deadline};
 use super::metered::Metered;
@@ -74,6 +74,8 @@ enum Due {
 /// queues overflow: a member's queue past its high-water mark holds the
 /// publisher before its next frame, whatever the budget (`outbox.rs`).
 pub(crate) const READ_BATCH: usize = 16;
+// The loop counts it in a u8.
+const _: () = assert!(READ_BATCH <= u8::MAX as usize);
 
 fn expiry_instant(expires_at: u64) -> Instant {
     Instant::now() + Duration::from_secs(expires_at.saturating_sub(unix_now()))
@@ -164,11 +166,13 @@ where
                 code
             }
         };
+        // The permit holds the peer's address: `peer` itself is not kept in
+        // the task (32 bytes).
+        let ip = permit.ip();
         drop(permit);
         close::count(&shared, &end);
         log::info!(
-            "session end peer={} session={id:016x} user={} code={} by={} duration={:.1}s",
-            peer.ip(),
+            "session end peer={ip} session={id:016x} user={} code={} by={} duration={:.1}s",
             crate::quoted::Quoted(&session.identity.user),
             code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
             if matches!(end, End::Close(..)) {
@@ -184,15 +188,20 @@ where
 /// Deadlines of one session: token expiry and the idle clock.
 struct Clock {
     expiry: Instant,
-    idle: Duration,
+    /// `idle_timeout_s` as configured (a `Duration` is 16 bytes).
+    idle_s: u16,
     last_seen: Instant,
     pinged: bool,
 }
 
 impl Clock {
+    fn idle(&self) -> Duration {
+        Duration::from_secs(u64::from(self.idle_s))
+    }
+
     fn next(&self) -> (Instant, Due) {
-        let idle_at = self.last_seen + self.idle;
-        let ping_at = self.last_seen + self.idle / 2;
+        let idle_at = self.last_seen + self.idle();
+        let ping_at = self.last_seen + self.idle() / 2;
         let (at, due) = if self.pinged {
             (idle_at, Due::Idle)
         } else {
@@ -208,7 +217,7 @@ impl Clock {
     /// The deadline that ends the session (expiry or idle), which bounds a
     /// write as well as a read.
     fn end(&self) -> Deadline {
-        let idle_at = self.last_seen + self.idle;
+        let idle_at = self.last_seen + self.idle();
         if self.expiry <= idle_at {
             Deadline {
                 at: self.expiry,
@@ -235,14 +244,12 @@ where
     // A reference: a copy of the limits (60 bytes) would stay in every task.
     let limits = &shared.limits;
     let metrics = &*shared.metrics;
-    let grace = grace_of(limits);
-    let stall = Duration::from_secs(u64::from(limits.write_timeout_s));
-    let mut handled = 0;
+    // A u8, beside the flags: a usize would be 8 more bytes in every task.
+    let mut handled: u8 = 0;
     let mut held = false;
-    let interest = Interest::new();
     let mut clock = Clock {
         expiry: expiry_instant(session.identity.expires_at),
-        idle: Duration::from_secs(u64::from(limits.idle_timeout_s)),
+        idle_s: limits.idle_timeout_s,
         last_seen: Instant::now(),
         pinged: false,
     };
@@ -252,6 +259,15 @@ where
     let mut timer = Timer::at(first_at);
     let mut armed = first_at;
     loop {
+        // A peer with many frames already buffered would otherwise keep
+        // this task busy until its buffer is empty, and members' writers
+        // (on the same executor thread) would not run. Yield after a
+        // budget of frames; here, not after the frame, so the frame's
+        // `message` is not kept across this wait (56 bytes in every task).
+        if usize::from(handled) >= READ_BATCH {
+            handled = 0;
+            smol::future::yield_now().await;
+        }
         // A local alive across more than one wait stays reserved in every
         // idle task: `at` ends here, and the event is taken whole below.
         let due = {
@@ -285,7 +301,7 @@ where
                         Box::pin(inbox.backlog_cleared()).await;
                         Event::Released
                     } else {
-                        let next = poll_fn(|cx| interest.poll(cx, |cx| ws.poll_next_unpin(cx)));
+                        let next = poll_fn(|cx| poll_peer(inbox, cx, |cx| ws.poll_next_unpin(cx)));
                         Event::Inbound(next.await)
                     }
                 },
@@ -302,9 +318,11 @@ where
             // Boxed: an idle session holds no write state (1.4 KiB in
             // the task otherwise). `None` is a ping.
             Step::Write(first) => {
+                // Made from the limits when a write needs them, not kept in
+                // every task (32 bytes).
                 let bounds = Bounds {
-                    grace,
-                    stall,
+                    grace: grace_of(limits),
+                    stall: Duration::from_secs(u64::from(limits.write_timeout_s)),
                     end: clock.end(),
                 };
                 let batch = write_batch(ws, first, inbox, metrics, bounds);
@@ -314,50 +332,49 @@ where
                 continue;
             }
         };
-        ws.get_ref().seen(&message);
-        clock.last_seen = Instant::now();
-        clock.pinged = false;
-        if !frame_budget.try_take(clock.last_seen) {
-            return End::Close(Close::TooManyFrames);
-        }
-        match message {
-            Message::Binary(bytes) => {
-                // Boxed with its decoding: what a frame does (a join may
-                // wait on storage) and the decoded frame (about 200 bytes)
-                // are not reserved in every idle session's task.
-                let handled = Box::pin(async {
-                    let frame = decode_client(&bytes)?;
-                    metrics.frame_in(&frame);
-                    // While the frame's work waits (on storage) the task
-                    // is away from its queue: nobody is held for it.
-                    Ok::<_, crate::protocol::DecodeError>(
-                        inbox.away_while(session.handle(frame)).await,
-                    )
-                });
-                match handled.await {
-                    Ok(After::Renewed) => {
-                        clock.expiry = expiry_instant(session.identity.expires_at);
-                    }
-                    Ok(After::Continue) => {}
-                    Err(e) => {
-                        log::debug!("session={:016x} bad frame: {e}", session.id);
-                        return End::Close(Close::InvalidFrame);
-                    }
+        // Taken apart before anything waits, in a block that ends here: only
+        // the body is kept while it is handled, not the message beside it
+        // (56 bytes in every task; a local once borrowed is kept until its
+        // scope ends).
+        let bytes = {
+            let message = message;
+            ws.get_ref().seen(&message);
+            clock.last_seen = Instant::now();
+            clock.pinged = false;
+            if !frame_budget.try_take(clock.last_seen) {
+                return End::Close(Close::TooManyFrames);
+            }
+            match message {
+                Message::Binary(bytes) => bytes,
+                Message::Text(_) => return End::Close(Close::TextMessage),
+                Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                    handled += 1;
+                    continue;
                 }
             }
-            Message::Text(_) => return End::Close(Close::TextMessage),
-            Message::Close(frame) => return End::Peer(frame.map(|f| u16::from(f.code))),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        };
+        // Boxed with its decoding: what a frame does (a join may wait on
+        // storage) and the decoded frame (about 200 bytes) are not reserved
+        // in every idle session's task.
+        let work = Box::pin(async {
+            let frame = decode_client(&bytes)?;
+            metrics.frame_in(&frame);
+            // While the frame's work waits (on storage) the task is away
+            // from its queue: nobody is held for it.
+            Ok::<_, crate::protocol::DecodeError>(inbox.away_while(session.handle(frame)).await)
+        });
+        match work.await {
+            Ok(After::Renewed) => {
+                clock.expiry = expiry_instant(session.identity.expires_at);
+            }
+            Ok(After::Continue) => {}
+            Err(e) => {
+                log::debug!("session={:016x} bad frame: {e}", session.id);
+                return End::Close(Close::InvalidFrame);
+            }
         }
-        // A peer with many frames already buffered would otherwise keep
-        // this task busy until its buffer is empty, and members' writers
-        // (on the same executor thread) would not run. Yield after a
-        // budget of frames.
         handled += 1;
-        if handled >= READ_BATCH {
-            handled = 0;
-            smol::future::yield_now().await;
-        }
     }
 }
 

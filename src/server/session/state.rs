@@ -24,9 +24,11 @@ use super::super::store::{self, Reply, StoreError};
 #[derive(Debug)]
 pub(crate) struct SessionState {
     pub(crate) id: u64,
+    /// Who the session speaks for; `identity.user` is a user name (checked
+    /// by [`SessionState::new`]) and never changes (a `Reauth` keeps it),
+    /// so it is not kept a second time as a `UserName` (72 bytes in every
+    /// session): [`SessionState::user`] makes that when a room needs it.
     pub(crate) identity: Identity,
-    /// `identity.user` as presence counts it (a `sub` never changes).
-    user: UserName,
     pub(crate) outbox: Outbox,
     /// Joined rooms, at most `limits.max_rooms`; a `Vec`, since a
     /// `heapless::Vec` of 64 names is 2.6 KiB inline in every session.
@@ -63,9 +65,9 @@ impl SessionState {
         shared: Arc<Shared>,
     ) -> Result<Self, crate::protocol::UserNameError> {
         let rate = shared.limits.publish_per_sec;
+        UserName::new(&identity.user)?;
         Ok(Self {
             id,
-            user: UserName::new(&identity.user)?,
             identity,
             outbox,
             joined: Vec::new(),
@@ -115,6 +117,13 @@ impl SessionState {
             .authorizer
             .get()
             .is_none_or(|hook| ask(hook.as_ref(), &self.identity))
+    }
+
+    /// `identity.user` as rooms and presence count it. The same name every
+    /// time: checked once by [`SessionState::new`], and a `Reauth` keeps the
+    /// user; so a join never enters under a name a leave could not make.
+    fn user(&self) -> Result<UserName, crate::protocol::UserNameError> {
+        UserName::new(&self.identity.user)
     }
 
     fn is_joined(&self, room: &RoomName) -> bool {
@@ -168,11 +177,11 @@ impl SessionState {
                 "joined rooms at limits.max_rooms",
             );
         }
-        match self
-            .shared
-            .enter(&room, &self.user, &self.outbox, since)
-            .await
-        {
+        let Ok(user) = self.user() else {
+            // Unreachable (see `user`); refused rather than counted wrong.
+            return self.refuse(None, ErrorCode::BadRequest, "sub is not a user name");
+        };
+        match self.shared.enter(&room, &user, &self.outbox, since).await {
             Ok(()) => {}
             Err(NoEntry::UserRoomsFull) => {
                 return self.refuse(
@@ -201,7 +210,9 @@ impl SessionState {
             return self.refuse(None, ErrorCode::NotJoined, "not joined");
         };
         self.joined.swap_remove(at);
-        self.shared.exit(room, &self.user, self.id);
+        if let Ok(user) = self.user() {
+            self.shared.exit(room, &user, self.id);
+        }
         self.shared.sessions.set_rooms(self.id, &self.joined);
         self.outbox
             .send_or_evict(&ServerFrame::Left { room: room.clone() });
@@ -344,8 +355,10 @@ impl SessionState {
 
     /// Leaves every room; called once when the session ends.
     pub(crate) fn leave_all(&mut self) {
-        for room in self.joined.iter() {
-            self.shared.exit(room, &self.user, self.id);
+        if let Ok(user) = self.user() {
+            for room in self.joined.iter() {
+                self.shared.exit(room, &user, self.id);
+            }
         }
         self.joined.clear();
     }
