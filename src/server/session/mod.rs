@@ -50,6 +50,9 @@ enum Event {
     CloseRequested(Close),
     Outbound(Queued),
     Inbound(Option<Result<Message, WsError>>),
+    /// A publish of this session's reached a pressed queue: read nothing
+    /// more from the peer until no member's queue is pressed.
+    Held,
     /// No member's queue is pressed any more: this session may read on.
     Released,
     Timer(Due),
@@ -262,7 +265,6 @@ where
             }
             due
         };
-        held = held || inbox.take_hold();
         let message = match inbound_or_write(
             next_event(
                 async {
@@ -272,6 +274,7 @@ where
                 async {
                     match inbox.next().await {
                         Mail::Close(close) => Event::CloseRequested(close),
+                        Mail::Held => Event::Held,
                         Mail::Frame(frame) => Event::Outbound(frame),
                     }
                 },
@@ -295,20 +298,24 @@ where
         ) {
             Step::End(end) => return end,
             Step::Read(message) => message,
+            Step::Held => {
+                held = true;
+                continue;
+            }
             Step::Released => {
                 held = false;
                 continue;
             }
-            // Boxed: an idle session holds no write state (1.4 KiB in
-            // the task otherwise). `None` is a ping.
+            // Unboxed: a write that finishes at once keeps its state on
+            // the stack, and one that waits boxes it (`writer.rs`), so an
+            // idle session holds no write state. `None` is a ping.
             Step::Write(first) => {
                 let bounds = Bounds {
                     grace,
                     stall,
                     end: clock.end(),
                 };
-                let batch = write_batch(ws, first, inbox, metrics, bounds);
-                if let Some(end) = Box::pin(batch).await {
+                if let Some(end) = write_batch(ws, first, inbox, metrics, bounds).await {
                     return end;
                 }
                 continue;
@@ -383,6 +390,8 @@ enum Step {
     /// Write a batch starting with this frame (a ping when `None`).
     Write(Option<Queued>),
     Read(Message),
+    /// Hold reading (a member's queue is pressed).
+    Held,
     /// The hold on reading ended (no member's queue is pressed).
     Released,
 }
@@ -399,6 +408,7 @@ fn inbound_or_write(event: Event, clock: &mut Clock) -> Step {
             Step::Write(None)
         }
         Event::Outbound(first) => Step::Write(Some(first)),
+        Event::Held => Step::Held,
         Event::Released => Step::Released,
         Event::Inbound(None) => Step::End(End::Peer(None)),
         Event::Inbound(Some(Err(e))) => Step::End(end_for_error(&e)),

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
 use futures_util::SinkExt;
 use smol::future::{poll_once, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
@@ -61,7 +64,7 @@ fn feed_queued<S>(
     ws: &mut WebSocketStream<Metered<S>>,
     q: Queued,
     metrics: &Metrics,
-    published: &mut heapless::Vec<Instant, WRITE_BATCH>,
+    published: &mut Published,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -99,8 +102,10 @@ enum Stop {
 
 /// Writes `first` (a ping when `None`) and whatever else is queued (up to a
 /// batch), then flushes. A write that finishes at once (the usual case:
-/// the socket has room) costs no timer. One that waits is raced against,
-/// in this order, the session's end and the stall limit (whichever is
+/// the socket has room) costs no timer and no allocation: the batch is fed
+/// and flushed in one poll, its state on the stack. One that waits is
+/// boxed (an idle session reserves no room for it) and raced against, in
+/// this order, the session's end and the stall limit (whichever is
 /// earlier: 4001/4010, or 4009 for a write stalled `write_timeout_s`),
 /// then a close request; a shutdown's 1001 lets the write finish first,
 /// within `grace` and the session's end.
@@ -114,35 +119,124 @@ pub(super) async fn write_batch<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let write = async {
-        let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-        let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
-        match first {
-            Some(q) => feed_queued(ws, q, metrics, &mut published),
-            None => ws.feed(Message::Ping(Bytes::new())).await?,
-        }
-        while batch.has_room() {
-            match inbox.frames.try_recv() {
-                Ok(q) => {
-                    batch.add(q.bytes.len());
-                    feed_queued(ws, q, metrics, &mut published);
-                }
-                Err(_) => break,
-            }
-        }
-        ws.flush().await?;
-        let now = Instant::now();
-        for at in published {
-            metrics.delivered(now.saturating_duration_since(at));
-        }
-        Ok(())
+    let Some(first) = first else {
+        return Box::pin(write_ping(ws, inbox, bounds)).await;
     };
-    let mut write = std::pin::pin!(write);
+    let mut first = Some(first);
+    let now = poll_fn(|cx| {
+        Poll::Ready(
+            first
+                .take()
+                .map(|first| write_now(ws, first, inbox, metrics, cx)),
+        )
+    })
+    .await;
+    match now {
+        None | Some(Now::Done(Ok(()))) => None,
+        Some(Now::Done(Err(e))) => Some(end_for_error(&e)),
+        Some(Now::Waiting(published)) => {
+            Box::pin(finish_write(ws, published, inbox, metrics, bounds)).await
+        }
+    }
+}
+
+/// How the first poll of a batch's write went.
+enum Now {
+    Done(Result<(), WsError>),
+    /// The peer is not taking it: the published times of the frames still
+    /// in flight, for the latency histogram once they are written.
+    Waiting(Box<Published>),
+}
+
+/// When each frame of a batch was published (a `Message`'s).
+type Published = heapless::Vec<Instant, WRITE_BATCH>;
+
+/// Feeds `first` and whatever else is queued (up to a batch) and polls
+/// the flush once, all within the task's current poll.
+fn write_now<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    first: Queued,
+    inbox: &Inbox,
+    metrics: &Metrics,
+    cx: &mut Context<'_>,
+) -> Now
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut published = Published::new();
+    let mut batch = Batch::new(first.bytes.len());
+    feed_queued(ws, first, metrics, &mut published);
+    while batch.has_room() {
+        match inbox.frames.try_recv() {
+            Ok(q) => {
+                batch.add(q.bytes.len());
+                feed_queued(ws, q, metrics, &mut published);
+            }
+            Err(_) => break,
+        }
+    }
+    match ws.poll_flush_unpin(cx) {
+        Poll::Ready(Ok(())) => {
+            record_delivered(metrics, &published);
+            Now::Done(Ok(()))
+        }
+        Poll::Ready(Err(e)) => Now::Done(Err(e)),
+        Poll::Pending => Now::Waiting(Box::new(published)),
+    }
+}
+
+fn record_delivered(metrics: &Metrics, published: &Published) {
+    let now = Instant::now();
+    for at in published {
+        metrics.delivered(now.saturating_duration_since(*at));
+    }
+}
+
+/// The rest of a batch's write whose first flush did not finish.
+async fn finish_write<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    published: Box<Published>,
+    inbox: &Inbox,
+    metrics: &Metrics,
+    bounds: Bounds,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let flush = std::pin::pin!(poll_fn(|cx| ws.poll_flush_unpin(cx)));
+    let end = wait_away(flush, inbox, bounds).await;
+    if end.is_none() {
+        record_delivered(metrics, &published);
+    }
+    end
+}
+
+/// Sends a ping (the idle clock's half-time).
+async fn write_ping<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    inbox: &Inbox,
+    bounds: Bounds,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut write = std::pin::pin!(async {
+        ws.feed(Message::Ping(Bytes::new())).await?;
+        ws.flush().await
+    });
     if let Some(done) = poll_once(&mut write).await {
         return done.err().map(|e| end_for_error(&e));
     }
-    // The peer is not taking the write: the task is away from its queue
-    // until it does, so no publisher is held for it (`outbox.rs`).
+    wait_away(write, inbox, bounds).await
+}
+
+/// Waits for a write the peer is not taking: the task is away from its
+/// queue until it does, so no publisher is held for it (`outbox.rs`).
+async fn wait_away(
+    write: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), WsError>>>,
+    inbox: &Inbox,
+    bounds: Bounds,
+) -> Option<End> {
     inbox.frames.set_away(true);
     let end = wait_for_write(write, inbox, bounds).await;
     inbox.frames.set_away(false);
@@ -199,11 +293,9 @@ pub(super) async fn drain<S>(
 {
     let write = async {
         while let Ok(q) = inbox.frames.try_recv() {
-            let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+            let mut published = Published::new();
             feed_queued(ws, q, metrics, &mut published);
-            for at in published {
-                metrics.delivered(at.elapsed());
-            }
+            record_delivered(metrics, &published);
         }
         ws.flush().await
     };
