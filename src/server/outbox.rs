@@ -175,7 +175,7 @@ impl State {
         let frame = self.frames.pop_front();
         if self.frames.is_empty() {
             // Drained: give the block back, so an idle session holds none
-            // (the next push allocates one slot again, once per batch).
+            // (the next push allocates 4 slots again, once per batch).
             self.frames = VecDeque::new();
         }
         frame
@@ -409,15 +409,6 @@ impl Outbox {
             let waiting = mailbox.waiting(&state);
             if limit.is_some_and(|limit| waiting >= limit) {
                 return Err(Evicted);
-            }
-            if state.frames.capacity() == 0 {
-                // One slot, not the 4 a first push would take: at one
-                // frame per turn (most fan-out) that is all a drained
-                // queue needs again, and its 64-byte block comes from
-                // malloc's fast bins, where a fan-out's burst of
-                // 1,000 four-slot blocks (200 B each) went through its
-                // slow path (a tenth of the instructions per delivery).
-                state.frames.reserve_exact(1);
             }
             state.frames.push_back(frame);
             if limit.is_some()
