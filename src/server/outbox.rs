@@ -81,7 +81,9 @@ pub(crate) enum Mail {
     /// A publish of this session's reached a pressed queue: it must wait
     /// for [`Inbox::backlog_cleared`] before reading more from its peer.
     Held,
-    Frame(Queued),
+    /// Frames are waiting (left in the queue for [`Frames::try_recv`]: the
+    /// session's task keeps none of them across a wait).
+    Frames,
 }
 
 #[derive(Debug)]
@@ -243,8 +245,8 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
 }
 
 impl Inbox {
-    /// The next mail: a close request, then a hold, before any frame. The
-    /// hold is taken under the same lock as the frame, so a turn of the
+    /// The next mail: a close request, then a hold, before frames. The
+    /// hold is learnt under the same lock as the frames, so a turn of the
     /// session's task locks its mailbox once to learn both.
     pub(crate) async fn next(&self) -> Mail {
         let mailbox = &*self.frames.0;
@@ -256,8 +258,8 @@ impl Inbox {
             if std::mem::take(&mut state.held) {
                 return Poll::Ready(Mail::Held);
             }
-            if let Some(frame) = mailbox.take(&mut state) {
-                return Poll::Ready(Mail::Frame(frame));
+            if !state.frames.is_empty() {
+                return Poll::Ready(Mail::Frames);
             }
             state.wait(cx.waker());
             Poll::Pending

@@ -100,18 +100,33 @@ enum Stop {
     Due(Close),
 }
 
-/// Writes `first` (a ping when `None`) and whatever else is queued (up to a
-/// batch), then flushes. A write that finishes at once (the usual case:
-/// the socket has room) costs no timer and no allocation: the batch is fed
-/// and flushed in one poll, its state on the stack. One that waits is
-/// boxed (an idle session reserves no room for it) and raced against, in
-/// this order, the session's end and the stall limit (whichever is
-/// earlier: 4001/4010, or 4009 for a write stalled `write_timeout_s`),
-/// then a close request; a shutdown's 1001 lets the write finish first,
-/// within `grace` and the session's end.
-pub(super) async fn write_batch<S>(
+/// How the first poll of a batch's write went. A write that finishes at
+/// once (the usual case: the socket has room) costs no timer and no
+/// allocation. One that waits is raced ([`finish_write`]) against, in this
+/// order, the session's end and the stall limit (whichever is earlier:
+/// 4001/4010, or 4009 for a write stalled `write_timeout_s`), then a close
+/// request; a shutdown's 1001 lets the write finish first, within `grace`
+/// and the session's end.
+pub(super) enum Now {
+    /// Written; `Some` when the session ends for the write's error.
+    Done(Option<End>),
+    /// The peer is not taking it: the published times of the frames still
+    /// in flight, for the latency histogram once they are written.
+    Waiting(Box<Published>),
+}
+
+/// A write that does not finish within its turn: the rest of a batch, or
+/// a ping.
+pub(super) enum Slow {
+    Waiting(Box<Published>),
+    Ping,
+}
+
+/// Writes what [`Slow`] names, boxed by the caller: an idle session's task
+/// reserves no room for it.
+pub(super) async fn write_slow<S>(
     ws: &mut WebSocketStream<Metered<S>>,
-    first: Option<Queued>,
+    slow: Slow,
     inbox: &Inbox,
     metrics: &Metrics,
     bounds: Bounds,
@@ -119,43 +134,20 @@ pub(super) async fn write_batch<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(first) = first else {
-        return Box::pin(write_ping(ws, inbox, bounds)).await;
-    };
-    let mut first = Some(first);
-    let now = poll_fn(|cx| {
-        Poll::Ready(
-            first
-                .take()
-                .map(|first| write_now(ws, first, inbox, metrics, cx)),
-        )
-    })
-    .await;
-    match now {
-        None | Some(Now::Done(Ok(()))) => None,
-        Some(Now::Done(Err(e))) => Some(end_for_error(&e)),
-        Some(Now::Waiting(published)) => {
-            Box::pin(finish_write(ws, published, inbox, metrics, bounds)).await
-        }
+    match slow {
+        Slow::Waiting(published) => finish_write(ws, published, inbox, metrics, bounds).await,
+        Slow::Ping => write_ping(ws, inbox, bounds).await,
     }
 }
 
-/// How the first poll of a batch's write went.
-enum Now {
-    Done(Result<(), WsError>),
-    /// The peer is not taking it: the published times of the frames still
-    /// in flight, for the latency histogram once they are written.
-    Waiting(Box<Published>),
-}
-
 /// When each frame of a batch was published (a `Message`'s).
-type Published = heapless::Vec<Instant, WRITE_BATCH>;
+pub(super) type Published = heapless::Vec<Instant, WRITE_BATCH>;
 
-/// Feeds `first` and whatever else is queued (up to a batch) and polls
-/// the flush once, all within the task's current poll.
-fn write_now<S>(
+/// Feeds what is queued (up to a batch) and polls the flush once, all
+/// within the task's current poll. `Done(None)` when nothing was queued
+/// after all (a close request took the queue's place).
+pub(super) fn write_now<S>(
     ws: &mut WebSocketStream<Metered<S>>,
-    first: Queued,
     inbox: &Inbox,
     metrics: &Metrics,
     cx: &mut Context<'_>,
@@ -163,6 +155,9 @@ fn write_now<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Ok(first) = inbox.frames.try_recv() else {
+        return Now::Done(None);
+    };
     let mut published = Published::new();
     let mut batch = Batch::new(first.bytes.len());
     feed_queued(ws, first, metrics, &mut published);
@@ -178,9 +173,9 @@ where
     match ws.poll_flush_unpin(cx) {
         Poll::Ready(Ok(())) => {
             record_delivered(metrics, &published);
-            Now::Done(Ok(()))
+            Now::Done(None)
         }
-        Poll::Ready(Err(e)) => Now::Done(Err(e)),
+        Poll::Ready(Err(e)) => Now::Done(Some(end_for_error(&e))),
         Poll::Pending => Now::Waiting(Box::new(published)),
     }
 }
@@ -356,12 +351,15 @@ mod tests {
             if let Some(close) = requested {
                 out.close(close);
             }
-            let first = Queued {
-                bytes: Bytes::from_static(b"frame"),
-                published: None,
-            };
+            out.push(Bytes::from_static(b"frame")).unwrap();
             let metrics = Metrics::default();
-            match write_batch(&mut ws, Some(first), &inbox, &metrics, bounds).await {
+            // As the session's turn does: one poll, then the slow path.
+            let now = poll_fn(|cx| Poll::Ready(write_now(&mut ws, &inbox, &metrics, cx))).await;
+            let slow = match now {
+                Now::Done(_) => return None,
+                Now::Waiting(published) => Slow::Waiting(published),
+            };
+            match write_slow(&mut ws, slow, &inbox, &metrics, bounds).await {
                 Some(End::Close(close)) => Some(close),
                 _ => None,
             }
