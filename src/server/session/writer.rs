@@ -102,7 +102,7 @@ enum Stop {
 
 /// How the first poll of a batch's write went. A write that finishes at
 /// once (the usual case: the socket has room) costs no timer and no
-/// allocation. One that waits is raced ([`finish_write`]) against, in this
+/// allocation. One that waits is raced ([`write_slow`]) against, in this
 /// order, the session's end and the stall limit (whichever is earlier:
 /// 4001/4010, or 4009 for a write stalled `write_timeout_s`), then a close
 /// request; a shutdown's 1001 lets the write finish first, within `grace`
@@ -135,7 +135,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match slow {
-        Slow::Waiting(published) => finish_write(ws, published, inbox, metrics, bounds).await,
+        Slow::Waiting(published) => {
+            let flush = std::pin::pin!(poll_fn(|cx| ws.poll_flush_unpin(cx)));
+            let end = wait_away(flush, inbox, bounds).await;
+            if end.is_none() {
+                record_delivered(metrics, &published);
+            }
+            end
+        }
         Slow::Ping => write_ping(ws, inbox, bounds).await,
     }
 }
@@ -185,25 +192,6 @@ fn record_delivered(metrics: &Metrics, published: &Published) {
     for at in published {
         metrics.delivered(now.saturating_duration_since(*at));
     }
-}
-
-/// The rest of a batch's write whose first flush did not finish.
-async fn finish_write<S>(
-    ws: &mut WebSocketStream<Metered<S>>,
-    published: Box<Published>,
-    inbox: &Inbox,
-    metrics: &Metrics,
-    bounds: Bounds,
-) -> Option<End>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let flush = std::pin::pin!(poll_fn(|cx| ws.poll_flush_unpin(cx)));
-    let end = wait_away(flush, inbox, bounds).await;
-    if end.is_none() {
-        record_delivered(metrics, &published);
-    }
-    end
 }
 
 /// Sends a ping (the idle clock's half-time).
