@@ -145,8 +145,11 @@ impl<S> Metered<S> {
             header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
             10
         };
-        self.append(&header[..used]);
-        self.append(payload);
+        // Room for the whole frame first: one allocation for a batch's
+        // first frame, not one for its header and another for its payload.
+        self.reserve(used + len);
+        self.out.extend_from_slice(&header[..used]);
+        self.out.extend_from_slice(payload);
     }
 
     /// Appends bytes to the batch (the next flush sends them), growing its
@@ -154,12 +157,18 @@ impl<S> Metered<S> {
     /// whichever is more (the memory bound's "16 KiB + frame"), never to
     /// double that.
     pub(crate) fn append(&mut self, bytes: &[u8]) {
-        let needed = self.out.len() + bytes.len();
+        self.reserve(bytes.len());
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Grows the batch's buffer for `more` bytes, as [`Metered::append`]
+    /// says.
+    fn reserve(&mut self, more: usize) {
+        let needed = self.out.len() + more;
         if needed > self.out.capacity() {
             let grown = (2 * self.out.capacity()).clamp(needed, WRITE_BATCH_BYTES.max(needed));
             self.out.reserve_exact(grown - self.out.len());
         }
-        self.out.extend_from_slice(bytes);
     }
 }
 

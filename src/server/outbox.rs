@@ -78,7 +78,12 @@ pub(crate) struct Empty;
 #[derive(Debug)]
 pub(crate) enum Mail {
     Close(Close),
-    Frame(Queued),
+    /// A publish of this session's reached a pressed queue: it must wait
+    /// for [`Inbox::backlog_cleared`] before reading more from its peer.
+    Held,
+    /// Frames are waiting (left in the queue for [`Frames::try_recv`]: the
+    /// session's task keeps none of them across a wait).
+    Frames,
 }
 
 #[derive(Debug)]
@@ -263,7 +268,9 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
 }
 
 impl Inbox {
-    /// The next mail: a close request before any frame.
+    /// The next mail: a close request, then a hold, before frames. The
+    /// hold is learnt under the same lock as the frames, so a turn of the
+    /// session's task locks its mailbox once to learn both.
     pub(crate) async fn next(&self) -> Mail {
         let mailbox = &*self.frames.0;
         poll_fn(|cx| {
@@ -271,8 +278,11 @@ impl Inbox {
             if let Some(close) = state.close {
                 return Poll::Ready(Mail::Close(close));
             }
-            if let Some(frame) = mailbox.take(&mut state) {
-                return Poll::Ready(Mail::Frame(frame));
+            if std::mem::take(&mut state.held) {
+                return Poll::Ready(Mail::Held);
+            }
+            if !state.frames.is_empty() {
+                return Poll::Ready(Mail::Frames);
             }
             state.wait(cx.waker());
             Poll::Pending
@@ -294,8 +304,8 @@ impl Inbox {
     }
 
     /// Whether a publish of this session's reached a pressed queue since
-    /// the last call: it must then wait for [`Inbox::backlog_cleared`]
-    /// before reading more from its peer.
+    /// the last call (what [`Inbox::next`] reports as [`Mail::Held`]).
+    #[cfg(test)]
     pub(crate) fn take_hold(&self) -> bool {
         std::mem::take(&mut self.frames.0.state().held)
     }

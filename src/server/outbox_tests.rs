@@ -41,7 +41,8 @@ fn a_push_wakes_the_waiting_session() {
         out
     });
     let mail = smol::block_on(inbox.next());
-    assert!(matches!(mail, Mail::Frame(q) if q.bytes[..] == [7]));
+    assert!(matches!(mail, Mail::Frames));
+    assert_eq!(inbox.frames.try_recv().unwrap().bytes[..], [7]);
     drop(pusher.join());
 }
 

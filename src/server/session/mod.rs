@@ -22,6 +22,7 @@ mod writer;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_tungstenite::tungstenite::{Error as WsError, Message};
@@ -34,9 +35,9 @@ use smol::Timer;
 use self::close::{answer_peer, end_for_error, finish, End};
 use self::interest::poll_peer;
 use self::state::{After, SessionState};
-use self::writer::{drain, write_batch, Bounds, Deadline};
+use self::writer::{drain, write_now, write_slow, Bounds, Deadline, Now, Slow};
 use super::metered::Metered;
-use super::outbox::{outbox_in, Inbox, Mail, Queued};
+use super::outbox::{outbox_in, Inbox, Mail};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
@@ -48,8 +49,13 @@ pub(crate) use self::writer::WRITE_BATCH_BYTES;
 
 enum Event {
     CloseRequested(Close),
-    Outbound(Queued),
+    /// Frames are queued; the task's waker, to write them within this
+    /// turn's poll (see [`Step::Write`]).
+    Outbound(Waker),
     Inbound(Option<Result<Message, WsError>>),
+    /// A publish of this session's reached a pressed queue: read nothing
+    /// more from the peer until no member's queue is pressed.
+    Held,
     /// No member's queue is pressed any more: this session may read on.
     Released,
     Timer(Due),
@@ -278,7 +284,6 @@ where
             }
             due
         };
-        held = held || inbox.take_hold();
         let message = match inbound_or_write(
             next_event(
                 async {
@@ -288,7 +293,12 @@ where
                 async {
                     match inbox.next().await {
                         Mail::Close(close) => Event::CloseRequested(close),
-                        Mail::Frame(frame) => Event::Outbound(frame),
+                        Mail::Held => Event::Held,
+                        // The task's waker, to write within this turn
+                        // (an await that keeps nothing).
+                        Mail::Frames => {
+                            Event::Outbound(poll_fn(|cx| Poll::Ready(cx.waker().clone())).await)
+                        }
                     }
                 },
                 async {
@@ -311,13 +321,29 @@ where
         ) {
             Step::End(end) => return end,
             Step::Read(message) => message,
+            Step::Held => {
+                held = true;
+                continue;
+            }
             Step::Released => {
                 held = false;
                 continue;
             }
-            // Boxed: an idle session holds no write state (1.4 KiB in
-            // the task otherwise). `None` is a ping.
-            Step::Write(first) => {
+            // A write that finishes at once is fed and flushed here,
+            // within this turn's poll (no await, so the task keeps no
+            // state for it); one that waits (and a ping) is boxed, so an
+            // idle session holds no write state (1.4 KiB otherwise).
+            Step::Write(waker) => {
+                let slow = match waker {
+                    Some(waker) => {
+                        match write_now(ws, inbox, metrics, &mut Context::from_waker(&waker)) {
+                            Now::Done(None) => continue,
+                            Now::Done(Some(end)) => return end,
+                            Now::Waiting(published) => Slow::Waiting(published),
+                        }
+                    }
+                    None => Slow::Ping,
+                };
                 // Made from the limits when a write needs them, not kept in
                 // every task (32 bytes).
                 let bounds = Bounds {
@@ -325,8 +351,7 @@ where
                     stall: Duration::from_secs(u64::from(limits.write_timeout_s)),
                     end: clock.end(),
                 };
-                let batch = write_batch(ws, first, inbox, metrics, bounds);
-                if let Some(end) = Box::pin(batch).await {
+                if let Some(end) = Box::pin(write_slow(ws, slow, inbox, metrics, bounds)).await {
                     return end;
                 }
                 continue;
@@ -397,9 +422,12 @@ fn next_event(
 /// What the task does after an event.
 enum Step {
     End(End),
-    /// Write a batch starting with this frame (a ping when `None`).
-    Write(Option<Queued>),
+    /// Write the queued frames, polled with this waker (a ping when
+    /// `None`).
+    Write(Option<Waker>),
     Read(Message),
+    /// Hold reading (a member's queue is pressed).
+    Held,
     /// The hold on reading ended (no member's queue is pressed).
     Released,
 }
@@ -415,7 +443,8 @@ fn inbound_or_write(event: Event, clock: &mut Clock) -> Step {
             clock.pinged = true;
             Step::Write(None)
         }
-        Event::Outbound(first) => Step::Write(Some(first)),
+        Event::Outbound(waker) => Step::Write(Some(waker)),
+        Event::Held => Step::Held,
         Event::Released => Step::Released,
         Event::Inbound(None) => Step::End(End::Peer(None)),
         Event::Inbound(Some(Err(e))) => Step::End(end_for_error(&e)),
@@ -433,13 +462,6 @@ mod tests {
     use super::*;
     use std::future::ready;
 
-    fn empty() -> Queued {
-        Queued {
-            bytes: async_tungstenite::tungstenite::Bytes::new(),
-            published: None,
-        }
-    }
-
     #[test]
     fn a_due_deadline_wins_over_everything_ready() {
         let event = smol::block_on(next_event(
@@ -454,7 +476,7 @@ mod tests {
     fn our_mail_wins_over_the_peer() {
         let event = smol::block_on(next_event(
             std::future::pending(),
-            ready(Event::Outbound(empty())),
+            ready(Event::Outbound(Waker::noop().clone())),
             ready(Event::Inbound(None)),
         ));
         assert!(matches!(event, Event::Outbound(_)));

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 use async_tungstenite::WebSocketStream;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
 use futures_util::SinkExt;
 use smol::future::{poll_once, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
@@ -61,7 +64,7 @@ fn feed_queued<S>(
     ws: &mut WebSocketStream<Metered<S>>,
     q: Queued,
     metrics: &Metrics,
-    published: &mut heapless::Vec<Instant, WRITE_BATCH>,
+    published: &mut Published,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -97,16 +100,33 @@ enum Stop {
     Due(Close),
 }
 
-/// Writes `first` (a ping when `None`) and whatever else is queued (up to a
-/// batch), then flushes. A write that finishes at once (the usual case:
-/// the socket has room) costs no timer. One that waits is raced against,
-/// in this order, the session's end and the stall limit (whichever is
-/// earlier: 4001/4010, or 4009 for a write stalled `write_timeout_s`),
-/// then a close request; a shutdown's 1001 lets the write finish first,
-/// within `grace` and the session's end.
-pub(super) async fn write_batch<S>(
+/// How the first poll of a batch's write went. A write that finishes at
+/// once (the usual case: the socket has room) costs no timer and no
+/// allocation. One that waits is raced ([`write_slow`]) against, in this
+/// order, the session's end and the stall limit (whichever is earlier:
+/// 4001/4010, or 4009 for a write stalled `write_timeout_s`), then a close
+/// request; a shutdown's 1001 lets the write finish first, within `grace`
+/// and the session's end.
+pub(super) enum Now {
+    /// Written; `Some` when the session ends for the write's error.
+    Done(Option<End>),
+    /// The peer is not taking it: the published times of the frames still
+    /// in flight, for the latency histogram once they are written.
+    Waiting(Box<Published>),
+}
+
+/// A write that does not finish within its turn: the rest of a batch, or
+/// a ping.
+pub(super) enum Slow {
+    Waiting(Box<Published>),
+    Ping,
+}
+
+/// Writes what [`Slow`] names, boxed by the caller: an idle session's task
+/// reserves no room for it.
+pub(super) async fn write_slow<S>(
     ws: &mut WebSocketStream<Metered<S>>,
-    first: Option<Queued>,
+    slow: Slow,
     inbox: &Inbox,
     metrics: &Metrics,
     bounds: Bounds,
@@ -114,35 +134,92 @@ pub(super) async fn write_batch<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let write = async {
-        let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
-        let mut batch = Batch::new(first.as_ref().map_or(0, |q| q.bytes.len()));
-        match first {
-            Some(q) => feed_queued(ws, q, metrics, &mut published),
-            None => ws.feed(Message::Ping(Bytes::new())).await?,
-        }
-        while batch.has_room() {
-            match inbox.frames.try_recv() {
-                Ok(q) => {
-                    batch.add(q.bytes.len());
-                    feed_queued(ws, q, metrics, &mut published);
-                }
-                Err(_) => break,
+    match slow {
+        Slow::Waiting(published) => {
+            let flush = std::pin::pin!(poll_fn(|cx| ws.poll_flush_unpin(cx)));
+            let end = wait_away(flush, inbox, bounds).await;
+            if end.is_none() {
+                record_delivered(metrics, &published);
             }
+            end
         }
-        ws.flush().await?;
-        let now = Instant::now();
-        for at in published {
-            metrics.delivered(now.saturating_duration_since(at));
-        }
-        Ok(())
+        Slow::Ping => write_ping(ws, inbox, bounds).await,
+    }
+}
+
+/// When each frame of a batch was published (a `Message`'s).
+pub(super) type Published = heapless::Vec<Instant, WRITE_BATCH>;
+
+/// Feeds what is queued (up to a batch) and polls the flush once, all
+/// within the task's current poll. `Done(None)` when nothing was queued
+/// after all (a close request took the queue's place).
+pub(super) fn write_now<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    inbox: &Inbox,
+    metrics: &Metrics,
+    cx: &mut Context<'_>,
+) -> Now
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Ok(first) = inbox.frames.try_recv() else {
+        return Now::Done(None);
     };
-    let mut write = std::pin::pin!(write);
+    let mut published = Published::new();
+    let mut batch = Batch::new(first.bytes.len());
+    feed_queued(ws, first, metrics, &mut published);
+    while batch.has_room() {
+        match inbox.frames.try_recv() {
+            Ok(q) => {
+                batch.add(q.bytes.len());
+                feed_queued(ws, q, metrics, &mut published);
+            }
+            Err(_) => break,
+        }
+    }
+    match ws.poll_flush_unpin(cx) {
+        Poll::Ready(Ok(())) => {
+            record_delivered(metrics, &published);
+            Now::Done(None)
+        }
+        Poll::Ready(Err(e)) => Now::Done(Some(end_for_error(&e))),
+        Poll::Pending => Now::Waiting(Box::new(published)),
+    }
+}
+
+fn record_delivered(metrics: &Metrics, published: &Published) {
+    let now = Instant::now();
+    for at in published {
+        metrics.delivered(now.saturating_duration_since(*at));
+    }
+}
+
+/// Sends a ping (the idle clock's half-time).
+async fn write_ping<S>(
+    ws: &mut WebSocketStream<Metered<S>>,
+    inbox: &Inbox,
+    bounds: Bounds,
+) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut write = std::pin::pin!(async {
+        ws.feed(Message::Ping(Bytes::new())).await?;
+        ws.flush().await
+    });
     if let Some(done) = poll_once(&mut write).await {
         return done.err().map(|e| end_for_error(&e));
     }
-    // The peer is not taking the write: the task is away from its queue
-    // until it does, so no publisher is held for it (`outbox.rs`).
+    wait_away(write, inbox, bounds).await
+}
+
+/// Waits for a write the peer is not taking: the task is away from its
+/// queue until it does, so no publisher is held for it (`outbox.rs`).
+async fn wait_away(
+    write: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), WsError>>>,
+    inbox: &Inbox,
+    bounds: Bounds,
+) -> Option<End> {
     inbox.frames.set_away(true);
     let end = wait_for_write(write, inbox, bounds).await;
     inbox.frames.set_away(false);
@@ -199,11 +276,9 @@ pub(super) async fn drain<S>(
 {
     let write = async {
         while let Ok(q) = inbox.frames.try_recv() {
-            let mut published = heapless::Vec::<Instant, WRITE_BATCH>::new();
+            let mut published = Published::new();
             feed_queued(ws, q, metrics, &mut published);
-            for at in published {
-                metrics.delivered(at.elapsed());
-            }
+            record_delivered(metrics, &published);
         }
         ws.flush().await
     };
@@ -264,12 +339,15 @@ mod tests {
             if let Some(close) = requested {
                 out.close(close);
             }
-            let first = Queued {
-                bytes: Bytes::from_static(b"frame"),
-                published: None,
-            };
+            out.push(Bytes::from_static(b"frame")).unwrap();
             let metrics = Metrics::default();
-            match write_batch(&mut ws, Some(first), &inbox, &metrics, bounds).await {
+            // As the session's turn does: one poll, then the slow path.
+            let now = poll_fn(|cx| Poll::Ready(write_now(&mut ws, &inbox, &metrics, cx))).await;
+            let slow = match now {
+                Now::Done(_) => return None,
+                Now::Waiting(published) => Slow::Waiting(published),
+            };
+            match write_slow(&mut ws, slow, &inbox, &metrics, bounds).await {
                 Some(End::Close(close)) => Some(close),
                 _ => None,
             }
