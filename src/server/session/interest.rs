@@ -5,7 +5,7 @@
 //! `recv` answered `EAGAIN`: one syscall per wake beside the batch's one
 //! `writev`. [`poll_peer`] polls the peer with the session's mailbox as
 //! its waker, which notes the wake before passing it on to the task
-//! (`outbox.rs`), and skips the poll while the peer's last answer was
+//! (`outbox/mailbox.rs`), and skips the poll while the peer's last answer was
 //! `Pending` and nothing woke it since. That is the futures contract (poll
 //! again only once woken), kept across turns. The note lives in the
 //! mailbox, which every session already has: an allocation of its own

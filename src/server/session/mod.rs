@@ -78,7 +78,7 @@ enum Due {
 /// record and one `write` (one each per delivery otherwise: 5.5 of the
 /// 10 µs a delivery cost). The budget does not decide whether members'
 /// queues overflow: a member's queue past its high-water mark holds the
-/// publisher before its next frame, whatever the budget (`outbox.rs`).
+/// publisher before its next frame, whatever the budget (`outbox/mod.rs`).
 pub(crate) const READ_BATCH: usize = 16;
 // The loop counts it in a u8.
 const _: () = assert!(READ_BATCH <= u8::MAX as usize);

@@ -214,7 +214,7 @@ where
 }
 
 /// Waits for a write the peer is not taking: the task is away from its
-/// queue until it does, so no publisher is held for it (`outbox.rs`).
+/// queue until it does, so no publisher is held for it (`outbox/mod.rs`).
 async fn wait_away(
     write: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), WsError>>>,
     inbox: &Inbox,

@@ -32,19 +32,23 @@
 //! queue's mark and its limit there is room for half the limit of
 //! publishers bursting at once (each reads on only after a held push).
 
-use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Wake, Waker};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
-use smol::future::poll_once;
 
 pub(crate) use super::backlog::Backlog;
+pub(crate) use inbox::{Control, Frames, Inbox, Mail};
+// Only tests name it; the crate meets it as `Frames::try_recv`'s error.
+#[cfg(test)]
+pub(crate) use inbox::Empty;
 
 use crate::protocol::{server_to_vec, Close, ServerFrame};
+use mailbox::{Mailbox, Notice};
+
+mod inbox;
+mod mailbox;
 
 /// The sending side of one session's queue; cheap to clone into rooms.
 #[derive(Debug, Clone)]
@@ -69,166 +73,6 @@ pub(crate) struct Queued {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a full queue means the member must be evicted"]
 pub(crate) struct Evicted;
-
-/// Nothing is waiting (`try_recv`), or the queue's session is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Empty;
-
-/// What the session task takes from its mailbox, close requests first.
-#[derive(Debug)]
-pub(crate) enum Mail {
-    Close(Close),
-    /// A publish of this session's reached a pressed queue: it must wait
-    /// for [`Inbox::backlog_cleared`] before reading more from its peer.
-    Held,
-    /// Frames are waiting (left in the queue for [`Frames::try_recv`]: the
-    /// session's task keeps none of them across a wait).
-    Frames,
-}
-
-#[derive(Debug)]
-struct Mailbox {
-    capacity: usize,
-    backlog: Arc<Backlog>,
-    /// Presence events queued and not yet written ([`Outbox::push_notice`]).
-    notices: AtomicUsize,
-    state: Mutex<State>,
-}
-
-/// A queued presence event's share of the room's one encoding; dropping
-/// it (once the frame is written, or never queued) uncounts it.
-struct Notice {
-    frame: Bytes,
-    mailbox: Arc<Mailbox>,
-}
-
-impl AsRef<[u8]> for Notice {
-    fn as_ref(&self) -> &[u8] {
-        &self.frame
-    }
-}
-
-impl Drop for Notice {
-    fn drop(&mut self) {
-        self.mailbox.notices.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    frames: VecDeque<Queued>,
-    /// The session's task waits on something other than this queue (a
-    /// write its peer is not taking, a store request): a full queue is
-    /// then its own, and nobody is held for it.
-    away: bool,
-    /// Past its high-water mark with its task not away: counted in the
-    /// backlog until taken below it.
-    pressed: bool,
-    /// A publish of this session's reached a pressed queue: it reads no
-    /// more from its peer until the backlog is clear ([`Inbox::take_hold`]).
-    held: bool,
-    /// The first close code requested by someone else (eviction, an
-    /// administrator, shutdown); later ones are dropped.
-    close: Option<Close>,
-    /// The task waiting for mail, woken by the next push or close.
-    waker: Option<Waker>,
-    /// The receiving side was dropped: pushes are dropped too.
-    gone: bool,
-    /// The peer's side (polled with this mailbox as its waker) answered
-    /// `Pending` and has not woken since (`session/interest.rs`).
-    peer_quiet: bool,
-}
-
-impl Mailbox {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Frames waiting past which a member that is not away presses back.
-    fn high_water(&self) -> usize {
-        self.capacity.div_ceil(2)
-    }
-
-    /// Frames counted against the limit (presence events wait beside it).
-    fn waiting(&self, state: &State) -> usize {
-        state
-            .frames
-            .len()
-            .saturating_sub(self.notices.load(Ordering::Relaxed))
-    }
-
-    /// Takes the next frame; a queue taken below its mark is no longer
-    /// pressed.
-    fn take(&self, state: &mut State) -> Option<Queued> {
-        let frame = state.take_frame();
-        if state.pressed && self.waiting(state) < self.high_water() {
-            state.release(&self.backlog);
-        }
-        frame
-    }
-}
-
-impl State {
-    /// Registers `waker` unless it is the one already stored.
-    fn wait(&mut self, waker: &Waker) {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            self.waker = Some(waker.clone());
-        }
-    }
-
-    fn take_frame(&mut self) -> Option<Queued> {
-        let frame = self.frames.pop_front();
-        if self.frames.is_empty() {
-            // Drained: give the block back, so an idle session holds none
-            // (the next push allocates 4 slots again, once per batch).
-            self.frames = VecDeque::new();
-        }
-        frame
-    }
-
-    /// No longer pressed: uncounted from `backlog`.
-    fn release(&mut self, backlog: &Backlog) {
-        if std::mem::take(&mut self.pressed) {
-            backlog.unpress();
-        }
-    }
-}
-
-/// The waker the session polls its peer's side with: it notes the wake
-/// (`peer_quiet`) and passes it on to the task, as a push does. Kept here,
-/// not in an allocation of its own (64 bytes per session).
-impl Wake for Mailbox {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let waker = {
-            let mut state = self.state();
-            state.peer_quiet = false;
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
-
-/// The receiving side, owned by the session's task: its frames and its
-/// close requests, two views of one mailbox.
-#[derive(Debug)]
-pub(crate) struct Inbox {
-    pub(crate) frames: Frames,
-    pub(crate) control: Control,
-}
-
-/// The frames queued for the session.
-#[derive(Debug)]
-pub(crate) struct Frames(Arc<Mailbox>);
-
-/// The close requested for the session, if any.
-#[derive(Debug)]
-pub(crate) struct Control(Arc<Mailbox>);
 
 /// Makes a session's queue holding at most `capacity` frames, on a
 /// backlog of its own (see [`outbox_in`]).
@@ -265,145 +109,6 @@ pub(crate) fn host_outbox(id: u64, capacity: usize, missed: Arc<AtomicU64>) -> (
     let (mut outbox, inbox) = outbox(id, capacity);
     outbox.missed = Some(missed);
     (outbox, inbox)
-}
-
-impl Inbox {
-    /// The next mail: a close request, then a hold, before frames. The
-    /// hold is learnt under the same lock as the frames, so a turn of the
-    /// session's task locks its mailbox once to learn both.
-    pub(crate) async fn next(&self) -> Mail {
-        let mailbox = &*self.frames.0;
-        poll_fn(|cx| {
-            let mut state = mailbox.state();
-            if let Some(close) = state.close {
-                return Poll::Ready(Mail::Close(close));
-            }
-            if std::mem::take(&mut state.held) {
-                return Poll::Ready(Mail::Held);
-            }
-            if !state.frames.is_empty() {
-                return Poll::Ready(Mail::Frames);
-            }
-            state.wait(cx.waker());
-            Poll::Pending
-        })
-        .await
-    }
-
-    /// Runs `work` (a store request) with the task marked away from its
-    /// queue while it waits, so nobody is held for this session meanwhile.
-    pub(crate) async fn away_while<F: Future>(&self, work: F) -> F::Output {
-        let mut work = std::pin::pin!(work);
-        if let Some(done) = poll_once(&mut work).await {
-            return done;
-        }
-        self.frames.set_away(true);
-        let done = work.await;
-        self.frames.set_away(false);
-        done
-    }
-
-    /// Whether a publish of this session's reached a pressed queue since
-    /// the last call (what [`Inbox::next`] reports as [`Mail::Held`]).
-    #[cfg(test)]
-    pub(crate) fn take_hold(&self) -> bool {
-        std::mem::take(&mut self.frames.0.state().held)
-    }
-
-    /// Until no queue of the server is pressed.
-    pub(crate) async fn backlog_cleared(&self) {
-        self.frames.0.backlog.cleared().await;
-    }
-
-    /// The waker to poll the peer's side with (see [`Inbox::peer_turn`]).
-    pub(crate) fn peer_waker(&self) -> Waker {
-        Waker::from(Arc::clone(&self.frames.0))
-    }
-
-    /// Whether the peer's side is to be polled now: not when it answered
-    /// `Pending` and has not woken since. Registers `task` to be woken by
-    /// the peer, and marks the peer quiet until it wakes or answers again
-    /// ([`Inbox::peer_answered`]), so a wake during the poll is kept.
-    pub(crate) fn peer_turn(&self, task: &Waker) -> bool {
-        let mut state = self.frames.0.state();
-        state.wait(task);
-        !std::mem::replace(&mut state.peer_quiet, true)
-    }
-
-    /// The peer's side answered `Ready`: more may be buffered above the
-    /// socket, so it is polled again next time.
-    pub(crate) fn peer_answered(&self) {
-        self.frames.0.state().peer_quiet = false;
-    }
-}
-
-impl Frames {
-    /// A frame already waiting.
-    pub(crate) fn try_recv(&self) -> Result<Queued, Empty> {
-        let mut state = self.0.state();
-        self.0.take(&mut state).ok_or(Empty)
-    }
-
-    /// Marks the session's task as waiting on something other than this
-    /// queue (`true`: a write its peer does not take, a store request) or
-    /// back at it (`false`). Going away unpresses its queue.
-    pub(crate) fn set_away(&self, away: bool) {
-        let mut state = self.0.state();
-        state.away = away;
-        if away {
-            state.release(&self.0.backlog);
-        }
-    }
-
-    /// Waits for the next frame; `Err` once a close was requested.
-    pub(crate) async fn recv(&self) -> Result<Queued, Empty> {
-        let mailbox = &*self.0;
-        poll_fn(|cx| {
-            let mut state = mailbox.state();
-            if state.close.is_some() {
-                return Poll::Ready(Err(Empty));
-            }
-            if let Some(frame) = mailbox.take(&mut state) {
-                return Poll::Ready(Ok(frame));
-            }
-            state.wait(cx.waker());
-            Poll::Pending
-        })
-        .await
-    }
-}
-
-impl Drop for Frames {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.gone = true;
-        state.frames = VecDeque::new();
-        state.waker = None;
-        state.release(&self.0.backlog);
-    }
-}
-
-impl Control {
-    /// The close request, if one was made.
-    #[cfg(test)]
-    pub(crate) fn try_recv(&self) -> Result<Close, Empty> {
-        self.0.state().close.ok_or(Empty)
-    }
-
-    /// Waits for a close request.
-    pub(crate) async fn recv(&self) -> Close {
-        poll_fn(|cx| {
-            let mut state = self.0.state();
-            match state.close {
-                Some(close) => Poll::Ready(close),
-                None => {
-                    state.wait(cx.waker());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
-    }
 }
 
 impl Outbox {
@@ -568,5 +273,4 @@ impl Outbox {
 }
 
 #[cfg(test)]
-#[path = "outbox_tests.rs"]
 mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use smol::future::poll_once;
 
 fn frame(n: u8) -> Bytes {
     Bytes::from(vec![n])
