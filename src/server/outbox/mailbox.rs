@@ -52,8 +52,8 @@ pub(super) struct State {
     /// backlog until taken below it.
     pub(super) pressed: bool,
     /// A publish of this session's reached a pressed queue: it reads no
-    /// more from its peer until the backlog is clear
-    /// ([`Inbox::take_hold`](super::Inbox::take_hold)).
+    /// more from its peer until the backlog is clear (reported once as
+    /// [`Mail::Held`](super::Mail::Held) by [`Inbox::next`](super::Inbox::next)).
     pub(super) held: bool,
     /// The first close code requested by someone else (eviction, an
     /// administrator, shutdown); later ones are dropped.
