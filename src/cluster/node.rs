@@ -181,8 +181,8 @@ impl Engine {
         answers.pop().unwrap_or(Err(Unavailable))
     }
 
-    /// Publishes several in order with one round trip (see
-    /// [`Engine::publish`] for each).
+    /// Publishes several in order with one round trip (what each answer
+    /// means: `publish`, the one-message form the tests use).
     pub(crate) async fn publish_batch(
         &self,
         batch: Vec<Publishing<'_>>,

@@ -1,6 +1,6 @@
 //! The host application's side of an embedded server: a cheap, cloneable
 //! [`Handle`] to publish as the device, subscribe to rooms, list and remove
-//! sessions, and read counters; and the [`Authorize`] hook.
+//! sessions, and read counters; and the [`Authorize`](super::Authorize) hook.
 //!
 //! The host is a participant like any session: its messages get the same
 //! seq, history, ordering and fan-out. It differs in one way: a host that

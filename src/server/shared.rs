@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 /// in one process share nothing.
 pub(crate) struct Shared {
     pub(crate) limits: LimitsConfig,
-    /// Certificate, keys and origins; swapped by [`Server::reload`].
+    /// Certificate, keys and origins; swapped by [`Server::reload`](super::Server::reload).
     pub(crate) material: material::Current,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) alerts: alerts::Alerts,

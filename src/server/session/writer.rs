@@ -226,7 +226,7 @@ async fn wait_away(
     end
 }
 
-/// The rest of a write that did not finish at once (see [`write_batch`]).
+/// The rest of a write that did not finish at once (see [`write_now`]).
 async fn wait_for_write(
     mut write: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), WsError>>>,
     inbox: &Inbox,
