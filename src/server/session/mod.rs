@@ -8,69 +8,46 @@
 //! peer that stops reading cannot pin the task: its queue fills and the
 //! eviction wins, or its token expires (4001), or the write makes no
 //! progress for `write_timeout_s` (4009), whichever comes first.
-
 //!
-//! The files, in the order a session uses them: this task loop; [`state`],
-//! what each frame does to the session's state; [`writer`], its queue to
-//! the socket; [`close`], how it ends.
+//! The files, in the order a session uses them: this task loop; [`step`],
+//! the race it waits on and what the event that wins means; [`clock`], its
+//! deadlines; [`state`], what each frame does to the session's state;
+//! [`writer`], its queue to the socket; [`close`], how it ends.
 
+mod clock;
 mod close;
 mod interest;
 mod state;
+mod step;
 mod writer;
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use async_tungstenite::tungstenite::{Error as WsError, Message};
+use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
 use futures_util::StreamExt;
-use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use self::close::{answer_peer, end_for_error, finish, End};
+use self::clock::{expiry_instant, grace_of, Clock};
+use self::close::{answer_peer, finish, End};
 use self::interest::poll_peer;
 use self::state::{After, SessionState};
-use self::writer::{drain, write_now, write_slow, Bounds, Deadline, Now, Slow};
+use self::step::{inbound_or_write, next_event, Event, Step};
+use self::writer::{drain, write_now, write_slow, Bounds, Now, Slow};
 use super::metered::Metered;
 use super::outbox::{outbox_in, Inbox, Mail};
 use super::ratelimit::TokenBucket;
 use super::registry::{Permit, SessionInfo};
 use super::shared::Shared;
 use crate::auth::Identity;
-use crate::clock::unix_now;
 use crate::protocol::{decode_client, Close};
 
 pub(crate) use self::writer::WRITE_BATCH_BYTES;
-
-enum Event {
-    CloseRequested(Close),
-    /// Frames are queued; the task's waker, to write them within this
-    /// turn's poll (see [`Step::Write`]).
-    Outbound(Waker),
-    Inbound(Option<Result<Message, WsError>>),
-    /// A publish of this session's reached a pressed queue: read nothing
-    /// more from the peer until no member's queue is pressed.
-    Held,
-    /// No member's queue is pressed any more: this session may read on.
-    Released,
-    Timer(Due),
-}
-
-/// What a session's next deadline is for.
-#[derive(Clone, Copy)]
-enum Due {
-    /// The token expires (4001).
-    Expiry,
-    /// Half the idle time passed: send a ping.
-    Ping,
-    /// The whole idle time passed without a frame or pong (4010).
-    Idle,
-}
 
 /// Most inbound frames handled in one turn of the task before it yields.
 /// Handling a burst of publishes in one turn lets every member's writer
@@ -82,10 +59,6 @@ enum Due {
 pub(crate) const READ_BATCH: usize = 16;
 // The loop counts it in a u8.
 const _: () = assert!(READ_BATCH <= u8::MAX as usize);
-
-fn expiry_instant(expires_at: u64) -> Instant {
-    Instant::now() + Duration::from_secs(expires_at.saturating_sub(unix_now()))
-}
 
 /// Runs a session from `Welcome` to close.
 ///
@@ -188,53 +161,6 @@ where
             },
             started.elapsed().as_secs_f64()
         );
-    }
-}
-
-/// Deadlines of one session: token expiry and the idle clock.
-struct Clock {
-    expiry: Instant,
-    /// `idle_timeout_s` as configured (a `Duration` is 16 bytes).
-    idle_s: u16,
-    last_seen: Instant,
-    pinged: bool,
-}
-
-impl Clock {
-    fn idle(&self) -> Duration {
-        Duration::from_secs(u64::from(self.idle_s))
-    }
-
-    fn next(&self) -> (Instant, Due) {
-        let idle_at = self.last_seen + self.idle();
-        let ping_at = self.last_seen + self.idle() / 2;
-        let (at, due) = if self.pinged {
-            (idle_at, Due::Idle)
-        } else {
-            (ping_at, Due::Ping)
-        };
-        if self.expiry <= at {
-            (self.expiry, Due::Expiry)
-        } else {
-            (at, due)
-        }
-    }
-
-    /// The deadline that ends the session (expiry or idle), which bounds a
-    /// write as well as a read.
-    fn end(&self) -> Deadline {
-        let idle_at = self.last_seen + self.idle();
-        if self.expiry <= idle_at {
-            Deadline {
-                at: self.expiry,
-                close: Close::TokenExpired,
-            }
-        } else {
-            Deadline {
-                at: idle_at,
-                close: Close::Idle,
-            }
-        }
     }
 }
 
@@ -400,85 +326,5 @@ where
             }
         }
         handled += 1;
-    }
-}
-
-/// The session's race, in its priority order: `futures_lite::or` polls its
-/// first future first, so whatever is listed first wins when several are
-/// ready. The deadline (expiry, ping, idle) comes first, so a busy queue or
-/// a peer that never stops sending cannot delay it; then the mailbox, which
-/// yields a close request before any frame (so eviction and shutdown beat
-/// more writing) and our queue before we read more (so replies go out
-/// first); then the peer. A plain `fn`: an `async fn` would keep the
-/// three futures twice (as arguments and inside the race) in every task.
-fn next_event(
-    deadline: impl Future<Output = Event>,
-    mail: impl Future<Output = Event>,
-    inbound: impl Future<Output = Event>,
-) -> impl Future<Output = Event> {
-    deadline.or(mail).or(inbound)
-}
-
-/// What the task does after an event.
-enum Step {
-    End(End),
-    /// Write the queued frames, polled with this waker (a ping when
-    /// `None`).
-    Write(Option<Waker>),
-    Read(Message),
-    /// Hold reading (a member's queue is pressed).
-    Held,
-    /// The hold on reading ended (no member's queue is pressed).
-    Released,
-}
-
-/// Sorts an event into a [`Step`], taking it whole: the task's state then
-/// keeps no copy of the event across the write or the frame's handling.
-fn inbound_or_write(event: Event, clock: &mut Clock) -> Step {
-    match event {
-        Event::CloseRequested(close) => Step::End(End::Close(close)),
-        Event::Timer(Due::Expiry) => Step::End(End::Close(Close::TokenExpired)),
-        Event::Timer(Due::Idle) => Step::End(End::Close(Close::Idle)),
-        Event::Timer(Due::Ping) => {
-            clock.pinged = true;
-            Step::Write(None)
-        }
-        Event::Outbound(waker) => Step::Write(Some(waker)),
-        Event::Held => Step::Held,
-        Event::Released => Step::Released,
-        Event::Inbound(None) => Step::End(End::Peer(None)),
-        Event::Inbound(Some(Err(e))) => Step::End(end_for_error(&e)),
-        Event::Inbound(Some(Ok(message))) => Step::Read(message),
-    }
-}
-
-/// How long a shutdown lets a session write its queue.
-fn grace_of(limits: &crate::config::LimitsConfig) -> Duration {
-    Duration::from_secs(u64::from(limits.shutdown_timeout_s))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::future::ready;
-
-    #[test]
-    fn a_due_deadline_wins_over_everything_ready() {
-        let event = smol::block_on(next_event(
-            ready(Event::Timer(Due::Expiry)),
-            ready(Event::CloseRequested(Close::Removed)),
-            ready(Event::Inbound(None)),
-        ));
-        assert!(matches!(event, Event::Timer(Due::Expiry)));
-    }
-
-    #[test]
-    fn our_mail_wins_over_the_peer() {
-        let event = smol::block_on(next_event(
-            std::future::pending(),
-            ready(Event::Outbound(Waker::noop().clone())),
-            ready(Event::Inbound(None)),
-        ));
-        assert!(matches!(event, Event::Outbound(_)));
     }
 }
