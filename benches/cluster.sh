@@ -33,7 +33,7 @@ ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d /tmp/palisade-cluster-bench.XXXXXX)
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    stop_pid "${PIDS[@]}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,7 +58,6 @@ start_node() { # NAME PORT -> sets NODE_PID
     PIDS+=("$NODE_PID")
     wait_listening "$2" "$NODE_PID" "$WORK/server.log"
 }
-stop_node() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 FAILED=0
 fanout() { # SCENARIO LOADGEN-ARGS...
@@ -77,12 +76,12 @@ P1=$(free_port); P2=$(free_port)
 node_config alone "$P1" ""
 start_node alone "$P1"; A=$NODE_PID
 fanout one-node --url "wss://127.0.0.1:$P1/ws" --server-pid "$A"
-stop_node "$A"
+stop_pid "$A"
 
 node_config a "$P1" bench-one
 start_node a "$P1"; A=$NODE_PID
 fanout one-node-cluster --url "wss://127.0.0.1:$P1/ws" --server-pid "$A"
-stop_node "$A"
+stop_pid "$A"
 
 node_config a "$P1" bench-two
 node_config b "$P2" bench-two
@@ -90,7 +89,7 @@ start_node a "$P1"; A=$NODE_PID
 start_node b "$P2"; B=$NODE_PID
 fanout two-nodes --url "wss://127.0.0.1:$P1/ws" --second-addr "127.0.0.1:$P2" \
     --server-pid "$A" --also-pid "$B"
-stop_node "$A"; stop_node "$B"
+stop_pid "$A" "$B"
 
 python3 - "$WORK/results.jsonl" <<'EOT'
 import json, sys

@@ -4,6 +4,17 @@
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Stops each process PID given (an empty one is skipped) and reaps it,
+# whether or not it is still running.
+stop_pid() { # PID...
+    local pid
+    for pid in "$@"; do
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 # Whether something listens on 127.0.0.1:PORT.
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 

@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d /tmp/palisade-footprint.XXXXXX)
 PID=""
 cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    stop_pid "$PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -75,7 +75,7 @@ measure() { # NAME FEATURES BINARY ARGS...
     sleep 0.3
     local rss
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status")
-    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+    stop_pid "$PID"; PID=""
     local size
     size=$(stat -c %s "$binary")
     printf '| %s | %s | %s B (%s MiB) | %s KiB |\n' "$name" "$features" "$size" \

@@ -74,7 +74,7 @@ ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d /tmp/palisade-bench.XXXXXX)
 SERVER_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    stop_pid "$SERVER_PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -135,8 +135,7 @@ start_server() { # TARGET QUEUE
     echo "server $target did not start:" >&2; tail -5 "$WORK/server.log" >&2; return 1
 }
 stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    stop_pid "$SERVER_PID"
     SERVER_PID=""
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

@@ -72,7 +72,7 @@ for storage in memory file file-nosync; do
     out=$(SMOL_THREADS=1 "$BIN/loadgen" --target palisade --url "wss://127.0.0.1:$PORT/ws" \
         --ca "$W/ca.pem" --token-file "$W/member.token" --server-pid "$pid" \
         --fanout --members 100 --publishers 1 --rate 0 --window 16 --body 64 --duration 10)
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    stop_pid "$pid"
     python3 - "$storage" "$out" <<'PY'
 import json, sys
 r = json.loads(sys.argv[2])
