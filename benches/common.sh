@@ -15,6 +15,15 @@ stop_pid() { # PID...
     done
 }
 
+# Makes WORK, a scratch directory (/tmp/NAME.XXXXXX) removed when the
+# script exits, after the server whose pid is in SERVER_PID (if any) is
+# stopped.
+scratch() { # NAME
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    SERVER_PID=""
+    trap 'stop_pid "$SERVER_PID"; rm -rf "$WORK"' EXIT
+}
+
 # Whether something listens on 127.0.0.1:PORT.
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 

@@ -14,13 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/benches/common.sh"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-WORK=$(mktemp -d /tmp/palisade-footprint.XXXXXX)
-PID=""
-cleanup() {
-    stop_pid "$PID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch palisade-footprint
 log() { printf '== %s\n' "$*" >&2; }
 
 (cd "$ROOT" && cargo build -q --release --bin palisade)
@@ -70,12 +64,12 @@ port=$(free_port)
 measure() { # NAME FEATURES BINARY ARGS...
     local name=$1 features=$2 binary=$3; shift 3
     RUST_LOG=error SMOL_THREADS=1 "$binary" "$@" 2>"$WORK/server.log" &
-    PID=$!
-    wait_listening "$port" "$PID" "$WORK/server.log"
+    SERVER_PID=$!
+    wait_listening "$port" "$SERVER_PID" "$WORK/server.log"
     sleep 0.3
     local rss
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status")
-    stop_pid "$PID"; PID=""
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
+    stop_pid "$SERVER_PID"; SERVER_PID=""
     local size
     size=$(stat -c %s "$binary")
     printf '| %s | %s | %s B (%s MiB) | %s KiB |\n' "$name" "$features" "$size" \

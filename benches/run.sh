@@ -71,13 +71,7 @@ fi
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 12000 ] || [ "$QUICK" = 1 ] || { echo "need ulimit -n >= 12000" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/palisade-bench.XXXXXX)
-SERVER_PID=""
-cleanup() {
-    stop_pid "$SERVER_PID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch palisade-bench
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
 "$BIN/loadgen" setup --dir "$WORK"
