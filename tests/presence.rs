@@ -183,7 +183,7 @@ fn an_expired_session_is_a_departure() {
     let server = TestServer::start_with_presence(100, |_| {});
     within(async {
         let mut bob = joined(&server, &server.member("bob"), "lobby").await;
-        let short = server.token("alice", Role::Member, &["*"], 1);
+        let short = server.expiring_token("alice");
         let mut alice = joined(&server, &short, "lobby").await;
         expect_joined(&mut bob, "lobby", "alice").await;
         assert_eq!(close_code(&mut alice).await, close::TOKEN_EXPIRED);

@@ -116,8 +116,8 @@ fn client_close_is_answered_and_the_session_removed() {
 #[test]
 fn token_expiry_closes_4001() {
     let server = TestServer::start();
-    // Expires within two seconds; the server closes at exp.
-    let token = server.token("alice", Role::Member, &["*"], 2);
+    // Expires within three seconds; the server closes at exp.
+    let token = server.expiring_token("alice");
     within(async {
         let (mut c, _) = server.connect(&token).await;
         assert_eq!(close_code(&mut c).await, close::TOKEN_EXPIRED);
@@ -127,7 +127,7 @@ fn token_expiry_closes_4001() {
 #[test]
 fn reauth_renews_the_same_session() {
     let server = TestServer::start();
-    let short = server.token("alice", Role::Member, &["*"], 2);
+    let short = server.expiring_token("alice");
     let long = server.token("alice", Role::Admin, &["*"], 3600);
     within(async {
         let (mut c, welcome) = server.connect(&short).await;
@@ -151,7 +151,7 @@ fn reauth_renews_the_same_session() {
             other => panic!("{other:?}"),
         }
         // Past the first token's expiry the session is still served.
-        smol::Timer::after(std::time::Duration::from_secs(3)).await;
+        smol::Timer::after(std::time::Duration::from_secs(EXPIRING_TTL + 1)).await;
         join_ok(&mut c, "r").await;
     });
 }
@@ -159,7 +159,7 @@ fn reauth_renews_the_same_session() {
 #[test]
 fn reauth_for_another_user_or_a_bad_token_is_rejected_and_the_old_expiry_stands() {
     let server = TestServer::start();
-    let short = server.token("alice", Role::Member, &["*"], 3);
+    let short = server.expiring_token("alice");
     let other = server.token("mallory", Role::Admin, &["*"], 3600);
     within(async {
         let (mut c, _) = server.connect(&short).await;

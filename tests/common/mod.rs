@@ -27,6 +27,9 @@ pub const STEP: Duration = Duration::from_secs(15);
 
 pub const AUDIENCE: &str = "palisade-test";
 
+/// The lifetime of [`TestServer::expiring_token`], in seconds.
+pub const EXPIRING_TTL: u64 = 3;
+
 /// Runs a future to completion, failing the test if it takes over `STEP`.
 pub fn within<T>(fut: impl Future<Output = T>) -> T {
     smol::block_on(bounded(fut))
@@ -197,6 +200,15 @@ impl TestServer {
     pub fn token(&self, sub: &str, role: Role, rooms: &[&str], ttl: u64) -> String {
         let request = TokenRequest::new(sub, role, rooms.iter().copied(), ttl, AUDIENCE);
         auth::mint(&self.secret, &request, now()).unwrap()
+    }
+
+    /// A member token for `sub` that expires in the next few seconds: for
+    /// tests that watch a session end at `exp`. Claims are whole seconds,
+    /// so a ttl of `n` leaves between `n - 1` and `n` seconds; three keeps
+    /// at least two for connecting on a busy machine, where one (the old
+    /// ttl of 2) was once not enough and the connect itself got 401.
+    pub fn expiring_token(&self, sub: &str) -> String {
+        self.token(sub, Role::Member, &["*"], EXPIRING_TTL)
     }
 
     /// A token for `sub` signed as is, without `mint`'s checks: for claims
