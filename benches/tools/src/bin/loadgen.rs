@@ -698,27 +698,20 @@ async fn fanout(args: &Args) -> Result<String, String> {
     let publishers: Vec<_> = pubs
         .into_iter()
         .enumerate()
-        .map(|(id, ws)| {
-            let (target, counters) = (setup.target, counters.clone());
-            let (body, window, duration) = (args.body, args.window, args.duration);
-            smol::spawn(async move {
-                publisher(
-                    ws,
-                    target,
-                    id as u32,
-                    counters,
-                    body,
-                    per_pub_rate,
-                    window,
-                    duration,
-                )
-                .await
-            })
+        .map(|(id, ws)| Publisher {
+            ws,
+            target: setup.target,
+            id: id as u32,
+            counters: counters.clone(),
+            body: args.body,
+            rate: per_pub_rate,
+            window: args.window,
+            duration: args.duration,
         })
+        .map(|p| p.spawn(stop_rx.clone()))
         .collect();
-    let mut open = Vec::new();
-    for p in publishers {
-        open.push(p.await);
+    for (published, _) in &publishers {
+        let _ = published.recv().await;
     }
     let published = counters.published.load(Ordering::Relaxed);
     let publish_secs = start.elapsed().as_secs_f64();
@@ -750,7 +743,6 @@ async fn fanout(args: &Args) -> Result<String, String> {
     };
     let sessions = (args.members + args.publishers) as u64;
     let after_traffic = idle_after.rss_kib.saturating_sub(unconnected.rss_kib) * 1024 / sessions;
-    drop(open);
     drop(stop_tx);
     let mut latencies = Vec::new();
     let mut closed_early = 0u64;
@@ -758,6 +750,9 @@ async fn fanout(args: &Args) -> Result<String, String> {
         let (received, closed) = r.await;
         latencies.extend_from_slice(&received.latencies_us);
         closed_early += u64::from(closed);
+    }
+    for (_, thread) in publishers {
+        thread.join().map_err(|_| "a publisher thread panicked")?;
     }
     latencies.sort_unstable();
     let delivered = counters.delivered.load(Ordering::Relaxed);
@@ -960,12 +955,7 @@ async fn member(
 
 /// A publisher: publishes for `duration` seconds at `rate`/s, or with rate
 /// 0 as fast as a window of `window` messages not yet echoed back allows.
-/// Returns the connection, which must stay open until the members have
-/// drained: closing it with echoes still unread makes the kernel answer
-/// the server's writes with a reset, which discards the publishes the
-/// server has not read yet.
-#[allow(clippy::too_many_arguments)]
-async fn publisher(
+struct Publisher {
     ws: Ws,
     target: Target,
     id: u32,
@@ -974,14 +964,51 @@ async fn publisher(
     rate: f64,
     window: usize,
     duration: f64,
-) -> (Option<Tx>, smol::Task<()>) {
-    let (tx, rx) = ws.split();
-    // One credit per message in flight: the sender takes one, the reader
-    // returns it when the publisher's own copy comes back.
-    let (credit_tx, credit_rx) = smol::channel::bounded::<()>(window);
-    let reader = smol::spawn(echo_reader(rx, target, id, credit_rx, counters.clone()));
-    let tx = publish_loop(tx, target, id, &counters, body, rate, &credit_tx, duration).await;
-    (tx, reader)
+}
+
+impl Publisher {
+    /// Runs on a thread and executor of its own, so that its echoes and
+    /// its next publish never wait in line behind the members' reads: on
+    /// the members' executor, a publisher whose echo is queued behind a
+    /// thousand member wake-ups paces the server by the generator's speed
+    /// (BENCHMARKS.md, "The load generator"). The first channel closes
+    /// once publishing is over; the connection stays open until `stop`
+    /// closes, since closing it with echoes still unread makes the kernel
+    /// answer the server's writes with a reset, which discards the
+    /// publishes the server has not read yet.
+    fn spawn(
+        self,
+        stop: smol::channel::Receiver<()>,
+    ) -> (smol::channel::Receiver<()>, std::thread::JoinHandle<()>) {
+        let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
+        let thread = std::thread::spawn(move || {
+            let ex = smol::LocalExecutor::new();
+            smol::block_on(ex.run(async {
+                let (tx, rx) = self.ws.split();
+                // One credit per message in flight: the sender takes one,
+                // the reader returns it when the publisher's own copy
+                // comes back.
+                let (credit_tx, credit_rx) = smol::channel::bounded::<()>(self.window);
+                let counters = self.counters.clone();
+                let reader = ex.spawn(echo_reader(rx, self.target, self.id, credit_rx, counters));
+                let tx = publish_loop(
+                    tx,
+                    self.target,
+                    self.id,
+                    &self.counters,
+                    self.body,
+                    self.rate,
+                    &credit_tx,
+                    self.duration,
+                )
+                .await;
+                drop(done_tx);
+                let _ = stop.recv().await;
+                drop((tx, reader));
+            }));
+        });
+        (done_rx, thread)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
