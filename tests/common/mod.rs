@@ -205,8 +205,8 @@ impl TestServer {
     /// A member token for `sub` that expires in the next few seconds: for
     /// tests that watch a session end at `exp`. Claims are whole seconds,
     /// so a ttl of `n` leaves between `n - 1` and `n` seconds; three keeps
-    /// at least two for connecting on a busy machine, where one (the old
-    /// ttl of 2) was once not enough and the connect itself got 401.
+    /// at least two for connecting on a busy machine, where a ttl of 1 once
+    /// expired before the connect, which got 401.
     pub fn expiring_token(&self, sub: &str) -> String {
         self.token(sub, Role::Member, &["*"], EXPIRING_TTL)
     }

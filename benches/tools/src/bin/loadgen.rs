@@ -971,7 +971,7 @@ impl Publisher {
     /// its next publish never wait in line behind the members' reads: on
     /// the members' executor, a publisher whose echo is queued behind a
     /// thousand member wake-ups paces the server by the generator's speed
-    /// (BENCHMARKS.md, "The load generator"). The first channel closes
+    /// (BENCHMARKS.md, "Method"). The first channel closes
     /// once publishing is over; the connection stays open until `stop`
     /// closes, since closing it with echoes still unread makes the kernel
     /// answer the server's writes with a reset, which discards the
