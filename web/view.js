@@ -70,8 +70,14 @@ export class Follower {
     this.list = list;
     this.marker = marker;
     this.pinned = true; // the reader is at the end (as of their last scroll)
+    // Where the list stood when `pinned` was last learnt. A scroll event
+    // comes a frame after the scroll: a reader who scrolled up just before
+    // an item arrived has left this position, though `pinned` still says
+    // they are at the end.
+    this.pinnedTop = list.scrollTop;
     list.addEventListener("scroll", () => {
       this.pinned = this.atEnd();
+      this.pinnedTop = list.scrollTop;
       if (this.pinned) marker.hidden = true;
     });
     marker.addEventListener("click", () => this.toEnd());
@@ -91,7 +97,8 @@ export class Follower {
    * position (an item changed, nothing arrived).
    */
   replace(items, mode) {
-    const wasAtEnd = this.pinned || this.atEnd();
+    const stayed = this.list.scrollTop >= this.pinnedTop - SLACK_PX;
+    const wasAtEnd = (this.pinned && stayed) || this.atEnd();
     const top = this.list.scrollTop;
     this.list.replaceChildren(...items);
     if (mode === "end" || (mode === "new" && wasAtEnd)) this.toEnd();
@@ -104,6 +111,7 @@ export class Follower {
   toEnd() {
     this.list.scrollTop = this.list.scrollHeight;
     this.pinned = true;
+    this.pinnedTop = this.list.scrollTop;
     this.marker.hidden = true;
   }
 }
