@@ -11,7 +11,7 @@
 mod render;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::Instant;
 
 use crate::protocol::{ClientFrame, ErrorCode};
 
@@ -258,13 +258,36 @@ impl Metrics {
     }
 
     /// Records one delivery: publish accepted to frame written.
-    pub(crate) fn delivered(&self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if let Some(i) = LATENCY_BUCKETS_US.iter().position(|b| us <= *b) {
-            add(&self.latency_buckets[i], 1);
+    #[cfg(test)]
+    pub(crate) fn delivered(&self, latency: std::time::Duration) {
+        let at = Instant::now();
+        self.delivered_all(at + latency, &[at]);
+    }
+
+    /// Records the deliveries of frames published at `published`, all
+    /// written at `written` (one batch): counted locally first, so a batch
+    /// costs one atomic add per bucket it touches, not three per frame.
+    pub(crate) fn delivered_all(&self, written: Instant, published: &[Instant]) {
+        if published.is_empty() {
+            return;
         }
-        add(&self.latency_count, 1);
-        add(&self.latency_sum_us, us);
+        let mut buckets = [0u64; LATENCY_BUCKETS_US.len()];
+        let mut sum = 0u64;
+        for at in published {
+            let latency = written.saturating_duration_since(*at);
+            let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            if let Some(i) = LATENCY_BUCKETS_US.iter().position(|b| us <= *b) {
+                buckets[i] += 1;
+            }
+            sum = sum.saturating_add(us);
+        }
+        for (counter, n) in self.latency_buckets.iter().zip(buckets) {
+            if n > 0 {
+                add(counter, n);
+            }
+        }
+        add(&self.latency_count, published.len() as u64);
+        add(&self.latency_sum_us, sum);
     }
 
     /// Evictions so far (the `evictions` alert compares rates).

@@ -2,7 +2,6 @@
 //! mail (close request, hold, frames), the frames themselves, and the
 //! marks the task leaves on its mailbox (away, the peer's turn).
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -10,6 +9,7 @@ use std::task::{Poll, Waker};
 use smol::future::poll_once;
 
 use super::mailbox::Mailbox;
+use super::queue::Queue;
 use super::Queued;
 use crate::protocol::Close;
 
@@ -122,6 +122,22 @@ impl Frames {
         self.0.take(&mut state).ok_or(Empty)
     }
 
+    /// Hands the frames already waiting to `each`, oldest first, under one
+    /// lock, until the queue is empty or `each` answers `false` (it keeps
+    /// the frame it was given); how many it was given. A batch's writer
+    /// takes its frames this way: one lock per batch, not per frame.
+    pub(crate) fn take_each(&self, mut each: impl FnMut(Queued) -> bool) -> usize {
+        let mut state = self.0.state();
+        let mut taken = 0;
+        while let Some(frame) = self.0.take(&mut state) {
+            taken += 1;
+            if !each(frame) {
+                break;
+            }
+        }
+        taken
+    }
+
     /// Marks the session's task as waiting on something other than this
     /// queue (`true`: a write its peer does not take, a store request) or
     /// back at it (`false`). Going away unpresses its queue.
@@ -155,7 +171,7 @@ impl Drop for Frames {
     fn drop(&mut self) {
         let mut state = self.0.state();
         state.gone = true;
-        state.frames = VecDeque::new();
+        state.frames = Queue::default();
         state.waker = None;
         state.release(&self.0.backlog);
     }

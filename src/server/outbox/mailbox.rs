@@ -2,13 +2,13 @@
 //! its sending side ([`Outbox`](super::Outbox)) and receiving side
 //! ([`Inbox`](super::Inbox)) share, and the waker the peer is polled with.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
 
 use async_tungstenite::tungstenite::Bytes;
 
+use super::queue::Queue;
 use super::{Backlog, Queued};
 use crate::protocol::Close;
 
@@ -43,7 +43,7 @@ impl Drop for Notice {
 
 #[derive(Debug, Default)]
 pub(super) struct State {
-    pub(super) frames: VecDeque<Queued>,
+    pub(super) frames: Queue,
     /// The session's task waits on something other than this queue (a
     /// write its peer is not taking, a store request): a full queue is
     /// then its own, and nobody is held for it.
@@ -88,7 +88,7 @@ impl Mailbox {
     /// Takes the next frame; a queue taken below its mark is no longer
     /// pressed.
     pub(super) fn take(&self, state: &mut State) -> Option<Queued> {
-        let frame = state.take_frame();
+        let frame = state.frames.pop_front();
         if state.pressed && self.waiting(state) < self.high_water() {
             state.release(&self.backlog);
         }
@@ -102,16 +102,6 @@ impl State {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             self.waker = Some(waker.clone());
         }
-    }
-
-    fn take_frame(&mut self) -> Option<Queued> {
-        let frame = self.frames.pop_front();
-        if self.frames.is_empty() {
-            // Drained: give the block back, so an idle session holds none
-            // (the next push allocates 4 slots again, once per batch).
-            self.frames = VecDeque::new();
-        }
-        frame
     }
 
     /// No longer pressed: uncounted from `backlog`.

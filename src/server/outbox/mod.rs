@@ -10,8 +10,9 @@
 //! request and the session task's waker) carries both frames and close
 //! requests. Two `async-channel`s did the same at about 1.5 KiB per idle
 //! session (cache padding and event-listener nodes); this costs its
-//! fields. The queue allocates only for frames actually waiting, and gives
-//! its block back once it has drained. Pushes are checked against the
+//! fields. A lone frame waits inline in the mailbox; the queue allocates a
+//! block only while more than one waits, and gives it back once it has
+//! drained ([`queue`]). Pushes are checked against the
 //! limit under the lock, so the queue never exceeds `outbound_queue`
 //! (replays aside, see [`Outbox::push_replay`]).
 //!
@@ -49,6 +50,7 @@ use mailbox::{Mailbox, Notice};
 
 mod inbox;
 mod mailbox;
+mod queue;
 
 /// The sending side of one session's queue; cheap to clone into rooms.
 #[derive(Debug, Clone)]

@@ -31,21 +31,13 @@ pub(crate) const WRITE_BATCH: usize = 32;
 pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
 /// What a batch has taken so far.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Batch {
     frames: usize,
     bytes: usize,
 }
 
 impl Batch {
-    /// A batch that starts with a frame of `first` bytes (0 for a ping).
-    fn new(first: usize) -> Self {
-        Self {
-            frames: 1,
-            bytes: first,
-        }
-    }
-
     /// Whether another frame may join: while under both limits, so the
     /// batch ends at most one frame past `WRITE_BATCH_BYTES`.
     fn has_room(&self) -> bool {
@@ -162,20 +154,15 @@ pub(super) fn write_now<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Ok(first) = inbox.frames.try_recv() else {
-        return Now::Done(None);
-    };
     let mut published = Published::new();
-    let mut batch = Batch::new(first.bytes.len());
-    feed_queued(ws, first, metrics, &mut published);
-    while batch.has_room() {
-        match inbox.frames.try_recv() {
-            Ok(q) => {
-                batch.add(q.bytes.len());
-                feed_queued(ws, q, metrics, &mut published);
-            }
-            Err(_) => break,
-        }
+    let mut batch = Batch::default();
+    let taken = inbox.frames.take_each(|q| {
+        batch.add(q.bytes.len());
+        feed_queued(ws, q, metrics, &mut published);
+        batch.has_room()
+    });
+    if taken == 0 {
+        return Now::Done(None);
     }
     match ws.poll_flush_unpin(cx) {
         Poll::Ready(Ok(())) => {
@@ -188,10 +175,7 @@ where
 }
 
 fn record_delivered(metrics: &Metrics, published: &Published) {
-    let now = Instant::now();
-    for at in published {
-        metrics.delivered(now.saturating_duration_since(*at));
-    }
+    metrics.delivered_all(Instant::now(), published);
 }
 
 /// Sends a ping (the idle clock's half-time).
@@ -401,8 +385,11 @@ mod tests {
     fn the_first_frame_counts_towards_the_batch_bytes() {
         // A first frame of the whole budget leaves no room: the batch is
         // that one frame, within WRITE_BATCH_BYTES plus one frame.
-        assert!(!Batch::new(WRITE_BATCH_BYTES).has_room());
-        let mut batch = Batch::new(WRITE_BATCH_BYTES - 1);
+        let mut batch = Batch::default();
+        batch.add(WRITE_BATCH_BYTES);
+        assert!(!batch.has_room());
+        let mut batch = Batch::default();
+        batch.add(WRITE_BATCH_BYTES - 1);
         assert!(batch.has_room());
         batch.add(4096);
         assert!(!batch.has_room());
@@ -410,7 +397,8 @@ mod tests {
 
     #[test]
     fn a_batch_takes_at_most_write_batch_frames() {
-        let mut batch = Batch::new(0);
+        let mut batch = Batch::default();
+        batch.add(0);
         let mut taken = 1;
         while batch.has_room() {
             batch.add(1);
