@@ -121,7 +121,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     }
 }
 
+/// The bytes [`Metered::push_binary`] appends for a payload of `len`
+/// bytes: the header (2, 4 or 10 bytes, by the length's size) and the
+/// payload.
+pub(crate) fn binary_frame_len(len: usize) -> usize {
+    let header = if len <= 125 {
+        2
+    } else if u16::try_from(len).is_ok() {
+        4
+    } else {
+        10
+    };
+    header + len
+}
+
 impl<S> Metered<S> {
+    /// Makes room for `bytes` more in the batch at once (a batch's frames,
+    /// each counted with [`binary_frame_len`]), so pushing them does not
+    /// grow the buffer one doubling and one copy at a time. The writer
+    /// never asks for more than a batch holds (`WRITE_BATCH_BYTES` plus one
+    /// frame).
+    pub(crate) fn reserve_batch(&mut self, bytes: usize) {
+        self.out.reserve_exact(bytes);
+    }
+
     /// Appends a whole binary WebSocket frame carrying `payload` to the
     /// batch: FIN and opcode 2, the length (7, 16 or 64 bits) and the
     /// payload, unmasked as a server's frames are (RFC 6455 section 5.2).
@@ -282,7 +305,16 @@ mod tests {
             m.push_binary(&vec![7; len]);
             assert_eq!(m.out[..header.len()], header[..], "{len}");
             assert_eq!(m.out.len(), header.len() + len);
+            assert_eq!(binary_frame_len(len), m.out.len(), "{len}");
         }
+        // A batch reserved for its frames is not grown while they are
+        // pushed.
+        m.out = Vec::new();
+        m.reserve_batch(binary_frame_len(0) + binary_frame_len(200));
+        let room = m.out.capacity();
+        m.push_binary(b"");
+        m.push_binary(&[1; 200]);
+        assert_eq!((m.out.len(), m.out.capacity()), (206, room));
         // tungstenite reads back what was written.
         use async_tungstenite::tungstenite::protocol::{Role, WebSocket};
         let mut frames = Vec::new();

@@ -122,20 +122,28 @@ impl Frames {
         self.0.take(&mut state).ok_or(Empty)
     }
 
-    /// Hands the frames already waiting to `each`, oldest first, under one
-    /// lock, until the queue is empty or `each` answers `false` (it keeps
-    /// the frame it was given); how many it was given. A batch's writer
-    /// takes its frames this way: one lock per batch, not per frame.
-    pub(crate) fn take_each(&self, mut each: impl FnMut(Queued) -> bool) -> usize {
+    /// Takes the frames already waiting, oldest first, under one lock: at
+    /// most `N`, and none after the one `more` answers `false` for. A
+    /// batch's writer takes its frames this way (one lock per batch, not
+    /// per frame) and learns their sizes before it writes any.
+    pub(crate) fn take_batch<const N: usize>(
+        &self,
+        mut more: impl FnMut(&Queued) -> bool,
+    ) -> heapless::Vec<Queued, N> {
+        let mut batch = heapless::Vec::new();
         let mut state = self.0.state();
-        let mut taken = 0;
-        while let Some(frame) = self.0.take(&mut state) {
-            taken += 1;
-            if !each(frame) {
+        while !batch.is_full() {
+            let Some(frame) = self.0.take(&mut state) else {
+                break;
+            };
+            let go_on = more(&frame);
+            // Not full: checked above, so the push cannot fail.
+            let _ = batch.push(frame);
+            if !go_on {
                 break;
             }
         }
-        taken
+        batch
     }
 
     /// Marks the session's task as waiting on something other than this

@@ -151,29 +151,26 @@ fn a_publisher_is_held_once_per_hold() {
 }
 
 #[test]
-fn a_batch_takes_frames_oldest_first_until_told_to_stop() {
+fn a_batch_takes_frames_oldest_first_until_told_to_stop_or_full() {
     let backlog = Arc::default();
     let (out, inbox) = outbox_in(1, 8, &backlog);
     for n in 0..6 {
         let _ = out.deliver(frame(n), None).unwrap();
     }
     assert_eq!(backlog.pressed(), 1);
-    let mut got = Vec::new();
-    let taken = inbox.frames.take_each(|q| {
-        got.push(q.bytes[0]);
-        got.len() < 3
+    let mut seen = 0;
+    let first: heapless::Vec<Queued, 8> = inbox.frames.take_batch(|_| {
+        seen += 1;
+        seen < 3
     });
     // The frame it stopped at is taken too; the rest wait, below the mark.
-    assert_eq!((taken, &got[..]), (3, &[0, 1, 2][..]));
+    let bytes = |b: &[Queued]| b.iter().map(|q| q.bytes[0]).collect::<Vec<_>>();
+    assert_eq!(bytes(&first), [0, 1, 2]);
     assert_eq!(backlog.pressed(), 0);
-    assert_eq!(
-        inbox.frames.take_each(|q| {
-            got.push(q.bytes[0]);
-            true
-        }),
-        3
-    );
-    assert_eq!(got, [0, 1, 2, 3, 4, 5]);
-    assert_eq!(inbox.frames.take_each(|_| true), 0);
+    let second: heapless::Vec<Queued, 2> = inbox.frames.take_batch(|_| true);
+    assert_eq!(bytes(&second), [3, 4]);
+    let rest: heapless::Vec<Queued, 8> = inbox.frames.take_batch(|_| true);
+    assert_eq!(bytes(&rest), [5]);
+    assert!(inbox.frames.take_batch::<8>(|_| true).is_empty());
     assert_eq!(out.mailbox.state().frames.capacity(), 0);
 }

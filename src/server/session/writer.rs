@@ -14,7 +14,7 @@ use smol::future::{poll_once, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Timer;
 
-use super::super::metered::Metered;
+use super::super::metered::{binary_frame_len, Metered};
 use super::super::outbox::{Inbox, Queued};
 use super::close::{end_for_error, End};
 use crate::metrics::Metrics;
@@ -154,15 +154,20 @@ pub(super) fn write_now<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut published = Published::new();
     let mut batch = Batch::default();
-    let taken = inbox.frames.take_each(|q| {
+    let frames: heapless::Vec<Queued, WRITE_BATCH> = inbox.frames.take_batch(|q| {
         batch.add(q.bytes.len());
-        feed_queued(ws, q, metrics, &mut published);
         batch.has_room()
     });
-    if taken == 0 {
+    if frames.is_empty() {
         return Now::Done(None);
+    }
+    // The batch's buffer sized once for all of it, not grown per frame.
+    let bytes = frames.iter().map(|q| binary_frame_len(q.bytes.len())).sum();
+    ws.get_mut().reserve_batch(bytes);
+    let mut published = Published::new();
+    for q in frames {
+        feed_queued(ws, q, metrics, &mut published);
     }
     match ws.poll_flush_unpin(cx) {
         Poll::Ready(Ok(())) => {
