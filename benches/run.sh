@@ -177,41 +177,50 @@ run_scenario() { # TARGET QUEUE SCENARIO LOADGEN-ARGS...
 log "crypto floor"
 FLOOR=$("$BIN/cryptofloor" "$FLOOR_MS")
 record floor floor "$FLOOR"
-for target in $TARGETS; do
-    run_scenario "$target" 32 start
-    for n in $IDLE_N; do
-        run_scenario "$target" 32 "idle-$n" --sessions "$n" --idle "$IDLE_HOLD" --concurrency 32
+# Each scenario runs for every target before the next scenario starts. A
+# host that speeds up or slows down during the run (measured: the crypto
+# floor moved by a fifth within one run, and the target that ran first
+# paid for it in every row) then moves a row, which every target shares,
+# not a column.
+each() { # QUEUE SCENARIO LOADGEN-ARGS...
+    local target
+    for target in $TARGETS; do run_scenario "$target" "$@"; done
+}
+each 32 start
+for n in $IDLE_N; do
+    each 32 "idle-$n" --sessions "$n" --idle "$IDLE_HOLD" --concurrency 32
+done
+each 32 handshakes --handshakes "$HANDSHAKES" --concurrency 32
+# The same burst with TLS resumption: each connection presents the
+# ticket an earlier one was sent.
+each 32 handshakes-resumed --handshakes "$HANDSHAKES" --concurrency 32 --resume
+for m in $MEMBERS; do
+    for b in $BODIES; do
+        # 1 KiB bodies, then every session held idle: memory after traffic.
+        after=(); [ "$b" != 1024 ] || after=(--idle-after "$IDLE_HOLD")
+        each 1024 "fanout-$m-$b" --fanout --members "$m" --publishers 1 \
+            --rate 0 --window 16 --body "$b" --duration "$DURATION" "${after[@]}"
     done
-    run_scenario "$target" 32 handshakes --handshakes "$HANDSHAKES" --concurrency 32
-    # The same burst with TLS resumption: each connection presents the
-    # ticket an earlier one was sent.
-    run_scenario "$target" 32 handshakes-resumed --handshakes "$HANDSHAKES" --concurrency 32 --resume
-    for m in $MEMBERS; do
-        for b in $BODIES; do
-            # 1 KiB bodies, then every session held idle: memory after traffic.
-            after=(); [ "$b" != 1024 ] || after=(--idle-after "$IDLE_HOLD")
-            run_scenario "$target" 1024 "fanout-$m-$b" --fanout --members "$m" --publishers 1 \
-                --rate 0 --window 16 --body "$b" --duration "$DURATION" "${after[@]}"
-        done
-    done
-    # Several publishers bursting at once into members with the default
-    # queue (32): nothing may be lost and no honest member evicted.
-    run_scenario "$target" 32 burst --fanout --members "$BURST_MEMBERS" --publishers 8 \
-        --rate 0 --window 16 --body 64 --duration "$DURATION"
-    run_scenario "$target" 1024 latency --fanout --members "$LAT_MEMBERS" --publishers 1 \
-        --rate "$LAT_RATE" --body 64 --duration "$DURATION"
-    # A tenth of that rate, which every target sustains on 2 cores.
-    run_scenario "$target" 1024 latency-low --fanout --members "$LAT_MEMBERS" --publishers 1 \
-        --rate "$((LAT_RATE / 10))" --body 64 --duration "$DURATION"
-    # Presence: STORM users join one room at once, events off, on (the
-    # default 100-user limit) and on for everyone.
-    case "$target" in
-        palisade|palisade-t2)
-            for p in off on all; do
+done
+# Several publishers bursting at once into members with the default
+# queue (32): nothing may be lost and no honest member evicted.
+each 32 burst --fanout --members "$BURST_MEMBERS" --publishers 8 \
+    --rate 0 --window 16 --body 64 --duration "$DURATION"
+each 1024 latency --fanout --members "$LAT_MEMBERS" --publishers 1 \
+    --rate "$LAT_RATE" --body 64 --duration "$DURATION"
+# A tenth of that rate, which every target sustains on 2 cores.
+each 1024 latency-low --fanout --members "$LAT_MEMBERS" --publishers 1 \
+    --rate "$((LAT_RATE / 10))" --body 64 --duration "$DURATION"
+# Presence: STORM users join one room at once, events off, on (the
+# default 100-user limit) and on for everyone; palisade's builds only.
+for p in off on all; do
+    for target in $TARGETS; do
+        case "$target" in
+            palisade|palisade-t2)
                 run_scenario "$target" "storm-$p" "storm-$p" --storm --sessions "$STORM" \
-                    --concurrency 32 --users-key "$WORK/token.secret"
-            done ;;
-    esac
+                    --concurrency 32 --users-key "$WORK/token.secret" ;;
+        esac
+    done
 done
 
 sizes() {
